@@ -1,0 +1,51 @@
+// Lint rules, including the one-way dependency direction of DESIGN.md:
+// cli -> monitor | keeper | supervisor -> fsm | postgres | config -> common.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const layer = (dir, forbidden) => ({
+  files: [`src/${dir}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: forbidden.map((f) => ({
+        group: [`**/${f}/*`, `**/${f}/**`],
+        message: `src/${dir} must not import from src/${f} (see DESIGN.md dependency direction)`,
+      })),
+    }],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'dist-check/**', 'node_modules/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  { languageOptions: { globals: { ...globals.node } } },
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  layer('common', ['cli', 'monitor', 'keeper', 'supervisor', 'fsm', 'postgres', 'config']),
+  layer('fsm', ['cli', 'monitor', 'keeper', 'supervisor', 'postgres', 'config']),
+  layer('postgres', ['cli', 'monitor', 'keeper', 'supervisor', 'fsm']),
+  layer('config', ['cli', 'monitor', 'keeper', 'supervisor', 'fsm', 'postgres']),
+  layer('monitor', ['cli', 'keeper', 'supervisor']),
+  layer('keeper', ['cli', 'monitor/service', 'supervisor']),
+  layer('supervisor', ['cli', 'keeper', 'monitor']),
+  {
+    files: ['src/fsm/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['node:fs', 'node:fs/promises', 'node:child_process', 'node:net', 'pg', 'node:crypto'].map((name) => ({
+          name, message: 'src/fsm is pure: no I/O, no clock, no randomness',
+        })),
+        patterns: [{ group: ['**/cli/**', '**/monitor/**', '**/keeper/**', '**/supervisor/**', '**/postgres/**', '**/config/**'], message: 'src/fsm imports nothing that does I/O' }],
+      }],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'src/fsm takes time as a parameter' },
+        { object: 'Math', property: 'random', message: 'src/fsm takes randomness as a parameter' }],
+    },
+  },
+);
