@@ -1,15 +1,61 @@
-import { Command, CommanderError } from 'commander';
+/**
+ * The command tree of pg_autoctl (spec 04 §2). Each command module adds its
+ * commands; handlers return data and render it separately.
+ */
+import { CommanderError, type Command, type Help } from 'commander';
+import { AutoctlCommand, withCommonOptions } from './tree.js';
 import { AutoctlError, exitCodeFor, messageOf } from '../common/errors.js';
-import { VERSION } from '../common/version.js';
+import { formatLogLine } from '../common/log.js';
+import { registerCreateCommands } from './commands/create.js';
+import { registerServiceCommands } from './commands/service.js';
+import { registerShowCommands } from './commands/show.js';
+import { registerVersionCommand, versionText } from './commands/version.js';
+import { registerOperatorCommands } from './commands/operator.js';
+import { registerDropCommands } from './commands/drop.js';
 
-/** Builds the command tree. Handlers return data; rendering happens in each command module. */
-export function buildProgram(): Command {
-  const program = new Command('pg_autoctl')
+export function buildProgram(): AutoctlCommand {
+  const program = new AutoctlCommand('pg_autoctl');
+  program
     .description('pg_auto_failover control tools and service')
-    .version(`pg_autoctl version ${VERSION}`, '--version', 'print pg_autoctl version')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(text),
+      writeErr: (text) => process.stderr.write(text),
+    })
+    .configureHelp({ sortSubcommands: false } satisfies Partial<Help>)
+    .option('-V, --version', 'print pg_autoctl version');
+  withCommonOptions(program, true);
+  program.action((opts: { version?: boolean; json?: boolean }) => {
+    if (opts.version) {
+      process.stdout.write(versionText(Boolean(opts.json)));
+      return;
+    }
+    throw new AutoctlError('BAD_ARGS', `pg_autoctl: expected a command\n\nAvailable commands:\n${program.commandList()}`);
+  });
+
+  registerCreateCommands(program);
+  registerDropCommands(program);
+  registerShowCommands(program);
+  registerOperatorCommands(program);
+  registerServiceCommands(program);
+  registerVersionCommand(program);
+  program.command('help').description('print help message').action(() => {
+    process.stdout.write(helpTree(program));
+  });
   return program;
+}
+
+/** `pg_autoctl help`: the whole tree with one-line descriptions. */
+export function helpTree(root: Command): string {
+  const lines: string[] = ['pg_autoctl', ''];
+  const walk = (cmd: Command, depth: number): void => {
+    for (const sub of cmd.commands) {
+      lines.push(`${'  '.repeat(depth)}${sub.name().padEnd(Math.max(1, 18 - depth * 2))}${sub.description()}`);
+      walk(sub, depth + 1);
+    }
+  };
+  walk(root, 1);
+  return `${lines.join('\n')}\n`;
 }
 
 function refuseRoot(): void {
@@ -23,14 +69,23 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     const args = argv.slice(2);
-    const informational = args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help' || args.includes('--version') || args[0] === 'version';
+    const informational = args.length === 0 || args.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V')
+      || args[0] === 'help' || args[0] === 'version';
     if (!informational) refuseRoot();
     await program.parseAsync([...argv]);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
-    process.stderr.write(`pg_autoctl: ${messageOf(error)}\n`);
-    if (error instanceof AutoctlError && error.hint) process.stderr.write(`HINT: ${error.hint}\n`);
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      return 1;
+    }
+    const [first = '', ...rest] = messageOf(error).split('\n');
+    const now = Date.now();
+    process.stderr.write(formatLogLine({ time: now, pid: process.pid, level: 60, msg: first }, Boolean(process.stderr.isTTY)));
+    if (rest.length > 0) process.stderr.write(`${rest.join('\n')}\n`);
+    if (error instanceof AutoctlError && error.hint) {
+      process.stderr.write(formatLogLine({ time: now, pid: process.pid, level: 30, msg: `HINT: ${error.hint}` }, Boolean(process.stderr.isTTY)));
+    }
     return exitCodeFor(error);
   }
 }

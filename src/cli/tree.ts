@@ -1,0 +1,47 @@
+import { Command } from 'commander';
+import { AutoctlError } from '../common/errors.js';
+
+/**
+ * A Command that reports unknown or missing sub-commands the way the
+ * original does: `<breadcrumb>: <word>: unknown command` then the list.
+ */
+export class AutoctlCommand extends Command {
+  override createCommand(name?: string): AutoctlCommand {
+    return new AutoctlCommand(name);
+  }
+
+  breadcrumb(): string {
+    const names: string[] = [];
+    for (let cmd: Command | null = this; cmd; cmd = cmd.parent) names.unshift(cmd.name());
+    return names.join(' ');
+  }
+
+  commandList(): string {
+    const width = Math.max(0, ...this.commands.map((c) => c.name().length));
+    return this.commands.map((c) => `  ${c.name().padEnd(width)}  ${c.description()}`).join('\n');
+  }
+
+  unknownCommand(): never {
+    const word = this.args[0] ?? '';
+    throw new AutoctlError('BAD_ARGS', `${this.breadcrumb()}: ${word}: unknown command\n\nAvailable commands:\n${this.commandList()}`);
+  }
+}
+
+/** Adds the options accepted at every level of the tree (spec 04 §1.1). */
+export function withCommonOptions(cmd: Command, json = false): Command {
+  cmd.option('-v, --verbose', 'increase log verbosity (repeatable)', (_v: string, prev: number) => prev + 1, 0)
+    .option('-q, --quiet', 'only log errors');
+  if (json) cmd.option('--json', 'output data in the JSON format');
+  return cmd;
+}
+
+/** A command group: running it without a sub-command is an error listing the choices. */
+export function group(parent: Command, name: string, description: string): AutoctlCommand {
+  const cmd = (parent as AutoctlCommand).command(name).description(description) as AutoctlCommand;
+  withCommonOptions(cmd);
+  cmd.action(() => {
+    throw new AutoctlError('BAD_ARGS', `${cmd.breadcrumb()}: expected a command\n\nAvailable commands:\n${cmd.commandList()}`);
+  });
+  return cmd;
+}
+

@@ -1,0 +1,80 @@
+/**
+ * The monitor's pg_autoctl.cfg (`pg_autoctl.role = monitor`), spec 05 §2.2
+ * and §15. Unlike the keeper file: no `hba_level`, no `proxyport`, and in
+ * [ssl] `sslmode` comes before `active`.
+ */
+import { isAbsolute } from 'node:path';
+import type { Result } from '../common/result.js';
+import {
+  SSL_MODES, decodeConfig, intField, enumField, literalField, planReload, stringField, toIniSections,
+  type ConfigChange, type ConfigOf, type ConfigSchema, type KeyPathOf,
+} from './config-fields.js';
+import { parseIni, renderIni } from './ini.js';
+
+/** The role keepers use to call the monitor API; fixed in the monitor file. */
+export const MONITOR_USERNAME = 'autoctl_node';
+/** The monitor database; fixed. */
+export const MONITOR_DBNAME = 'pg_auto_failover';
+
+const path = (change: 'reload' | 'never', required = false) =>
+  stringField({ change, required, valid: isAbsolute, expected: 'an absolute path' });
+
+export const MONITOR_SCHEMA = {
+  pg_autoctl: {
+    role: literalField('monitor'),
+    hostname: stringField({ required: true, change: 'reload' }),
+  },
+  postgresql: {
+    pgdata: path('never', true),
+    pg_ctl: path('reload'),
+    username: stringField({ default: MONITOR_USERNAME, change: 'never' }),
+    dbname: stringField({ default: MONITOR_DBNAME, change: 'never' }),
+    host: stringField({ change: 'reload' }),
+    port: intField({ default: 5432, min: 1, max: 65535, change: 'offline' }),
+    listen_addresses: stringField({ default: '*', change: 'reload' }),
+    auth_method: stringField({ change: 'reload' }),
+  },
+  ssl: {
+    sslmode: enumField(SSL_MODES, { default: 'prefer', change: 'reload' }),
+    active: intField({ default: 0, min: 0, max: 1, change: 'reload' }),
+    ca_file: path('reload'),
+    crl_file: path('reload'),
+    cert_file: path('reload'),
+    key_file: path('reload'),
+  },
+} satisfies ConfigSchema;
+
+export type MonitorConfig = ConfigOf<typeof MONITOR_SCHEMA>;
+export type MonitorConfigKey = KeyPathOf<typeof MONITOR_SCHEMA>;
+
+/** `pg_autoctl.nodename` is read when `hostname` is absent, never written. */
+export const MONITOR_ALIASES = { 'pg_autoctl.hostname': 'pg_autoctl.nodename' } as const;
+
+/** A monitor config with every default, for `create monitor`. */
+export function defaultMonitorConfig(required: { pgdata: string; hostname: string }): MonitorConfig {
+  const defaults = Object.fromEntries(Object.entries(MONITOR_SCHEMA).map(([section, fields]) => [
+    section, Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, field.defaultValue])),
+  ])) as unknown as MonitorConfig;
+  return {
+    ...defaults,
+    pg_autoctl: { ...defaults.pg_autoctl, hostname: required.hostname },
+    postgresql: { ...defaults.postgresql, pgdata: required.pgdata },
+  };
+}
+
+/** Parses monitor config text; errors name the key (the file reader adds the file name). */
+export function parseMonitorConfig(text: string): Result<MonitorConfig> {
+  const doc = parseIni(text);
+  if (!doc.ok) return doc;
+  return decodeConfig(MONITOR_SCHEMA, doc.value, MONITOR_ALIASES);
+}
+
+/** The file text, keys in the original's order, empty values omitted. */
+export function renderMonitorConfig(config: MonitorConfig): string {
+  return renderIni(toIniSections(MONITOR_SCHEMA, config));
+}
+
+/** Reload (SIGHUP) of the monitor: same rules as the keeper's. */
+export function planMonitorReload(running: MonitorConfig, reread: MonitorConfig): { config: MonitorConfig; changes: ConfigChange[] } {
+  return planReload(MONITOR_SCHEMA, running, reread);
+}

@@ -1,0 +1,151 @@
+/**
+ * Pid files (spec 05 §2.3). The supervisor's `pg_autoctl.pid` holds, one
+ * item per line: its pid, PGDATA as given, the pg_autoctl version, the
+ * monitor schema version expected, the id of the shared log semaphore, then
+ * `<pid> <name>` per running service. Each service's
+ * `pg_autoctl_<name>.pid` has the same first five lines, its own pid first.
+ */
+import { rmSync } from 'node:fs';
+import { AutoctlError, messageOf } from '../common/errors.js';
+import { fail, ok, type Result } from '../common/result.js';
+import { isCode, readFileIfExists, removeFileIfExists, writeFileAtomic } from './atomic-file.js';
+
+export interface PidFileService {
+  readonly pid: number;
+  readonly name: string;
+}
+
+export interface PidFile {
+  readonly pid: number;
+  /** PGDATA exactly as the user gave it. */
+  readonly pgdata: string;
+  /** pg_autoctl version of the process. */
+  readonly version: string;
+  /** Monitor schema version the process expects (`pgautofailover` in JSON output). */
+  readonly schemaVersion: string;
+  /** The original's log semaphore id; 0 when there is none. */
+  readonly semId: number;
+  readonly services: readonly PidFileService[];
+}
+
+export const PID_FILE_MODE = 0o644;
+
+export function renderPidFile(pidFile: PidFile): string {
+  const lines = [
+    String(pidFile.pid), pidFile.pgdata, pidFile.version, pidFile.schemaVersion, String(pidFile.semId),
+    ...pidFile.services.map((s) => `${s.pid} ${s.name}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Parses pid file text. Only the pid line is required (a file may be read
+ * while its writer is still starting up); missing header lines read as
+ * empty strings and semId 0.
+ */
+export function parsePidFile(text: string): Result<PidFile> {
+  const lines = text.split('\n');
+  while (lines.length > 0 && lines[lines.length - 1]?.trim() === '') lines.pop();
+  const [pidLine, pgdata = '', version = '', schemaVersion = '', semLine = '0', ...serviceLines] = lines;
+  const errors: string[] = [];
+  const pid = positiveInt(pidLine);
+  if (pid === undefined) errors.push(`line 1: expected a pid, found "${pidLine ?? ''}"`);
+  const semId = /^-?\d+$/.test(semLine.trim()) ? Number(semLine.trim()) : undefined;
+  if (semId === undefined) errors.push(`line 5: expected a semaphore id, found "${semLine}"`);
+  const services: PidFileService[] = [];
+  serviceLines.forEach((line, index) => {
+    const match = /^\s*(\d+)\s+(\S+)\s*$/.exec(line);
+    const servicePid = positiveInt(match?.[1]);
+    if (match === null || servicePid === undefined || match[2] === undefined) {
+      errors.push(`line ${index + 6}: expected "<pid> <service name>", found "${line}"`);
+      return;
+    }
+    services.push({ pid: servicePid, name: match[2] });
+  });
+  if (errors.length > 0 || pid === undefined || semId === undefined) return fail(errors);
+  return ok({ pid, pgdata, version, schemaVersion, semId, services });
+}
+
+export async function writePidFile(path: string, pidFile: PidFile): Promise<void> {
+  try {
+    await writeFileAtomic(path, renderPidFile(pidFile), PID_FILE_MODE);
+  } catch (error) {
+    throw new AutoctlError('INTERNAL', `Failed to write the pid file "${path}": ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** The pid file, or undefined when it does not exist. A broken file is a BAD_STATE error. */
+export async function readPidFile(path: string): Promise<PidFile | undefined> {
+  let text: string | undefined;
+  try {
+    text = await readFileIfExists(path);
+  } catch (error) {
+    throw new AutoctlError('BAD_STATE', `Failed to read the pid file "${path}": ${messageOf(error)}`, { cause: error });
+  }
+  if (text === undefined) return undefined;
+  const parsed = parsePidFile(text);
+  if (!parsed.ok) throw new AutoctlError('BAD_STATE', `Pid file "${path}" is broken: ${parsed.errors.join('; ')}`);
+  return parsed.value;
+}
+
+/** Signal 0 to a pid: true when the process exists (also when owned by another user). */
+export function isProcessAlive(pid: number, kill: (pid: number, signal: 0) => void = (p, s) => { process.kill(p, s); }): boolean {
+  // pid 0 and negative pids would address process groups.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isCode(error, 'EPERM');
+  }
+}
+
+export type PidFileStatus =
+  | { readonly status: 'none' }
+  | { readonly status: 'running'; readonly pidFile: PidFile }
+  | { readonly status: 'stale'; readonly pidFile: PidFile; readonly removed: boolean };
+
+/**
+ * Reads a pid file and checks its process. A stale file (process gone) is
+ * removed when `removeStale` is set; callers log `Found a stale pidfile at
+ * "<p>"` and `Removing the stale pid file "<p>"`.
+ */
+export async function checkPidFile(
+  path: string,
+  options: { removeStale?: boolean; isAlive?: (pid: number) => boolean } = {},
+): Promise<PidFileStatus> {
+  const pidFile = await readPidFile(path);
+  if (pidFile === undefined) return { status: 'none' };
+  if ((options.isAlive ?? isProcessAlive)(pidFile.pid)) return { status: 'running', pidFile };
+  const removed = options.removeStale === true ? await removeFileIfExists(path) : false;
+  return { status: 'stale', pidFile, removed };
+}
+
+/**
+ * True when the pid file still exists and names `pid`: the supervisor and
+ * services check this every loop and quit when it is false.
+ */
+export async function pidFileNamesPid(path: string, pid: number): Promise<boolean> {
+  try {
+    const pidFile = await readPidFile(path);
+    return pidFile?.pid === pid;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a pid file; true when it existed. */
+export async function removePidFile(path: string): Promise<boolean> {
+  return removeFileIfExists(path);
+}
+
+/** Synchronous removal, for process exit handlers. */
+export function removePidFileSync(path: string): void {
+  rmSync(path, { force: true });
+}
+
+function positiveInt(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\s*\d+\s*$/.test(text)) return undefined;
+  const value = Number(text.trim());
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}

@@ -1,0 +1,230 @@
+/**
+ * Network facts for HBA rules and `--hostname` (spec 05 §9.1, spec 04
+ * §3.4): the HBA address of a host, the LAN CIDR of a local address, the
+ * local IP used to reach a peer, and default hostname discovery.
+ * DNS and sockets are passed in so the decisions can be unit-tested.
+ */
+import { promises as dnsPromises } from 'node:dns';
+import { isIP, createConnection } from 'node:net';
+import { hostname as osHostname, networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { AutoctlError } from '../common/errors.js';
+
+export interface Resolver {
+  /** Forward lookup: every address of a name. */
+  lookup(host: string): Promise<string[]>;
+  /** Reverse lookup: the names of an address. */
+  reverse(ip: string): Promise<string[]>;
+}
+
+export const systemResolver: Resolver = {
+  lookup: async (host) => (await dnsPromises.lookup(host, { all: true })).map((a) => a.address),
+  reverse: (ip) => dnsPromises.reverse(ip),
+};
+
+export interface HbaAddress {
+  /** What goes in the ADDRESS column. */
+  address: string;
+  /** True when `address` is the host name itself (DNS agreed both ways). */
+  isHostname: boolean;
+  /** The IP address behind it (for a CIDR: its address part). */
+  ip: string;
+  /** Reasons for using an IP instead of the given name (log as WARN). */
+  warnings: string[];
+}
+
+/** A single address as a CIDR: IPv4 `/32`, IPv6 `/128`. */
+export function hostCidr(ip: string): string {
+  return `${ip}/${isIP(ip) === 6 ? 128 : 32}`;
+}
+
+/**
+ * The HBA address for a host: CIDRs verbatim, IPs as `/32` or `/128`, a
+ * host name as is when forward and reverse DNS agree (as Postgres requires
+ * to match host names), else its IP address with warnings.
+ */
+export async function hbaAddressFor(host: string, resolver: Resolver = systemResolver): Promise<HbaAddress> {
+  if (host.includes('/')) return { address: host, isHostname: false, ip: host.split('/')[0] ?? host, warnings: [] };
+  if (isIP(host) !== 0) return { address: hostCidr(host), isHostname: false, ip: host, warnings: [] };
+  let addresses: string[];
+  try {
+    addresses = await resolver.lookup(host);
+  } catch (error) {
+    throw new AutoctlError('BAD_CONFIG', `cannot resolve host name "${host}" for pg_hba.conf`, { cause: error });
+  }
+  const first = addresses[0];
+  if (first === undefined) throw new AutoctlError('BAD_CONFIG', `host name "${host}" has no address`);
+  for (const ip of addresses) {
+    const names = await resolver.reverse(ip).catch(() => [] as string[]);
+    if (names.some((name) => sameHostName(name, host))) return { address: host, isHostname: true, ip, warnings: [] };
+  }
+  return {
+    address: hostCidr(first),
+    isHostname: false,
+    ip: first,
+    warnings: [
+      `Using IP address "${first}" in HBA file instead of hostname "${host}"`,
+      `Reverse DNS of "${first}" does not give "${host}" back, and Postgres needs both directions to match a host name in pg_hba.conf`,
+    ],
+  };
+}
+
+function sameHostName(a: string, b: string): boolean {
+  const strip = (s: string): string => s.toLowerCase().replace(/\.$/, '');
+  return strip(a) === strip(b);
+}
+
+/** Network address of a CIDR: `192.168.1.17/24` -> `192.168.1.0/24`. */
+export function networkOfCidr(cidr: string): string {
+  const [ip, bitsText] = cidr.split('/');
+  const bits = Number(bitsText);
+  const family = ip === undefined ? 0 : isIP(ip);
+  if (ip === undefined || family === 0 || !Number.isInteger(bits)) throw new AutoctlError('BAD_ARGS', `invalid CIDR "${cidr}"`);
+  const width = family === 4 ? 32 : 128;
+  if (bits < 0 || bits > width) throw new AutoctlError('BAD_ARGS', `invalid CIDR "${cidr}"`);
+  const value = family === 4 ? ipv4ToBigint(ip) : ipv6ToBigint(ip);
+  const mask = ((1n << BigInt(width)) - 1n) ^ ((1n << BigInt(width - bits)) - 1n);
+  const network = value & mask;
+  return `${family === 4 ? bigintToIpv4(network) : bigintToIpv6(network)}/${bits}`;
+}
+
+function ipv4ToBigint(ip: string): bigint {
+  return ip.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
+}
+
+function bigintToIpv4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xFFn)).join('.');
+}
+
+function ipv6ToBigint(ip: string): bigint {
+  let text = ip;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4?.[1]) {
+    const n = ipv4ToBigint(v4[1]);
+    text = `${text.slice(0, -v4[1].length)}${(n >> 16n).toString(16)}:${(n & 0xFFFFn).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const headParts = head === '' ? [] : head.split(':');
+  const tailParts = tail === undefined || tail === '' ? [] : tail.split(':');
+  const fill = tail === undefined ? [] : new Array<string>(8 - headParts.length - tailParts.length).fill('0');
+  return [...headParts, ...fill, ...tailParts].reduce((acc, part) => (acc << 16n) | BigInt(`0x${part || '0'}`), 0n);
+}
+
+function bigintToIpv6(value: bigint): string {
+  const parts: string[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) parts.push(((value >> shift) & 0xFFFFn).toString(16));
+  // Compress the longest run of zero groups, as inet output does.
+  let bestStart = -1;
+  let bestLength = 0;
+  for (let i = 0; i < 8;) {
+    if (parts[i] !== '0') { i += 1; continue; }
+    let j = i;
+    while (j < 8 && parts[j] === '0') j += 1;
+    if (j - i > bestLength && j - i > 1) { bestStart = i; bestLength = j - i; }
+    i = j;
+  }
+  if (bestStart < 0) return parts.join(':');
+  return `${parts.slice(0, bestStart).join(':')}::${parts.slice(bestStart + bestLength).join(':')}`;
+}
+
+export type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+/** The local interface address entry holding `ip`, if any. */
+export function localInterfaceAddress(ip: string, interfaces: Interfaces = networkInterfaces()): NetworkInterfaceInfo | undefined {
+  for (const entries of Object.values(interfaces)) {
+    for (const entry of entries ?? []) if (entry.address === ip) return entry;
+  }
+  return undefined;
+}
+
+/** `--pg-hba-lan` and the monitor's rule: the network of the interface holding `ip`. */
+export function lanCidrFor(ip: string, interfaces: Interfaces = networkInterfaces()): string {
+  const entry = localInterfaceAddress(ip, interfaces);
+  if (!entry?.cidr) {
+    throw new AutoctlError('BAD_CONFIG', `cannot find a local network interface with address "${ip}"`,
+      { hint: 'use --hostname with a name or address of this machine, or --skip-pg-hba' });
+  }
+  return networkOfCidr(entry.cidr);
+}
+
+/** The local IP address the kernel uses to reach host:port (a TCP connect, closed at once). */
+export function localIpTowards(host: string, port: number, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new AutoctlError('BAD_CONFIG', `cannot connect to "${host}" on port ${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      const address = socket.localAddress;
+      socket.destroy();
+      if (address) resolve(address);
+      else reject(new AutoctlError('BAD_CONFIG', `no local address for the connection to "${host}"`));
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new AutoctlError('BAD_CONFIG', `cannot connect to "${host}" on port ${port}: ${error.message}`, { cause: error }));
+    });
+  });
+}
+
+export interface DiscoveredHostname {
+  hostname: string;
+  ip: string;
+  /** `name` when DNS round-trips to a local address, `ip` otherwise, `gethostname` for the monitor's first try. */
+  source: 'name' | 'ip' | 'gethostname';
+}
+
+export interface DiscoverHostnameDeps {
+  resolver?: Resolver;
+  interfaces?: Interfaces;
+  /** Opens a socket to find the local IP; defaults to {@link localIpTowards}. */
+  localIp?: (host: string, port: number) => Promise<string>;
+  /** gethostname(); defaults to os.hostname(). */
+  systemHostname?: () => string;
+}
+
+/**
+ * Default `--hostname` (spec 04 §3.4): the local IP used towards `target`
+ * (the monitor, or 8.8.8.8:53), reverse-resolved and kept as a name only
+ * when that name resolves back to a local address. With `tryGethostname`
+ * (create monitor) the machine's own name is tried first.
+ */
+export async function discoverHostname(target: { host: string; port: number }, options: { tryGethostname?: boolean } = {},
+  deps: DiscoverHostnameDeps = {}): Promise<DiscoveredHostname> {
+  const resolver = deps.resolver ?? systemResolver;
+  const interfaces = deps.interfaces ?? networkInterfaces();
+  const isLocal = (ip: string): boolean => localInterfaceAddress(ip, interfaces) !== undefined;
+  if (options.tryGethostname) {
+    const name = (deps.systemHostname ?? osHostname)();
+    const addresses = await resolver.lookup(name).catch(() => [] as string[]);
+    const local = addresses.find(isLocal);
+    if (local !== undefined) return { hostname: name, ip: local, source: 'gethostname' };
+  }
+  const ip = await (deps.localIp ?? localIpTowards)(target.host, target.port);
+  const names = await resolver.reverse(ip).catch(() => [] as string[]);
+  for (const name of names) {
+    const addresses = await resolver.lookup(name).catch(() => [] as string[]);
+    if (addresses.some(isLocal)) return { hostname: name, ip, source: 'name' };
+  }
+  return { hostname: ip, ip, source: 'ip' };
+}
+
+/**
+ * Sanity check of a given `--hostname` (spec 04 §3.4): a warning when a
+ * name does not resolve to a local address, or an IP is not on a local
+ * interface; undefined when it looks right. Never fails.
+ */
+export async function checkGivenHostname(hostname: string, deps: { resolver?: Resolver; interfaces?: Interfaces } = {}): Promise<string | undefined> {
+  const interfaces = deps.interfaces ?? networkInterfaces();
+  if (isIP(hostname) !== 0) {
+    return localInterfaceAddress(hostname, interfaces) === undefined
+      ? `Failed to find address "${hostname}" in local network interfaces, automated pg_hba.conf setup might fail.`
+      : undefined;
+  }
+  const addresses = await (deps.resolver ?? systemResolver).lookup(hostname).catch(() => [] as string[]);
+  return addresses.some((ip) => localInterfaceAddress(ip, interfaces) !== undefined)
+    ? undefined
+    : `Failed to resolve hostname "${hostname}" to a local IP address, automated pg_hba.conf setup might fail.`;
+}

@@ -1,0 +1,242 @@
+/**
+ * Connecting with node-postgres from a libpq connection string, with libpq's
+ * `sslmode` semantics mapped explicitly (STYLE.md: `pg` alone treats
+ * `require` as `verify-full`), libpq-like multi-host and
+ * `target_session_attrs` handling, and `~/.pgpass`.
+ *
+ * sslmode mapping (node-postgres cannot negotiate a fallback itself, so a
+ * fallback is a second connection attempt):
+ * - disable: plain only.
+ * - allow: plain first; TLS without verification when the server refuses
+ *   the plain connection (pg_hba has only `hostssl` for us: SQLSTATE 28000).
+ * - prefer (libpq's default): TLS without verification first; plain when
+ *   the server answers that it does not support SSL, the handshake fails,
+ *   or the server refuses the TLS connection (SQLSTATE 28000).
+ * - require: TLS without certificate checks; like libpq, with an explicit
+ *   `sslrootcert` it verifies the CA (verify-ca).
+ * - verify-ca: TLS, chain checked against `sslrootcert`, host name not.
+ * - verify-full: TLS, chain and host name checked.
+ * `sslrootcert` defaults to `~/.postgresql/root.crt`; `system` uses Node's
+ * CA store. `sslcrl`, `sslcert`, `sslkey` are read when given.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
+import pg from 'pg';
+import { AutoctlError, messageOf } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import {
+  formatUri, getParam, parseConnInfo, sslModeOf, type ConnInfo, type HostSpec, type SslMode,
+} from './conninfo.js';
+import { findPgpassPassword, readPgpass } from './pgpass.js';
+
+export const TLS_PLANS = ['plain', 'tls-no-verify', 'tls-verify-ca', 'tls-verify-full'] as const;
+export type TlsPlan = (typeof TLS_PLANS)[number];
+
+export interface PgClientOptions {
+  /** Overrides the string's `connect_timeout`; 10 s when neither is given. */
+  connectTimeoutMs?: number;
+  /** Overrides the string's `application_name`. */
+  applicationName?: string;
+  /** A physical replication connection (IDENTIFY_SYSTEM and friends). */
+  replication?: boolean;
+  /** For `.pgpass` (PGPASSFILE, HOME); process.env by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Reads certificate files; fs.readFileSync by default. */
+  readFile?: (path: string) => string;
+  log?: Logger;
+}
+
+export interface ConnectAttempt {
+  tls: TlsPlan;
+  config: pg.ClientConfig;
+}
+
+export interface HostPlan {
+  host: HostSpec | undefined;
+  /** Tried in order; a later one only after a failure that {@link shouldFallBack} accepts. */
+  attempts: ConnectAttempt[];
+}
+
+/** TLS attempts, in order, for an sslmode. */
+export function tlsPlansFor(mode: SslMode, hasRootCert: boolean): TlsPlan[] {
+  switch (mode) {
+    case 'disable': return ['plain'];
+    case 'allow': return ['plain', 'tls-no-verify'];
+    case 'prefer': return ['tls-no-verify', 'plain'];
+    case 'require': return [hasRootCert ? 'tls-verify-ca' : 'tls-no-verify'];
+    case 'verify-ca': return ['tls-verify-ca'];
+    case 'verify-full': return ['tls-verify-full'];
+  }
+}
+
+function tlsOptions(plan: TlsPlan, info: ConnInfo, env: NodeJS.ProcessEnv, readFile: (path: string) => string): false | ConnectionOptions {
+  if (plan === 'plain') return false;
+  const options: ConnectionOptions = {};
+  const sslcert = getParam(info, 'sslcert');
+  const sslkey = getParam(info, 'sslkey');
+  if (sslcert) options.cert = readFile(sslcert);
+  if (sslkey) options.key = readFile(sslkey);
+  if (plan === 'tls-no-verify') {
+    options.rejectUnauthorized = false;
+    return options;
+  }
+  const rootCert = getParam(info, 'sslrootcert') ?? (env.HOME ? join(env.HOME, '.postgresql', 'root.crt') : undefined);
+  if (rootCert === undefined) {
+    throw new AutoctlError('PGSQL', `sslmode "${sslModeOf(info)}" needs sslrootcert`);
+  }
+  if (rootCert !== 'system') options.ca = readFile(rootCert);
+  const crl = getParam(info, 'sslcrl');
+  if (crl) options.crl = readFile(crl);
+  options.rejectUnauthorized = true;
+  if (plan === 'tls-verify-ca') options.checkServerIdentity = () => undefined;
+  return options;
+}
+
+/**
+ * The node-postgres configurations to try for each host of the string, in
+ * libpq order. Reads certificate files; does not connect.
+ */
+export function toPgClientConfig(conninfo: ConnInfo | string, options: PgClientOptions = {}): HostPlan[] {
+  const info = typeof conninfo === 'string' ? parseConnInfo(conninfo) : conninfo;
+  const env = options.env ?? process.env;
+  const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
+  const mode = sslModeOf(info);
+  const plans = tlsPlansFor(mode, getParam(info, 'sslrootcert') !== undefined);
+  const timeoutParam = Number(getParam(info, 'connect_timeout') ?? '');
+  const connectTimeoutMs = options.connectTimeoutMs
+    ?? (Number.isFinite(timeoutParam) && timeoutParam > 0 ? Math.max(2, timeoutParam) * 1000 : 10_000);
+  const applicationName = options.applicationName ?? getParam(info, 'application_name');
+  const pgOptions = getParam(info, 'options');
+  const hosts: Array<HostSpec | undefined> = info.hosts.length === 0 ? [undefined] : info.hosts;
+  return hosts.map((host) => {
+    // Like libpq, never TLS over a Unix socket.
+    const hostPlans: TlsPlan[] = host?.host.startsWith('/') ? ['plain'] : plans;
+    const base: pg.ClientConfig & { replication?: string } = { connectionTimeoutMillis: connectTimeoutMs };
+    if (host && host.host !== '') base.host = host.host;
+    if (host?.port !== undefined) base.port = host.port;
+    if (info.user !== undefined) base.user = info.user;
+    if (info.dbname !== undefined) base.database = info.dbname;
+    if (applicationName !== undefined) base.application_name = applicationName;
+    if (pgOptions !== undefined) base.options = pgOptions;
+    if (options.replication) base.replication = 'true';
+    if (info.password !== undefined) {
+      base.password = info.password;
+    } else {
+      const query = {
+        host: host?.host ?? '',
+        port: host?.port ?? 5432,
+        database: info.dbname ?? info.user ?? env.USER ?? '',
+        user: info.user ?? env.PGUSER ?? env.USER ?? '',
+      };
+      // Only asked for when the server wants a password; '' makes the server say so clearly.
+      base.password = () => findPgpassPassword(readPgpass(env), query) ?? env.PGPASSWORD ?? '';
+    }
+    return {
+      host,
+      attempts: hostPlans.map((tls) => ({ tls, config: { ...base, ssl: tlsOptions(tls, info, env, readFile) } })),
+    };
+  });
+}
+
+/** SQLSTATE 28000: no pg_hba.conf entry (e.g. only `hostssl`, or only `hostnossl`). */
+const isHbaRejection = (error: unknown): boolean => (error as { code?: unknown }).code === '28000';
+
+function isTlsFailure(error: unknown): boolean {
+  const message = messageOf(error);
+  const code = String((error as { code?: unknown }).code ?? '');
+  return message.includes('does not support SSL') || message.includes('establishing an SSL connection')
+    || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO';
+}
+
+/** Whether an attempt that failed with `error` may be followed by the next plan for the same host. */
+export function shouldFallBack(failed: TlsPlan, error: unknown): boolean {
+  if (failed === 'plain') return isHbaRejection(error);
+  if (failed === 'tls-no-verify') return isTlsFailure(error) || isHbaRejection(error);
+  return false;
+}
+
+export const TARGET_SESSION_ATTRS = ['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby'] as const;
+export type TargetSessionAttrs = (typeof TARGET_SESSION_ATTRS)[number];
+
+async function sessionMatches(client: pg.Client, wanted: Exclude<TargetSessionAttrs, 'prefer-standby'>): Promise<boolean> {
+  switch (wanted) {
+    case 'any': return true;
+    case 'read-write':
+    case 'read-only': {
+      const result = await client.query<{ ro: string }>("SELECT current_setting('transaction_read_only') AS ro");
+      const readOnly = result.rows[0]?.ro === 'on';
+      return wanted === 'read-only' ? readOnly : !readOnly;
+    }
+    case 'primary':
+    case 'standby': {
+      const result = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      const inRecovery = result.rows[0]?.r === true;
+      return wanted === 'standby' ? inRecovery : !inRecovery;
+    }
+  }
+}
+
+function describeHost(host: HostSpec | undefined): string {
+  if (!host || host.host === '') return 'the local socket';
+  const name = isIP(host.host) === 6 ? `[${host.host}]` : host.host;
+  return host.port === undefined ? name : `${name}:${host.port}`;
+}
+
+/**
+ * A connected pg.Client for the connection string: hosts in order, sslmode
+ * fallbacks, target_session_attrs. The client has an 'error' listener (a
+ * dropped connection is logged, never an uncaught exception); the caller
+ * owns it and must `end()` it. Failure: AutoctlError('PGSQL') listing why
+ * each attempt failed (passwords scrubbed).
+ */
+export async function connectClient(conninfo: ConnInfo | string, options: PgClientOptions = {}): Promise<pg.Client> {
+  const info = typeof conninfo === 'string' ? parseConnInfo(conninfo) : conninfo;
+  const plans = toPgClientConfig(info, options);
+  const attrsParam = getParam(info, 'target_session_attrs') ?? 'any';
+  if (!(TARGET_SESSION_ATTRS as readonly string[]).includes(attrsParam)) {
+    throw new AutoctlError('BAD_ARGS', `invalid target_session_attrs "${attrsParam}"`);
+  }
+  const attrs = attrsParam as TargetSessionAttrs;
+  const passes: Array<Exclude<TargetSessionAttrs, 'prefer-standby'>> = attrs === 'prefer-standby' ? ['standby', 'any'] : [attrs];
+  const failures: string[] = [];
+  for (const wanted of passes) {
+    for (const plan of plans) {
+      for (const [index, attempt] of plan.attempts.entries()) {
+        const client = new pg.Client(attempt.config);
+        client.on('error', (error) => {
+          options.log?.warn(`connection to ${describeHost(plan.host)} failed: ${error.message}`);
+        });
+        try {
+          await client.connect();
+        } catch (error) {
+          failures.push(`${describeHost(plan.host)} (${attempt.tls}): ${messageOf(error)}`);
+          await client.end().catch(() => undefined);
+          if (index + 1 < plan.attempts.length && shouldFallBack(attempt.tls, error)) continue;
+          break;
+        }
+        try {
+          if (await sessionMatches(client, wanted)) return client;
+          failures.push(`${describeHost(plan.host)}: session is not ${wanted}`);
+        } catch (error) {
+          failures.push(`${describeHost(plan.host)}: ${messageOf(error)}`);
+        }
+        await client.end().catch(() => undefined);
+        break;
+      }
+    }
+  }
+  const target = formatUri({ ...info, password: info.password === undefined ? undefined : '****' });
+  throw new AutoctlError('PGSQL', `cannot connect to "${target}": ${failures.join('; ')}`);
+}
+
+/** Runs `fn` with a fresh connection, always closed afterwards. */
+export async function withClient<T>(conninfo: ConnInfo | string, options: PgClientOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(conninfo, options);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
