@@ -32,7 +32,17 @@ export default tseslint.config(
   layer('postgres', ['cli', 'monitor', 'keeper', 'supervisor', 'fsm']),
   layer('config', ['cli', 'monitor', 'keeper', 'supervisor', 'fsm', 'postgres']),
   layer('monitor', ['cli', 'keeper', 'supervisor']),
-  layer('keeper', ['cli', 'monitor/service', 'supervisor']),
+  {
+    files: ['src/keeper/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/cli/*', '**/cli/**', '**/supervisor/*', '**/supervisor/**'], message: 'src/keeper must not import from src/cli or src/supervisor' },
+          { group: ['**/monitor/*', '!**/monitor/api.js', '!**/monitor/api-types.js'], message: 'src/keeper talks to the monitor only through src/monitor/api.ts' },
+        ],
+      }],
+    },
+  },
   layer('supervisor', ['cli', 'keeper', 'monitor']),
   {
     files: ['src/fsm/**/*.ts'],

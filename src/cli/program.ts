@@ -10,8 +10,6 @@ import { registerCreateCommands } from './commands/create.js';
 import { registerServiceCommands } from './commands/service.js';
 import { registerShowCommands } from './commands/show.js';
 import { registerVersionCommand, versionText } from './commands/version.js';
-import { registerOperatorCommands } from './commands/operator.js';
-import { registerDropCommands } from './commands/drop.js';
 
 export function buildProgram(): AutoctlCommand {
   const program = new AutoctlCommand('pg_autoctl');
@@ -34,9 +32,7 @@ export function buildProgram(): AutoctlCommand {
   });
 
   registerCreateCommands(program);
-  registerDropCommands(program);
   registerShowCommands(program);
-  registerOperatorCommands(program);
   registerServiceCommands(program);
   registerVersionCommand(program);
   program.command('help').description('print help message').action(() => {

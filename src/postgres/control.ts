@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AutoctlError, assertNever } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -148,7 +148,7 @@ export async function waitForPostgresReady(pgdata: string, options: WaitReadyOpt
     if (options.postmaster?.exited()) {
       const how = await options.postmaster.exit;
       throw new AutoctlError('PGCTL',
-        `postgres in "${pgdata}" exited during start-up (${how.signal ?? `exit code ${how.code}`})${logTail(options.postmaster.logFile)}`);
+        `postgres in "${pgdata}" exited during start-up (${how.signal ?? `exit code ${how.code}`})${withTail(pgdata, options.postmaster.logFile)}`);
     }
     const info = readPostmasterPid(pgdata);
     if (info && (wanted === undefined || info.pid === wanted) && isProcessAlive(info.pid)
@@ -156,7 +156,7 @@ export async function waitForPostgresReady(pgdata: string, options: WaitReadyOpt
       return info;
     }
     if (performance.now() > deadline) {
-      const tail = options.postmaster ? logTail(options.postmaster.logFile) : '';
+      const tail = options.postmaster ? withTail(pgdata, options.postmaster.logFile) : '';
       throw new AutoctlError('PGCTL', `postgres in "${pgdata}" is not ready after ${options.timeoutMs} ms${tail}`);
     }
     await delay(interval, undefined, options.signal ? { signal: options.signal } : {});
@@ -276,12 +276,32 @@ export async function pgCtlStop(bin: Bin, pgdata: string, mode: StopMode = 'fast
   throw new AutoctlError('PGCTL', `pg_ctl stop failed for "${pgdata}": ${(result.stderr || result.stdout).trim()}`);
 }
 
-function logTail(path: string, maxChars = 2000): string {
+function tailOf(path: string, maxChars: number): string {
   try {
     const text = readFileSync(path, 'utf8').trim();
-    if (!text) return '';
-    return `: ${text.length > maxChars ? `...${text.slice(-maxChars)}` : text}`;
+    return text.length > maxChars ? `...${text.slice(-maxChars)}` : text;
   } catch {
     return '';
   }
 }
+
+/**
+ * The end of the start-up log and, once the logging collector took over
+ * (its errors, e.g. a port already in use, are only in `$PGDATA/log`), the
+ * end of the current server log named in `current_logfiles`.
+ */
+export function startupLogTail(pgdata: string, logFile: string, maxChars = 2000): string {
+  const parts = [tailOf(logFile, maxChars)];
+  if (parts[0]?.includes('logging collector')) {
+    const current = tailOf(join(pgdata, 'current_logfiles'), 10_000).split('\n')
+      .map((line) => line.split(' '))
+      .find(([format]) => format === 'stderr')?.[1];
+    if (current) parts.push(tailOf(isAbsolute(current) ? current : join(pgdata, current), maxChars));
+  }
+  return parts.filter((p) => p !== '').join('\n');
+}
+
+const withTail = (pgdata: string, logFile: string): string => {
+  const tail = startupLogTail(pgdata, logFile);
+  return tail === '' ? '' : `: ${tail}`;
+};

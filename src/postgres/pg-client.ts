@@ -21,6 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
@@ -116,20 +117,17 @@ export function toPgClientConfig(conninfo: ConnInfo | string, options: PgClientO
     const base: pg.ClientConfig & { replication?: string } = { connectionTimeoutMillis: connectTimeoutMs };
     if (host && host.host !== '') base.host = host.host;
     if (host?.port !== undefined) base.port = host.port;
-    if (info.user !== undefined) base.user = info.user;
-    if (info.dbname !== undefined) base.database = info.dbname;
+    // libpq defaults the user to the OS account, and the database to the user.
+    const user = info.user ?? env.PGUSER ?? osUser(env);
+    base.user = user;
+    base.database = info.dbname ?? env.PGDATABASE ?? user;
     if (applicationName !== undefined) base.application_name = applicationName;
     if (pgOptions !== undefined) base.options = pgOptions;
     if (options.replication) base.replication = 'true';
     if (info.password !== undefined) {
       base.password = info.password;
     } else {
-      const query = {
-        host: host?.host ?? '',
-        port: host?.port ?? 5432,
-        database: info.dbname ?? info.user ?? env.USER ?? '',
-        user: info.user ?? env.PGUSER ?? env.USER ?? '',
-      };
+      const query = { host: host?.host ?? '', port: host?.port ?? 5432, database: base.database, user };
       // Only asked for when the server wants a password; '' makes the server say so clearly.
       base.password = () => findPgpassPassword(readPgpass(env), query) ?? env.PGPASSWORD ?? '';
     }
@@ -138,6 +136,15 @@ export function toPgClientConfig(conninfo: ConnInfo | string, options: PgClientO
       attempts: hostPlans.map((tls) => ({ tls, config: { ...base, ssl: tlsOptions(tls, info, env, readFile) } })),
     };
   });
+}
+
+/** The OS account name, as libpq takes it (getpwuid), not from $USER. */
+function osUser(env: NodeJS.ProcessEnv): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return env.USER ?? '';
+  }
 }
 
 /** SQLSTATE 28000: no pg_hba.conf entry (e.g. only `hostssl`, or only `hostnossl`). */

@@ -12,7 +12,7 @@
 -- Write model (DESIGN.md decision 3): only the monitor service (role
 -- autoctl) writes goal states. Keepers and the CLI (role autoctl_node) read
 -- the tables and write only through the SECURITY DEFINER functions of
--- 0002-functions.sql.
+-- later migrations (0002 and up).
 
 -- The exclusion constraint "same_system_identifier_within_group" mixes
 -- equality on text/int with inequality on bigint in one GiST index.
@@ -134,8 +134,11 @@ CREATE TABLE pgautofailover.event (
 -- Operator requests (failover, promotion, maintenance, removal, settings
 -- changes), recorded by the operator functions and carried out by the
 -- monitor service, which sets done_at and outcome in the transaction that
--- applies (or rejects) the request. nodeid has no foreign key so that the
--- history survives the removal of the node.
+-- applies (or rejects) the request. nodeid is NULL for group-wide requests
+-- and has no foreign key, so that the history survives the removal of the
+-- node. setting names the changed setting of a settings_changed request
+-- (the new value is already stored); description is the human-readable
+-- request, also sent on the log channel.
 CREATE TABLE pgautofailover.request (
   id           bigserial   NOT NULL,
   formationid  text        NOT NULL,
@@ -143,6 +146,7 @@ CREATE TABLE pgautofailover.request (
   nodeid       bigint,
   kind         text        NOT NULL,
   force        boolean     NOT NULL DEFAULT false,
+  setting      text,
   description  text,
   requested_at timestamptz NOT NULL DEFAULT now(),
   done_at      timestamptz,
@@ -150,6 +154,8 @@ CREATE TABLE pgautofailover.request (
   CONSTRAINT request_pkey PRIMARY KEY (id),
   CONSTRAINT request_kind_check CHECK (kind IN ('failover', 'switchover', 'promotion',
     'maintenance_on', 'maintenance_off', 'remove', 'settings_changed')),
+  CONSTRAINT request_setting_check CHECK (setting IN ('candidate_priority', 'replication_quorum',
+    'number_sync_standbys')),
   CONSTRAINT request_formationid_fkey FOREIGN KEY (formationid)
     REFERENCES pgautofailover.formation (formationid) ON DELETE CASCADE
 );

@@ -255,7 +255,8 @@ $$;
 -- Records an operator request for the monitor service, logs it and asks
 -- for a decision on the group. Returns the request id.
 CREATE FUNCTION pgautofailover.record_request(formation_id text, group_id integer, node_id bigint,
-                                              kind text, force boolean, description text)
+                                              kind text, force boolean, description text,
+                                              setting text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pgautofailover, pg_catalog, pg_temp
@@ -263,8 +264,8 @@ AS $$
 DECLARE
   request_id bigint;
 BEGIN
-  INSERT INTO pgautofailover.request (formationid, groupid, nodeid, kind, force, description)
-  VALUES ($1, $2, $3, $4, $5, $6)
+  INSERT INTO pgautofailover.request (formationid, groupid, nodeid, kind, force, description, setting)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)
   RETURNING id INTO request_id;
   PERFORM pg_notify('log', $6);
   PERFORM pgautofailover.notify_decide($1, $2, $3, 'request', request_id);

@@ -1,0 +1,191 @@
+/**
+ * spec 02 §4.4: the election of a new primary among several standbys.
+ * Returns 'progress' when the caller must stop, 'none' to go on with the
+ * rules of §4.3.
+ *
+ * Data safety: every write the old primary acknowledged under synchronous
+ * replication is on at least one quorum standby (ANY n of them). So the
+ * election only concludes when every quorum standby's final position is
+ * known: a report_lsn candidate (frozen WAL), or another quorum node that
+ * reported after the old primary's write lease fell (lease.ts). The node
+ * promoted must hold the most advanced of those positions, directly or
+ * after fast_forward from a candidate.
+ */
+import { writeFenceAt } from './lease.js';
+import { compareWalPositions, formatLsn, walWithin } from './lsn.js';
+import { formatBytes, listNodes, nodeLabel } from './messages.js';
+import { beingDemoted, beingPromoted, conv, demotedPrimary, inPrimaryRole, mayHoldData, readyToStreamWal } from './node-predicates.js';
+import type { NodeSnapshot } from './snapshot.js';
+import { isPrimaryishState } from './states.js';
+import { assign, group, healthy, log, reporting, setPriority, unhealthy, type Work, type WorkNode } from './work.js';
+
+export type ElectionResult = 'progress' | 'none';
+
+/** Step 6: A follows the candidate C once C stopped following the old primary. */
+function follow(work: Work, a: WorkNode, c: WorkNode): ElectionResult {
+  if (conv(a, 'report_lsn') && readyToStreamWal(c)) {
+    assign(work, 'E6', [[a, 'join_secondary']], `to follow ${nodeLabel(c)}, the new primary being promoted.`);
+    return 'progress';
+  }
+  return 'none';
+}
+
+/** A node whose position counts, frozen or final, for the most advanced position. */
+interface Known { readonly node: WorkNode; readonly candidate: boolean }
+
+export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionResult {
+  const nodes = group(work);
+
+  // Step 1: an ongoing promotion keeps its candidate.
+  const c = nodes.find((n) => beingPromoted(n));
+  if (c !== undefined) {
+    if (c === a) return follow(work, a, a);
+    const kept = c.reportedState === 'report_lsn' || c.reportedState === 'prepare_promotion'
+      || c.reportedState === 'stop_replication' || healthy(work, c);
+    if (kept) return follow(work, a, c);
+    assign(work, 'E1', [[c, 'report_lsn']], 'because it became unhealthy while fetching WAL: a new election starts.');
+  }
+
+  // Step 2: candidates, missing nodes, and nodes asked for their LSN.
+  const fenceAt = writeFenceAt(work.lease, work.all, work.settings);
+  const candidates: WorkNode[] = [];
+  const known: Known[] = [];
+  const missing: WorkNode[] = [];
+  for (const n of nodes) {
+    const oldPrimarySide = inPrimaryRole(n) || beingDemoted(n) || demotedPrimary(n);
+    if (oldPrimarySide && !(conv(n, 'draining') || conv(n, 'demoted'))) continue;
+    if (unhealthy(work, n) && !reporting(work, n)) {
+      if (conv(n, 'report_lsn') && n.pgIsRunning) known.push({ node: n, candidate: false });
+      else if (n.replicationQuorum && mayHoldData(n) && !isPrimaryishState(n.reportedState)) missing.push(n);
+      continue;
+    }
+    if (conv(n, 'report_lsn')) {
+      if (n.pgIsRunning) {
+        candidates.push(n);
+        known.push({ node: n, candidate: true });
+      } else if (n.replicationQuorum) {
+        missing.push(n);
+      }
+      continue;
+    }
+    if (n.goalState === 'report_lsn') {
+      missing.push(n);
+      continue;
+    }
+    const standby = (n.reportedState === 'secondary' || n.reportedState === 'catchingup')
+      && (n.goalState === 'secondary' || n.goalState === 'catchingup');
+    const leavingMaintenance = n.reportedState === 'maintenance' && n.goalState === 'catchingup';
+    const oldPrimary = conv(n, 'draining') || conv(n, 'demoted') || (n.reportedState === 'demoted' && n.goalState === 'catchingup');
+    if (standby || leavingMaintenance || oldPrimary) {
+      assign(work, 'E2', [[n, 'report_lsn']], 'to report its LSN for the election of a new primary.');
+      missing.push(n);
+      continue;
+    }
+    // Any other quorum node may have acknowledged writes (it is listed in
+    // synchronous_standby_names whatever its state): its position must be
+    // final, reported after the old primary's lease fell.
+    if (!n.replicationQuorum || isPrimaryishState(n.reportedState) || !mayHoldData(n)) continue;
+    const reportedAfterFence = n.reportedAt !== null && n.reportedAt > fenceAt;
+    if (n.reportedState === 'init' || n.reportedState === 'wait_standby') {
+      if (!reportedAfterFence) missing.push(n);
+    } else if (reportedAfterFence && n.pgIsRunning) {
+      known.push({ node: n, candidate: false });
+    } else {
+      missing.push(n);
+    }
+  }
+
+  // Step 3: gates.
+  if (missing.length > 0) {
+    log(work, `Failover still in progress: waiting for ${listNodes(missing)} to report a current LSN.`);
+    return 'none';
+  }
+  if (candidates.length === 0) {
+    log(work, 'Failover still in progress: no candidate has reported its LSN yet.');
+    return 'none';
+  }
+  const quorumCandidates = candidates.filter((n) => n.replicationQuorum || work.nss === 0).length;
+  if (quorumCandidates < work.nss + 1) {
+    log(work, `Failover still in progress: ${quorumCandidates} quorum candidate(s) reported, `
+      + `number_sync_standbys ${work.nss} needs ${work.nss + 1}.`);
+    return 'none';
+  }
+
+  // Step 4: the most advanced position.
+  let best: Known | undefined;
+  for (const k of known) {
+    if (best === undefined || compareWalPositions(k.node, best.node) > 0) best = k;
+  }
+  if (best === undefined) return 'none';
+  const top = best.node;
+  log(work, `The current most advanced reported LSN is ${formatLsn(top.reportedLsn)} (timeline ${top.reportedTimeline}), `
+    + `reported by ${nodeLabel(top)}.`);
+
+  // Step 5: selection.
+  if (p !== null && !walWithin(top, p, work.settings.promoteWalLogThreshold)) {
+    log(work, `Failover still in progress: the most advanced standby is more than `
+      + `${formatBytes(work.settings.promoteWalLogThreshold)} behind ${nodeLabel(p)}; waiting for it to return.`);
+    return 'none';
+  }
+  const selected = select(work, candidates);
+  if (selected === null) {
+    log(work, 'Failover still in progress: no healthy candidate with a candidate priority above 0.');
+    return 'none';
+  }
+  const behind = compareWalPositions(selected, top) < 0;
+  if (behind && !known.some((k) => k.candidate && compareWalPositions(k.node, top) === 0 && healthy(work, k.node))) {
+    log(work, `Failover still in progress: ${nodeLabel(top)} holds the most advanced WAL but cannot serve it to ${nodeLabel(selected)}.`);
+    return 'none';
+  }
+  restorePriorities(work);
+  if (behind) {
+    assign(work, 'E5', [[selected, 'fast_forward']], `to fetch the WAL it misses up to ${formatLsn(top.reportedLsn)} before its promotion.`);
+  } else {
+    assign(work, 'E5', [[selected, 'prepare_promotion']], 'to promote it: it has the highest candidate priority and the most advanced WAL.');
+  }
+  return 'progress';
+}
+
+/**
+ * Candidates with priority > 0 by priority (descending): the first healthy
+ * one, replaced by a later one of the same priority with a more advanced
+ * position; stop at the first lower priority.
+ */
+function select(work: Work, candidates: readonly WorkNode[]): WorkNode | null {
+  const ordered = candidates.filter((n) => n.candidatePriority > 0)
+    .sort((x, y) => y.candidatePriority - x.candidatePriority || x.nodeId - y.nodeId);
+  let selected: WorkNode | null = null;
+  for (const n of ordered) {
+    if (!healthy(work, n)) continue;
+    if (selected === null) selected = n;
+    else if (n.candidatePriority < selected.candidatePriority) break;
+    else if (compareWalPositions(n, selected) > 0) selected = n;
+  }
+  return selected;
+}
+
+/** Undo the ±101 shifts of perform_failover / perform_promotion on every node of the group. */
+function restorePriorities(work: Work): void {
+  for (const n of group(work)) {
+    const p = n.candidatePriority;
+    const restored = p > 100 ? p - 101 : p < 0 ? p + 101 : p;
+    if (restored !== p) setPriority(work, 'E5p', n, restored, `Updating candidate priority back to ${restored} for ${nodeLabel(n)}`);
+  }
+}
+
+/**
+ * The WAL source for fast_forward (get_most_advanced_standby): the node
+ * converged in report_lsn with the most advanced (timeline, LSN), ties
+ * broken by health then node id.
+ */
+export function mostAdvancedStandby<T extends NodeSnapshot>(nodes: readonly T[]): T | null {
+  const rank = (n: T): number => (n.health === 'good' ? 2 : n.health === 'unknown' ? 1 : 0);
+  let best: T | null = null;
+  for (const n of [...nodes].sort((x, y) => x.nodeId - y.nodeId)) {
+    if (!conv(n, 'report_lsn') || n.goalState === 'dropped') continue;
+    if (best === null) { best = n; continue; }
+    const cmp = compareWalPositions(n, best);
+    if (cmp > 0 || (cmp === 0 && rank(n) > rank(best))) best = n;
+  }
+  return best;
+}

@@ -1,0 +1,45 @@
+/**
+ * WAL positions. LSNs are bigint inside the FSM; the text form `X/Y`
+ * (two hexadecimal halves) is what Postgres and the event messages show.
+ */
+import { badArgs } from '../common/errors.js';
+
+const LSN_PATTERN = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
+
+export function formatLsn(lsn: bigint): string {
+  const high = (lsn >> 32n).toString(16).toUpperCase();
+  const low = (lsn & 0xffffffffn).toString(16).toUpperCase();
+  return `${high}/${low}`;
+}
+
+export function parseLsn(text: string): bigint {
+  const match = LSN_PATTERN.exec(text.trim());
+  if (match === null || match[1] === undefined || match[2] === undefined) {
+    throw badArgs(`invalid LSN "${text}": expected two hexadecimal numbers separated by a slash`);
+  }
+  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
+}
+
+/** A WAL position with its timeline, compared timeline first (spec 02 §4.4 step 4). */
+export interface WalPosition {
+  readonly reportedTimeline: number;
+  readonly reportedLsn: bigint;
+}
+
+/** Negative when a is behind b, 0 when equal, positive when ahead. */
+export function compareWalPositions(a: WalPosition, b: WalPosition): number {
+  if (a.reportedTimeline !== b.reportedTimeline) return a.reportedTimeline - b.reportedTimeline;
+  if (a.reportedLsn === b.reportedLsn) return 0;
+  return a.reportedLsn < b.reportedLsn ? -1 : 1;
+}
+
+/**
+ * spec 02 §1 walWithin(a, b, d): true when either side is absent, false
+ * when either reported LSN is 0/0, else |a - b| <= d bytes.
+ */
+export function walWithin(a: { reportedLsn: bigint } | null, b: { reportedLsn: bigint } | null, maxBytes: number): boolean {
+  if (a === null || b === null) return true;
+  if (a.reportedLsn === 0n || b.reportedLsn === 0n) return false;
+  const distance = a.reportedLsn > b.reportedLsn ? a.reportedLsn - b.reportedLsn : b.reportedLsn - a.reportedLsn;
+  return distance <= BigInt(maxBytes);
+}

@@ -1,0 +1,80 @@
+/**
+ * The monitor's rules as data: one row per rule of spec 02 §4 and per
+ * operator function effect (spec 02 §5.7-5.11), with the identifier that
+ * decide() puts on every assignment it makes. `change` says where the rule
+ * differs from pg_auto_failover 2.x and why; the decision code implements
+ * exactly these rows and cites their ids.
+ */
+
+export interface MonitorRule {
+  readonly id: string;
+  readonly section: string;
+  readonly when: string;
+  readonly then: string;
+  readonly change?: string;
+}
+
+export const MONITOR_RULES = [
+  // spec 02 §4.1 preamble, for the node A being evaluated
+  { id: 'P0', section: '02 §4.1', when: 'A converged in dropped', then: 'delete A\'s row' },
+  { id: 'P1', section: '02 §4.1', when: 'A.goal = dropped', then: 'nothing' },
+  { id: 'P2', section: '02 §4.1', when: 'A converged in maintenance', then: 'nothing' },
+  { id: 'P3', section: '02 §4.1', when: 'A is alone in its group and not converged in single', then: 'A := single (priority > 0) or report_lsn (priority 0)', change: 'single waits until no other node\'s write lease may run' },
+  { id: 'P4', section: '02 §4.1', when: 'A is in a primary role', then: 'apply the primary rules Q*' },
+  { id: 'P5a', section: '02 §4.1', when: 'more than 2 nodes, primary P unhealthy, converged in primary, at least one healthy converged secondary with priority > 0', then: 'P := draining, then run the election', change: '2.x also starts from apply_settings or other primary roles; we only fail over from a primary converged in primary, whose synchronous_standby_names is known to be the applied one' },
+  { id: 'P5b', section: '02 §4.1', when: 'more than 2 nodes, P unhealthy and converged in prepare_maintenance', then: 'P := maintenance, then run the election' },
+  { id: 'P5', section: '02 §4.1', when: 'no primary at all, or more than 2 nodes with an unhealthy P whose goal is no longer writable', then: 'run the election E*; stop if it made progress', change: '2.x raises "couldn\'t find the primary node" when there is no primary and no failover; we start an election (fixes the forced removal of a primary). 2.x also elects while P still has a writable goal; we never do' },
+  // spec 02 §4.2 primary rules
+  { id: 'Q1', section: '02 §4.2', when: 'P converged in single and a standby converged in wait_standby', then: 'P := wait_primary' },
+  { id: 'Q2s', section: '02 §4.2', when: 'P converged in primary, wait_primary or apply_settings; standby O assigned secondary, unhealthy, not reporting report_lsn/join_secondary', then: 'O := catchingup' },
+  { id: 'Q2a', section: '02 §4.2', when: 'no standby has replication quorum', then: 'P := primary if a standby is converged secondary, else wait_primary' },
+  { id: 'Q2b', section: '02 §4.2', when: 'P not converged in wait_primary and no quorum standby converged secondary', then: 'P := wait_primary (number_sync_standbys = 0) or primary' },
+  { id: 'Q2c', section: '02 §4.2', when: 'P converged in wait_primary and a quorum standby converged secondary', then: 'P := primary' },
+  { id: 'Q2d', section: '02 §4.2', when: 'P converged in apply_settings', then: 'P := wait_primary (number_sync_standbys = 0 and no quorum secondary) or primary' },
+  { id: 'Q3', section: '02 §4.2', when: 'P converged in join_primary', then: 'P := primary' },
+  // spec 02 §4.3 rules for a non-primary node A
+  { id: 'R1', section: '02 §4.3', when: 'A converged in report_lsn; healthy P converged in wait_primary, join_primary or primary', then: 'A := secondary' },
+  { id: 'R2', section: '02 §4.3', when: 'A converged in fast_forward', then: 'A := prepare_promotion', change: 'only once A reports, with Postgres running, an LSN at least the most advanced report_lsn node\'s' },
+  { id: 'R3', section: '02 §4.3', when: 'A converged in report_lsn or fast_forward', then: 'run the election E*' },
+  { id: 'R4', section: '02 §4.3', when: 'A converged in wait_standby; P converged in wait_primary or join_primary', then: 'A := catchingup' },
+  { id: 'R5', section: '02 §4.3', when: 'A converged in wait_standby with replication quorum; P converged in primary', then: 'A := catchingup, P := apply_settings' },
+  { id: 'R6', section: '02 §4.3', when: 'A converged in wait_standby without replication quorum; P converged in primary', then: 'A := catchingup' },
+  { id: 'R7', section: '02 §4.3', when: 'A converged in catchingup, healthy, same timeline as P and within enable_sync_wal_log_threshold; P converged in wait_primary, join_primary or primary', then: 'A := secondary' },
+  { id: 'R8', section: '02 §4.3', when: 'two nodes; A converged in secondary, healthy, priority > 0, within promote_wal_log_threshold of P; P converged in primary and unhealthy', then: 'A := prepare_promotion, P := draining', change: '2.x accepts any primary role of P, including wait_primary whose writes were never replicated, and can fire with more than 2 nodes; we require P converged in primary and exactly 2 nodes' },
+  { id: 'R9', section: '02 §4.3', when: 'A converged in wait_maintenance; P converged in wait_primary', then: 'A := maintenance' },
+  { id: 'R10', section: '02 §4.3', when: 'A converged in wait_maintenance; P.goal is not wait_primary', then: 'A := maintenance' },
+  { id: 'R11', section: '02 §4.3', when: 'A converged in prepare_promotion; P converged in prepare_maintenance', then: 'A := stop_replication' },
+  { id: 'R12', section: '02 §4.3', when: 'A converged in prepare_promotion; P.goal is draining or demote_timeout', then: 'A := stop_replication, P := demote_timeout', change: '2.x also targets an old primary already asked for report_lsn, a goal it cannot reach from there' },
+  { id: 'R13', section: '02 §4.3', when: 'A converged in prepare_promotion; no primary, or the old primary is itself a candidate (goal report_lsn or join_secondary)', then: 'A := wait_primary, once no other write lease may run' },
+  { id: 'R14', section: '02 §4.3', when: 'A converged in stop_replication; P converged in prepare_maintenance', then: 'A := wait_primary, P := maintenance, once no other write lease may run' },
+  { id: 'R15', section: '02 §4.3', when: 'A converged in stop_replication; P.goal is draining or demote_timeout; P converged in demote_timeout or its write lease has fallen', then: 'A := wait_primary, P := demoted', change: '2.x waits for primary_demote_timeout (30 s) after assigning demote_timeout; we wait for the old primary\'s write lease, which is what fences it' },
+  { id: 'R15b', section: '02 §4.3', when: 'A converged in stop_replication; no primary, or the old primary is a candidate', then: 'A := wait_primary, once no other write lease may run', change: 'added: 2.x has no rule for this case and the candidate stays in stop_replication' },
+  { id: 'R16', section: '02 §4.3', when: 'A converged in demoted; healthy P reported wait_primary or join_primary with goal primary', then: 'A := catchingup' },
+  { id: 'R17', section: '02 §4.3', when: 'A converged in demoted; healthy P converged in join_primary, wait_primary or primary', then: 'A := catchingup' },
+  { id: 'R18', section: '02 §4.3', when: 'A converged in join_secondary; P reported wait_primary with goal wait_primary or primary', then: 'A := secondary, then the primary rules for P' },
+  { id: 'R19', section: '02 §4.3', when: 'A converged in join_secondary; P converged in primary', then: 'A := secondary' },
+  // spec 02 §4.4 election
+  { id: 'E1', section: '02 §4.4 step 1', when: 'the candidate being promoted reports fast_forward and is unhealthy', then: 'candidate := report_lsn, then a new election', change: '2.x starts a new election but leaves the old candidate\'s goal, so two candidates can coexist' },
+  { id: 'E2', section: '02 §4.4 step 2', when: 'a secondary or catchingup standby, a standby leaving maintenance, or an old primary converged in draining or demoted', then: 'node := report_lsn (it is counted as missing until it reports)' },
+  { id: 'E3', section: '02 §4.4 step 3', when: 'a node is missing, no candidate reported, or fewer than number_sync_standbys + 1 quorum candidates', then: 'no selection', change: 'a quorum standby outside the election (maintenance, wait_maintenance, joining) counts as missing until it reports its position after the old primary\'s write lease fell: it may hold acknowledged writes' },
+  { id: 'E5', section: '02 §4.4 step 5', when: 'gates passed; the candidates with priority > 0 walked by priority then position; the most advanced position held by a healthy candidate', then: 'selected := prepare_promotion (most advanced) or fast_forward', change: 'the most advanced position must be held by a healthy report_lsn candidate, the only possible WAL source for fast_forward' },
+  { id: 'E5p', section: '02 §4.4 step 5', when: 'a candidate is selected', then: 'priorities shifted by 101 around the election are restored', change: '2.x only restores the candidates\'; we restore every node of the group' },
+  { id: 'E6', section: '02 §4.4 step 6', when: 'A converged in report_lsn and the candidate no longer follows the old primary', then: 'A := join_secondary' },
+  // operator requests, spec 02 §5.7-5.11
+  { id: 'F1', section: '02 §5.7', when: 'failover or switchover with 2 nodes, primary converged in primary, standby converged in secondary with priority > 0', then: 'primary := draining, standby := prepare_promotion', change: 'a standby with priority 0 is refused' },
+  { id: 'F2', section: '02 §5.7', when: 'failover or switchover with more than 2 nodes, primary converged in primary, a healthy secondary with priority > 0', then: 'primary priority -= 101, primary := draining', change: 'refused when no standby could win the election' },
+  { id: 'F3', section: '02 §5.8', when: 'promotion of a secondary or report_lsn node with priority > 0', then: 'target priority += 101, then as F1/F2; during an election only the priority change', change: '2.x refuses a report_lsn target during an election; a priority 0 target is refused' },
+  { id: 'M1', section: '02 §5.9', when: 'maintenance on a primary converged in primary, 2 nodes', then: 'primary := prepare_maintenance, standby := prepare_promotion' },
+  { id: 'M2', section: '02 §5.9', when: 'maintenance on a primary converged in primary, more than 2 nodes', then: 'primary := prepare_maintenance' },
+  { id: 'M3', section: '02 §5.9', when: 'maintenance on the only healthy quorum secondary, number_sync_standbys = 0', then: 'primary := wait_primary, standby := wait_maintenance' },
+  { id: 'M4', section: '02 §5.9', when: 'maintenance on another standby', then: 'standby := maintenance' },
+  { id: 'M5', section: '02 §5.9', when: 'stop maintenance, a primary exists and no failover is in progress', then: 'node := catchingup' },
+  { id: 'M6', section: '02 §5.9', when: 'stop maintenance during a failover, without a primary, or alone in the group', then: 'node := report_lsn', change: '2.x errors with 2 nodes and no primary, and assigns single to a lone node; we let the election (or P3) decide' },
+  { id: 'D0', section: '02 §5.10', when: 'forced removal, or the node converged in dropped', then: 'delete the row now' },
+  { id: 'D1', section: '02 §5.10', when: 'removal of the primary (converged in primary or single)', then: 'other nodes holding data and not in maintenance := report_lsn, node := dropped', change: 'refused while the primary is in another state: it may hold the only copy of writes; new nodes without data keep waiting' },
+  { id: 'D2', section: '02 §5.10', when: 'removal of a standby', then: 'node := dropped; the primary := apply_settings unless its own rules changed its goal', change: 'refused during a failover when the node may hold data' },
+  { id: 'N1', section: '01 §6.1', when: 'a non-forced removal leaves fewer quorum standbys than number_sync_standbys + 1', then: 'number_sync_standbys decreased' },
+  { id: 'S1', section: '02 §5.11', when: 'candidate priority, replication quorum or number_sync_standbys changed', then: 'the primary (goal primary or wait_primary) := apply_settings' },
+] as const satisfies readonly MonitorRule[];
+
+export type MonitorRuleId = (typeof MONITOR_RULES)[number]['id'];

@@ -1,0 +1,94 @@
+/**
+ * What the decision function sees: one group of one formation, read in the
+ * transaction that locks the group (DESIGN.md decision 3). Times are
+ * milliseconds on the caller's clock, the same clock as `now` given to
+ * decide(); the monitor service should use its monotonic clock.
+ */
+import type { NodeState } from './states.js';
+
+/** Health as written by the monitor's health checks (spec 03 §4.2: -1, 0, 1). */
+export const NODE_HEALTH = ['unknown', 'bad', 'good'] as const;
+export type NodeHealth = (typeof NODE_HEALTH)[number];
+
+/** pg_stat_replication.sync_state as reported by a node (spec 03 §3; '' is stored as unknown). */
+export const SYNC_STATES = ['unknown', 'sync', 'async', 'quorum', 'potential'] as const;
+export type SyncState = (typeof SYNC_STATES)[number];
+
+export interface NodeSnapshot {
+  readonly nodeId: number;
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Last state the keeper reported (column reportedstate). */
+  readonly reportedState: NodeState;
+  /** State the monitor assigned (column goalstate). */
+  readonly goalState: NodeState;
+  readonly health: NodeHealth;
+  /** Time of the last health check of this node, whatever its result; null: never checked. */
+  readonly healthCheckedAt: number | null;
+  /** Time of the last node_active report; null: the keeper never reported. */
+  readonly reportedAt: number | null;
+  /** Time of the last goal change (column statechangetime). */
+  readonly goalChangedAt: number;
+  /**
+   * Last non-zero LSN the node reported. It is the node's current LSN only
+   * when the last report said Postgres was running (pgIsRunning).
+   */
+  readonly reportedLsn: bigint;
+  readonly reportedTimeline: number;
+  /** Whether Postgres was running at the last report. */
+  readonly pgIsRunning: boolean;
+  /** Best sync_state among the node's walsenders, as it reported it. */
+  readonly replicationState: SyncState;
+  /** 0..100 as set by operators; transiently +101 or -101 around elections (spec 01 §6.2). */
+  readonly candidatePriority: number;
+  readonly replicationQuorum: boolean;
+}
+
+/**
+ * The write lease bookkeeping of the group (DESIGN.md "Safety argument"):
+ * the node and time of the last node_active call that returned a writable
+ * goal to its caller. node_active records it, in the same transaction that
+ * reads the goal it returns, whenever that goal is writable
+ * (isWritableState). The keeper counts its lease from the call's send time,
+ * so its lease always ends before the monitor's view of it.
+ */
+export interface WriteLease {
+  readonly nodeId: number;
+  readonly grantedAt: number;
+}
+
+export const REQUEST_KINDS = ['failover', 'switchover', 'promotion', 'maintenance', 'remove', 'settings_changed'] as const;
+export type RequestKind = (typeof REQUEST_KINDS)[number];
+
+export const SETTING_NAMES = ['candidate_priority', 'replication_quorum', 'number_sync_standbys'] as const;
+export type SettingName = (typeof SETTING_NAMES)[number];
+
+/**
+ * An operator request recorded by an SQL operator function and not yet
+ * carried out. The SQL function validates what it can; decide() validates
+ * again against the snapshot and reports the outcome in consumedRequests.
+ * Settings requests are recorded after the new value is stored: the
+ * snapshot already shows it.
+ */
+export type OperatorRequest =
+  | { readonly id: number; readonly kind: 'failover' }
+  | { readonly id: number; readonly kind: 'switchover' }
+  | { readonly id: number; readonly kind: 'promotion'; readonly nodeId: number }
+  | { readonly id: number; readonly kind: 'maintenance'; readonly nodeId: number; readonly enable: boolean }
+  | { readonly id: number; readonly kind: 'remove'; readonly nodeId: number; readonly force: boolean }
+  | { readonly id: number; readonly kind: 'settings_changed'; readonly setting?: SettingName; readonly nodeId?: number };
+
+export interface GroupSnapshot {
+  readonly formationId: string;
+  readonly groupId: number;
+  /** The formation's number_sync_standbys. */
+  readonly numberSyncStandbys: number;
+  /** Every row of the group, nodes with goal `dropped` included, in any order. */
+  readonly nodes: readonly NodeSnapshot[];
+  /** Pending operator requests, oldest first. */
+  readonly requests: readonly OperatorRequest[];
+  readonly writeLease: WriteLease | null;
+  /** When the monitor (its Postgres) started: health checks before startup_grace_period are not trusted. */
+  readonly monitorStartedAt: number;
+}

@@ -1,0 +1,256 @@
+/**
+ * The keeper's connections to the monitor (DESIGN.md decision 5): one
+ * long-lived connection for the API calls (node_active and friends) and one
+ * that LISTENs on channel `state` to wake the loop when a goal of the
+ * node's group changes. Connections are (re)opened lazily with back-off;
+ * every call has a deadline, after which the connection is destroyed, so
+ * a partitioned network never blocks the loop (and its fencing) for long.
+ */
+import pg from 'pg';
+import { AutoctlError, messageOf } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { CHANNELS, parseStateNotification, type StateNotification } from '../monitor/api-types.js';
+import { connectClient, scrubPasswords } from '../postgres/index.js';
+
+export interface MonitorLinkOptions {
+  uri: string;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Connection attempt deadline (ms). */
+  connectTimeoutMs?: number;
+  /** Deadline of one API call (ms), connection included. */
+  callTimeoutMs?: number;
+  /** Which notifications wake the loop. */
+  wakeOn?: (notification: StateNotification) => boolean;
+  /** Called with each newly opened API connection (e.g. to read settings). */
+  onConnect?: (client: pg.Client) => Promise<void>;
+  applicationName?: string;
+}
+
+/** Forcibly closes a connection that may be stuck on a dead network. */
+export function destroyClient(client: pg.Client): void {
+  const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream;
+  try {
+    stream?.destroy?.();
+  } catch {
+    // already gone
+  }
+  client.end().catch(() => undefined);
+}
+
+/** An error the server sent (it has a SQLSTATE), possibly wrapped as a cause. */
+export function isServerError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth += 1) {
+    if (e instanceof pg.DatabaseError) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => void, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new AutoctlError('MONITOR', `${what} did not answer within ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+export class MonitorLink {
+  private main: pg.Client | null = null;
+  private connecting: Promise<pg.Client> | null = null;
+  private listener: pg.Client | null = null;
+  private listening: Promise<void> | null = null;
+  private failures = 0;
+  private nextAttemptAt = 0;
+  private wakeResolvers: Array<() => void> = [];
+  private pendingWake = false;
+  private closed = false;
+  private readonly connectTimeoutMs: number;
+  private readonly callTimeoutMs: number;
+
+  constructor(private options: MonitorLinkOptions) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    this.callTimeoutMs = options.callTimeoutMs ?? 4000;
+  }
+
+  get uri(): string {
+    return this.options.uri;
+  }
+
+  /** A new monitor URI (reload): the current connections are dropped. */
+  setUri(uri: string): void {
+    if (uri === this.options.uri) return;
+    this.options = { ...this.options, uri };
+    this.reset();
+  }
+
+  /** Consecutive failed calls or connections. */
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  private async open(purpose: string): Promise<pg.Client> {
+    return connectClient(this.options.uri, {
+      connectTimeoutMs: this.connectTimeoutMs,
+      applicationName: this.options.applicationName ?? `pg_autoctl ${purpose}`,
+      ...(this.options.env ? { env: this.options.env } : {}),
+    });
+  }
+
+  private async client(): Promise<pg.Client> {
+    if (this.closed) throw new AutoctlError('MONITOR', 'the monitor connection is closed');
+    if (this.main) return this.main;
+    if (this.connecting) return this.connecting;
+    const now = performance.now();
+    if (now < this.nextAttemptAt) {
+      throw new AutoctlError('MONITOR', `the monitor at "${scrubPasswords(this.options.uri)}" is unreachable, next attempt in ${Math.ceil(this.nextAttemptAt - now)} ms`);
+    }
+    this.connecting = (async () => {
+      const client = await this.open('keeper');
+      client.on('error', () => {
+        if (this.main === client) this.main = null;
+      });
+      client.on('end', () => {
+        if (this.main === client) this.main = null;
+      });
+      try {
+        await this.options.onConnect?.(client);
+      } catch (error) {
+        destroyClient(client);
+        throw error;
+      }
+      this.main = client;
+      return client;
+    })();
+    try {
+      return await this.connecting;
+    } finally {
+      this.connecting = null;
+    }
+  }
+
+  /**
+   * Runs `fn` on the API connection within the call deadline. Any failure
+   * drops the connection (and the LISTEN one: the network may be gone).
+   */
+  async call<T>(what: string, fn: (client: pg.Client) => Promise<T>, timeoutMs = this.callTimeoutMs): Promise<T> {
+    let used: pg.Client | null = null;
+    try {
+      const result = await withDeadline((async () => {
+        used = await this.client();
+        return fn(used);
+      })(), timeoutMs, () => { this.reset(); }, what);
+      this.failures = 0;
+      this.nextAttemptAt = 0;
+      return result;
+    } catch (error) {
+      // A server-side SQL error on a healthy connection keeps the connection.
+      if (!(isServerError(error) && used !== null && this.main === used)) {
+        this.reset();
+        this.failures += 1;
+        this.nextAttemptAt = performance.now() + Math.min(2000, 100 * 2 ** Math.min(this.failures, 5));
+      }
+      throw error;
+    }
+  }
+
+  /** Drops both connections; the next call reconnects. */
+  reset(): void {
+    if (this.main) destroyClient(this.main);
+    this.main = null;
+    if (this.listener) destroyClient(this.listener);
+    this.listener = null;
+    this.listening = null;
+  }
+
+  /** Starts the LISTEN connection when it is not there; failures are logged and retried later. */
+  ensureListening(): void {
+    if (this.closed || this.listener || this.listening) return;
+    this.listening = (async () => {
+      let client: pg.Client | undefined;
+      try {
+        client = await this.open('listener');
+        const me = client;
+        me.on('notification', (message) => {
+          if (message.channel !== CHANNELS.state || message.payload === undefined) return;
+          try {
+            const notification = parseStateNotification(message.payload);
+            if (this.options.wakeOn?.(notification) ?? true) this.wake();
+          } catch (error) {
+            this.options.log.debug(`Ignoring a notification: ${messageOf(error)}`);
+          }
+        });
+        const lost = (): void => {
+          if (this.listener === me) {
+            this.listener = null;
+            this.listening = null;
+          }
+        };
+        me.on('error', lost);
+        me.on('end', lost);
+        await withDeadline(me.query(`LISTEN ${CHANNELS.state}`), this.callTimeoutMs, () => destroyClient(me), 'LISTEN');
+        if (this.closed) {
+          destroyClient(me);
+          return;
+        }
+        this.listener = me;
+        // Something may have changed while we were not listening.
+        this.wake();
+      } catch (error) {
+        if (client) destroyClient(client);
+        this.options.log.debug(`Failed to LISTEN on the monitor: ${messageOf(error)}`);
+        this.listening = null;
+      }
+    })();
+  }
+
+  /** Wakes a pending {@link waitForWake}, or the next one. */
+  wake(): void {
+    const resolvers = this.wakeResolvers;
+    this.wakeResolvers = [];
+    if (resolvers.length === 0) this.pendingWake = true;
+    for (const resolve of resolvers) resolve();
+  }
+
+  /** Resolves after `ms`, on a notification for our group, or on abort. True when woken. */
+  waitForWake(ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.pendingWake) {
+      this.pendingWake = false;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (woken: boolean): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(woken);
+      };
+      const onAbort = (): void => finish(false);
+      const timer = setTimeout(() => finish(false), ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.wakeResolvers.push(() => finish(true));
+    });
+  }
+
+  /** Clears a wake-up that arrived while the loop was busy. */
+  clearWake(): void {
+    this.pendingWake = false;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const clients = [this.main, this.listener].filter((c): c is pg.Client => c !== null);
+    this.main = null;
+    this.listener = null;
+    await Promise.all(clients.map(async (c) => {
+      await withDeadline(c.end(), 1000, () => destroyClient(c), 'closing the monitor connection').catch(() => undefined);
+    }));
+    for (const resolve of this.wakeResolvers) resolve();
+    this.wakeResolvers = [];
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Everything one keeper process works with: its files and configuration,
+ * the Postgres binaries and controller, the monitor link, the write lease,
+ * and the state it keeps between rounds. Built once by the service and
+ * passed to the loop and to every action (STYLE.md: dependencies are
+ * passed in).
+ */
+import type pg from 'pg';
+import type { Logger } from '../common/log.js';
+import type { PostgresControl } from '../common/service.js';
+import { writeKeeperState, type AutoctlPaths, type KeeperConfig, type KeeperState } from '../config/index.js';
+import { isNodeState, type NodeState } from '../fsm/states.js';
+import type { NodeAddress } from '../monitor/api-types.js';
+import type { PgBinaries } from '../postgres/index.js';
+import type { WriteLease } from './lease.js';
+import type { LocalPg, PgReport } from './local-pg.js';
+import type { MonitorLink } from './monitor-link.js';
+
+export interface KeeperRuntime {
+  readonly paths: AutoctlPaths;
+  config: KeeperConfig;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: Logger;
+  readonly bin: PgBinaries;
+  readonly postgres: PostgresControl;
+  readonly monitor: MonitorLink;
+  readonly lease: WriteLease;
+  readonly local: LocalPg;
+  readonly signal: AbortSignal;
+  /** In-memory copy of the state file; {@link saveState} writes it. */
+  state: KeeperState;
+  /** The other nodes of the group, as last returned by get_other_nodes. */
+  otherNodes: NodeAddress[];
+  /** Host list the replication HBA rules were last written for ('' = never). */
+  hbaHostsKey: string;
+  /** enable_sync_rep: the LSN a synchronous standby must reach before `primary` is reported. */
+  syncTargetLsn: bigint | null;
+  /** Facts of the last round (reused by heartbeats during transitions). */
+  lastFacts: PgReport;
+  /** Set when the keeper killed Postgres because its write lease ran out. */
+  fencedAt: number | null;
+}
+
+export function currentState(rt: KeeperRuntime): NodeState {
+  const role = rt.state.currentRole;
+  return isNodeState(role) ? role : 'unknown';
+}
+
+export function assignedState(rt: KeeperRuntime): NodeState {
+  const role = rt.state.assignedRole;
+  return isNodeState(role) ? role : 'unknown';
+}
+
+export function nodeId(rt: KeeperRuntime): number {
+  return rt.state.currentNodeId;
+}
+
+export async function saveState(rt: KeeperRuntime, changes: Partial<Omit<KeeperState, 'version'>> = {}): Promise<void> {
+  rt.state = { ...rt.state, ...changes };
+  await writeKeeperState(rt.paths.state, rt.state);
+}
+
+/** Runs `fn` on the monitor connection (one call, with a deadline). */
+export function onMonitor<T>(rt: KeeperRuntime, what: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  return rt.monitor.call(what, fn);
+}

@@ -1,0 +1,46 @@
+/**
+ * The monitor's tunables, stored in pgautofailover.settings (the
+ * original's pgautofailover.* GUCs, spec 03 §10), read by the service.
+ */
+import type pg from 'pg';
+import type { HealthSettings } from './health-check.js';
+
+export interface MonitorSettings {
+  health: HealthSettings;
+  /** Raw values by name without the `pgautofailover.` prefix, for the decision settings. */
+  values: ReadonlyMap<string, string>;
+  /** How often every group is re-decided without a notification (time-based rules). */
+  decisionTickMs: number;
+}
+
+const PREFIX = 'pgautofailover.';
+
+export function parseSettingsRows(rows: ReadonlyArray<{ name: string; setting: string }>): MonitorSettings {
+  const values = new Map<string, string>();
+  for (const row of rows) values.set(row.name.startsWith(PREFIX) ? row.name.slice(PREFIX.length) : row.name, row.setting);
+  const int = (name: string, fallback: number): number => {
+    const n = Number(values.get(name));
+    return Number.isFinite(n) && n >= 0 ? n : fallback;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = values.get(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    return ['on', 'true', 'yes', '1'].includes(v);
+  };
+  return {
+    health: {
+      periodMs: Math.max(100, int('health_check_period', 5000)),
+      timeoutMs: Math.max(100, int('health_check_timeout', 5000)),
+      maxRetries: int('health_check_max_retries', 2),
+      retryDelayMs: int('health_check_retry_delay', 2000),
+      enabled: bool('enable_health_checks', true),
+    },
+    values,
+    decisionTickMs: Math.max(100, int('decision_tick', 500)),
+  };
+}
+
+export async function readMonitorSettings(client: pg.ClientBase): Promise<MonitorSettings> {
+  const { rows } = await client.query<{ name: string; setting: string }>('SELECT name, setting FROM pgautofailover.settings');
+  return parseSettingsRows(rows);
+}
