@@ -4,8 +4,8 @@
  * matches is applied.
  */
 import { election, mostAdvancedStandby } from './election.js';
-import { compareWalPositions, formatBytes, formatLsn, walWithin } from './lsn.js';
-import { nodeLabel } from './messages.js';
+import { compareWalPositions, formatLsn, walWithin } from './lsn.js';
+import { formatBytes, nodeLabel } from './messages.js';
 import { conv, convIn, inMaintenance, inPrimaryRole } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
 import { assign, assignOpeningWrites, group, healthy, log, unhealthy, type Work, type WorkNode } from './work.js';

@@ -13,9 +13,10 @@ import {
   setDefaultTransactionReadOnly, setSynchronousStandbyNames, systemIdentifier,
 } from '../postgres/index.js';
 import { applicationUser, syncReplicationHba, writeInitHbaRules } from './hba-sync.js';
+import type { NodeState } from '../fsm/states.js';
 import {
   MONITOR_HEALTH_PASSWORD, MONITOR_HEALTH_USER, REPLICATION_USER, clearStandbySetup, ensureCertificate, ensurePgRunning,
-  ensurePgStopped, maintainSlots, writeNodeSettings,
+  ensurePgStopped, maintainSlots, requireWriteLease, writeNodeSettings, writeStandbyFor,
 } from './pg-ops.js';
 import { onMonitor, saveState, type KeeperRuntime } from './runtime.js';
 
@@ -78,6 +79,7 @@ export async function initPrimary(rt: KeeperRuntime): Promise<void> {
   });
   if (await rt.local.withClient((client) => isInRecovery(client))) {
     rt.log.info('Initialising a postgres server in recovery mode as the primary, promoting');
+    requireWriteLease(rt, 'promoting PostgreSQL');
     await promoteLocal(rt);
   }
   await ensureCertificate(rt);
@@ -192,12 +194,6 @@ export async function actionEnableSyncRep(rt: KeeperRuntime): Promise<void> {
   rt.syncTargetLsn = null;
 }
 
-/** start_pg: running again (e.g. back from demote_timeout), with the monitor's synchronous_standby_names. */
-export async function actionStartPg(rt: KeeperRuntime): Promise<void> {
-  await ensurePgRunning(rt);
-  await applyStandbyNames(rt);
-}
-
 export async function actionStopPg(rt: KeeperRuntime): Promise<void> {
   await ensurePgStopped(rt);
 }
@@ -219,40 +215,75 @@ export async function actionCheckpointStop(rt: KeeperRuntime): Promise<void> {
   await ensurePgStopped(rt);
 }
 
-/** promote: out of recovery, no standby setup, then disable_replication. */
+/** Read-write by default again (undoes promote_read_only). */
+async function allowWrites(rt: KeeperRuntime): Promise<void> {
+  await rt.local.withClient(async (client) => {
+    if (await currentSetting(client, 'default_transaction_read_only') !== 'off') {
+      await setDefaultTransactionReadOnly(client, false);
+    }
+  });
+}
+
+/**
+ * promote: out of recovery, no standby setup, read-write, no synchronous
+ * replication. Reached only towards a writable goal: the promotion itself
+ * waits for the write lease.
+ */
 export async function actionPromote(rt: KeeperRuntime): Promise<void> {
   await ensurePgRunning(rt);
+  requireWriteLease(rt, 'promoting PostgreSQL');
   await promoteLocal(rt);
+  await allowWrites(rt);
   await actionDisableReplication(rt);
 }
 
 /**
- * stop_replication (spec 05 §11.6): read-only by default first, so that
+ * promote_read_only (spec 05 §11.6): read-only by default first, so that
  * `target_session_attrs=read-write` clients do not pick this node before
- * the old primary is known fenced, then promote.
+ * the old primary is known fenced, then promote. No lease yet.
  */
-export async function actionStopReplication(rt: KeeperRuntime): Promise<void> {
+export async function actionPromoteReadOnly(rt: KeeperRuntime): Promise<void> {
   await ensurePgRunning(rt);
   await rt.local.withClient(async (client) => {
     if (await currentSetting(client, 'default_transaction_read_only') !== 'on') {
       await setDefaultTransactionReadOnly(client, true);
     }
   });
-  await actionPromote(rt);
+  await promoteLocal(rt);
+  await disableSyncRep(rt);
 }
 
-/** promote_rw: read-write again, HBA refreshed for every other node. */
-export async function actionPromoteRw(rt: KeeperRuntime): Promise<void> {
+/** open_writes: with the lease held, read-write again; HBA refreshed for every other node. */
+export async function actionOpenWrites(rt: KeeperRuntime): Promise<void> {
   await ensurePgRunning(rt);
-  await rt.local.withClient(async (client) => {
-    if (await currentSetting(client, 'default_transaction_read_only') !== 'off') {
-      await setDefaultTransactionReadOnly(client, false);
-    }
-  });
+  requireWriteLease(rt, 'opening writes');
+  if (await rt.local.withClient((client) => isInRecovery(client))) await promoteLocal(rt);
+  await disableSyncRep(rt);
+  await allowWrites(rt);
   await syncReplicationHba(rt, { force: true });
 }
 
-/** cleanup_as_primary: leave standby mode on disk; the promotion itself comes later. */
+/**
+ * restart_as_primary: a primary fenced by its lease starts again once the
+ * lease is held, with the synchronous replication its goal calls for.
+ */
+export async function actionRestartAsPrimary(rt: KeeperRuntime, goal: NodeState): Promise<void> {
+  await ensurePgRunning(rt);
+  if (goal === 'primary') {
+    await actionEnableSyncRep(rt);
+  } else if (goal === 'apply_settings') {
+    await applyStandbyNames(rt);
+  } else {
+    await disableSyncRep(rt);
+  }
+  await maintainSlots(rt, { advance: false });
+}
+
+/**
+ * cleanup_as_primary: stop streaming from the fast-forward source (no
+ * primary_conninfo any more); Postgres stays in recovery, paused at its
+ * target, until the promotion.
+ */
 export async function actionCleanupAsPrimary(rt: KeeperRuntime): Promise<void> {
-  clearStandbySetup(rt);
+  if (writeStandbyFor(rt, { upstream: undefined, slot: null })) rt.postgres.reload();
 }

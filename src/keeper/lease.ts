@@ -8,22 +8,19 @@
  *
  * Pure bookkeeping: the clock is passed in; fencing lives in fence.ts.
  */
-import type { NodeState } from '../fsm/states.js';
+import { isWritableState, type NodeState } from '../fsm/states.js';
 
 /** Monotonic milliseconds (performance.now() in production). */
 export type MonotonicClock = () => number;
 
 /**
- * States in which an expired lease makes the keeper kill its Postgres.
- * `single` is left out on purpose: with no other node in the group the
- * monitor can never open a second writable node (it only promotes a
- * converged secondary), so fencing a single node during a monitor outage
- * would be an outage with nothing to protect.
+ * States in which the node may accept writes and so must hold the lease:
+ * the writable states of the FSM (single included: an operator may remove
+ * a partitioned single node and register another one, and the monitor
+ * waits for the old lease before opening the new node).
  */
-const LEASED_STATES: ReadonlySet<NodeState> = new Set<NodeState>(['wait_primary', 'primary', 'join_primary', 'apply_settings']);
-
 export function needsWriteLease(state: NodeState): boolean {
-  return LEASED_STATES.has(state);
+  return isWritableState(state);
 }
 
 /** The length the keeper uses for a monitor lease of `monitorLeaseMs`: 5% (at least 100 ms) shorter. */
@@ -33,14 +30,14 @@ export function keeperLeaseMs(monitorLeaseMs: number): number {
 }
 
 export class WriteLease {
-  private grantedAt: number | null = null;
+  private end: number | null = null;
   private lengthMs: number;
 
   constructor(private readonly clock: MonotonicClock, monitorLeaseMs: number) {
     this.lengthMs = keeperLeaseMs(monitorLeaseMs);
   }
 
-  /** Changes the lease length (read from the monitor's settings on connect). */
+  /** Changes the lease length for later grants (read from the monitor's settings on connect). */
   setMonitorLeaseMs(monitorLeaseMs: number): void {
     this.lengthMs = keeperLeaseMs(monitorLeaseMs);
   }
@@ -51,26 +48,29 @@ export class WriteLease {
 
   /**
    * Records a grant by a call sent at `sentAt`. An older send time never
-   * moves the lease back (answers may arrive out of order).
+   * moves the end back (answers may arrive out of order).
    */
   grant(sentAt: number): void {
-    if (this.grantedAt === null || sentAt > this.grantedAt) this.grantedAt = sentAt;
+    this.extendTo(sentAt + this.lengthMs);
+  }
+
+  /** Continues a lease whose end (same clock) was stored by a previous pg_autoctl process. */
+  extendTo(end: number): void {
+    if (this.end === null || end > this.end) this.end = end;
   }
 
   /** When the lease ends (monotonic ms), or null when none was granted. */
   expiresAt(): number | null {
-    return this.grantedAt === null ? null : this.grantedAt + this.lengthMs;
+    return this.end;
   }
 
   /** True while the lease runs at `now` (the clock by default). */
   valid(now: number = this.clock()): boolean {
-    const end = this.expiresAt();
-    return end !== null && now < end;
+    return this.end !== null && now < this.end;
   }
 
   /** Milliseconds left, 0 when expired or never granted. */
   remainingMs(now: number = this.clock()): number {
-    const end = this.expiresAt();
-    return end === null ? 0 : Math.max(0, end - now);
+    return this.end === null ? 0 : Math.max(0, this.end - now);
   }
 }

@@ -10,7 +10,7 @@ import { AutoctlError, messageOf } from '../common/errors.js';
 import type { NodeAddress, PrimaryNode } from '../monitor/api-types.js';
 import {
   applySlotPlan, createSelfSignedCertificate, hostResources, identifySystem, listReplicationSlots, planDropAllSlots,
-  planSlotMaintenance, removeStandbySetup, renderNodeSettingsFile, replicationConninfo, slotNameFor,
+  planSlotMaintenance, removeStandbySetup, renderNodeSettingsFile, replicationConninfo, slotNameFor, stopPostgres,
   waitForPostgresReady, writeAutoFailoverSettings, writeStandbySetup,
   type Lsn, type RecoveryTargetAction, type ReplicationSource, type SslMode,
 } from '../postgres/index.js';
@@ -23,21 +23,37 @@ export const MONITOR_HEALTH_PASSWORD = 'pgautofailover_monitor';
 
 const READY_TIMEOUT_MS = 60_000;
 
+/** True when Postgres may be (or become) writable now: the current state or the goal being reached needs the lease. */
+function writesAtStake(rt: KeeperRuntime): boolean {
+  const goal = rt.transitionGoal;
+  return needsWriteLease(currentState(rt)) || (goal !== null && needsWriteLease(goal));
+}
+
+/** Fails unless the write lease runs (for a node in, or going to, a writable state). */
+export function requireWriteLease(rt: KeeperRuntime, what: string): void {
+  if (writesAtStake(rt) && !rt.lease.valid()) {
+    throw new AutoctlError('BAD_STATE', `not ${what}: this node holds no write lease from the monitor`);
+  }
+}
+
 /** Asks the controller for a running Postgres and waits until it accepts connections. */
 export async function ensurePgRunning(rt: KeeperRuntime): Promise<void> {
-  if (needsWriteLease(currentState(rt)) && !rt.lease.valid()) {
-    throw new AutoctlError('BAD_STATE', 'not starting PostgreSQL: this node holds no write lease from the monitor');
-  }
+  requireWriteLease(rt, 'starting PostgreSQL');
   rt.postgres.setExpected('running');
   await rt.postgres.ensure();
   await waitForPostgresReady(rt.config.postgresql.pgdata, { timeoutMs: READY_TIMEOUT_MS, signal: rt.signal });
   rt.fencedAt = null;
 }
 
-/** Asks the controller for a stopped Postgres (fast shutdown) and waits for it. */
+/** Asks the controller for a stopped Postgres (fast shutdown, immediate when that fails) and waits for it. */
 export async function ensurePgStopped(rt: KeeperRuntime): Promise<void> {
   rt.postgres.setExpected('stopped');
-  await rt.postgres.ensure();
+  try {
+    await rt.postgres.ensure();
+  } catch (error) {
+    rt.log.warn(`Fast shutdown of PostgreSQL failed, using an immediate shutdown: ${messageOf(error)}`);
+    await stopPostgres(rt.config.postgresql.pgdata, 'immediate', 30_000, { log: rt.log });
+  }
   const deadline = performance.now() + READY_TIMEOUT_MS;
   while (rt.local.runningPid() !== null) {
     if (performance.now() > deadline) throw new AutoctlError('PGCTL', `PostgreSQL in "${rt.config.postgresql.pgdata}" did not stop`);

@@ -39,6 +39,10 @@ export interface KeeperRuntime {
   lastFacts: PgReport;
   /** Set when the keeper killed Postgres because its write lease ran out. */
   fencedAt: number | null;
+  /** The goal of the transition running now, if any. */
+  transitionGoal: NodeState | null;
+  /** State file writes, serialised (the lease timer and the loop both write). */
+  stateWrites: Promise<void>;
 }
 
 export function currentState(rt: KeeperRuntime): NodeState {
@@ -55,9 +59,17 @@ export function nodeId(rt: KeeperRuntime): number {
   return rt.state.currentNodeId;
 }
 
-export async function saveState(rt: KeeperRuntime, changes: Partial<Omit<KeeperState, 'version'>> = {}): Promise<void> {
+/**
+ * Updates the in-memory state and writes it. Writes are serialised and
+ * each writes the state as it was when asked, so the file always ends with
+ * the latest state.
+ */
+export function saveState(rt: KeeperRuntime, changes: Partial<Omit<KeeperState, 'version'>> = {}): Promise<void> {
   rt.state = { ...rt.state, ...changes };
-  await writeKeeperState(rt.paths.state, rt.state);
+  const snapshot = rt.state;
+  const write = rt.stateWrites.catch(() => undefined).then(() => writeKeeperState(rt.paths.state, snapshot));
+  rt.stateWrites = write;
+  return write;
 }
 
 /** Runs `fn` on the monitor connection (one call, with a deadline). */

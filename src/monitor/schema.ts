@@ -128,6 +128,8 @@ export async function applyMigrations(client: SqlClient, log?: Logger, dir: stri
       { hint: 'Upgrade pg_autoctl to the version that upgraded this monitor.' });
   }
 
+  if (from === null) await refuseOriginalExtension(client);
+
   const applied: string[] = [];
   for (const migration of migrations) {
     if (before.includes(migration.version)) continue;
@@ -138,6 +140,18 @@ export async function applyMigrations(client: SqlClient, log?: Logger, dir: stri
   }
   const to = (await schemaVersion(client)) ?? latest;
   return { from, to, applied };
+}
+
+/** A database holding the original C extension cannot also hold this schema. */
+async function refuseOriginalExtension(client: SqlClient): Promise<void> {
+  const { rows } = await client.query<{ extversion: string }>(
+    "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgautofailover'");
+  const version = rows[0]?.extversion;
+  if (version !== undefined) {
+    throw new AutoctlError('MONITOR',
+      `this database has the pgautofailover extension version ${version} of the original pg_auto_failover installed, which this pg_autoctl does not use`,
+      { hint: 'Create a new monitor with pg_autoctl create monitor, then register the nodes to it.' });
+  }
 }
 
 /** Applies one migration unless another run already did; true when this call applied it. */

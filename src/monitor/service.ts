@@ -27,7 +27,7 @@ export interface MonitorServiceOptions {
   env: NodeJS.ProcessEnv;
 }
 
-interface DecideRequest { formation: string; groupId: number; nodeId?: number; why?: string }
+interface DecideRequest { formation: string; groupId: number; nodeId?: number; why?: string; goal?: string }
 
 function parseDecide(payload: string | undefined): DecideRequest | null {
   try {
@@ -36,6 +36,7 @@ function parseDecide(payload: string | undefined): DecideRequest | null {
     const request: DecideRequest = { formation: value.formation, groupId: value.groupId };
     if (typeof value.nodeId === 'number') request.nodeId = value.nodeId;
     if (typeof value.why === 'string') request.why = value.why;
+    if (typeof value.goal === 'string') request.goal = value.goal;
     return request;
   } catch {
     return null;
@@ -104,7 +105,7 @@ export function monitorService(options: MonitorServiceOptions): Service {
           if (msg.channel === DECIDE_CHANNEL) {
             const request = parseDecide(msg.payload);
             if (!request) return;
-            if (request.why === 'report' && request.nodeId !== undefined) brain.noteReport(request.nodeId);
+            if (request.why === 'report' && request.nodeId !== undefined) brain.noteReport(request.nodeId, request.goal ?? null);
             pending.set(`${request.formation}/${request.groupId}`, request);
             wake?.();
           } else if (msg.channel === 'log') {
@@ -146,13 +147,24 @@ export function monitorService(options: MonitorServiceOptions): Service {
             lastSettings = now;
             settings = await readMonitorSettings(main);
           }
+          const recheckAt = brain.nextRecheck();
+          if (recheckAt !== null && recheckAt <= performance.now()) {
+            await brain.decideAll();
+            continue;
+          }
           if (pending.size === 0) {
+            const until = recheckAt === null ? settings.decisionTickMs : Math.min(settings.decisionTickMs, recheckAt - performance.now());
             await new Promise<void>((resolve) => {
-              wake = resolve;
-              const timer = setTimeout(resolve, Math.max(50, settings.decisionTickMs / 2));
-              signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+              const done = (): void => {
+                clearTimeout(timer);
+                signal.removeEventListener('abort', done);
+                wake = null;
+                resolve();
+              };
+              const timer = setTimeout(done, Math.max(20, until));
+              wake = done;
+              signal.addEventListener('abort', done, { once: true });
             });
-            wake = null;
           }
         }
         await healthLoop;

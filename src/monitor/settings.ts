@@ -3,6 +3,7 @@
  * original's pgautofailover.* GUCs, spec 03 §10), read by the service.
  */
 import type pg from 'pg';
+import { DEFAULT_FSM_SETTINGS, type FsmSettings } from '../fsm/index.js';
 import type { HealthSettings } from './health-check.js';
 
 export interface MonitorSettings {
@@ -43,4 +44,23 @@ export function parseSettingsRows(rows: ReadonlyArray<{ name: string; setting: s
 export async function readMonitorSettings(client: pg.ClientBase): Promise<MonitorSettings> {
   const { rows } = await client.query<{ name: string; setting: string }>('SELECT name, setting FROM pgautofailover.settings');
   return parseSettingsRows(rows);
+}
+
+/** The decision function's settings from the monitor's settings table. */
+export function fsmSettingsFrom(settings: MonitorSettings): FsmSettings {
+  const int = (name: string, fallback: number): number => {
+    const n = Number(settings.values.get(name));
+    return Number.isFinite(n) && n >= 0 ? n : fallback;
+  };
+  const d = DEFAULT_FSM_SETTINGS;
+  const unhealthy = int('node_considered_unhealthy_timeout', d.nodeConsideredUnhealthyTimeoutMs);
+  return {
+    nodeConsideredUnhealthyTimeoutMs: unhealthy,
+    startupGracePeriodMs: int('startup_grace_period', d.startupGracePeriodMs),
+    primaryDemoteTimeoutMs: int('primary_demote_timeout', d.primaryDemoteTimeoutMs),
+    enableSyncWalLogThreshold: int('enable_sync_wal_log_threshold', d.enableSyncWalLogThreshold),
+    promoteWalLogThreshold: int('promote_wal_log_threshold', d.promoteWalLogThreshold),
+    leaseMs: int('primary_lease_timeout', Math.min(d.leaseMs, unhealthy)),
+    freshReportMs: d.freshReportMs,
+  };
 }

@@ -4,6 +4,7 @@
  * local IP used to reach a peer, and default hostname discovery.
  * DNS and sockets are passed in so the decisions can be unit-tested.
  */
+import { createSocket } from 'node:dgram';
 import { promises as dnsPromises } from 'node:dns';
 import { isIP, createConnection } from 'node:net';
 import { hostname as osHostname, networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
@@ -146,6 +147,26 @@ export function lanCidrFor(ip: string, interfaces: Interfaces = networkInterface
   return networkOfCidr(entry.cidr);
 }
 
+/**
+ * The local IP address routing towards the default gateway, asked of the
+ * kernel through a "connected" UDP socket: no packet leaves the machine
+ * (used where the original opens a TCP connection to 8.8.8.8:53).
+ */
+export function defaultRouteIp(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', (error) => {
+      socket.close();
+      reject(new AutoctlError('BAD_CONFIG', `cannot find the default route's local address: ${error.message}`));
+    });
+    socket.connect(53, '8.8.8.8', () => {
+      const { address } = socket.address();
+      socket.close();
+      resolve(address);
+    });
+  });
+}
+
 /** The local IP address the kernel uses to reach host:port (a TCP connect, closed at once). */
 export function localIpTowards(host: string, port: number, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -168,6 +189,9 @@ export function localIpTowards(host: string, port: number, timeoutMs = 5000): Pr
     });
   });
 }
+
+/** Target meaning "the default route" (the original's 8.8.8.8:53), resolved without traffic. */
+export const DEFAULT_ROUTE = { host: '8.8.8.8', port: 53 } as const;
 
 export interface DiscoveredHostname {
   hostname: string;
@@ -202,7 +226,7 @@ export async function discoverHostname(target: { host: string; port: number }, o
     const local = addresses.find(isLocal);
     if (local !== undefined) return { hostname: name, ip: local, source: 'gethostname' };
   }
-  const ip = await (deps.localIp ?? localIpTowards)(target.host, target.port);
+  const ip = await (deps.localIp ?? ((host: string, port: number) => (target === DEFAULT_ROUTE ? defaultRouteIp() : localIpTowards(host, port))))(target.host, target.port);
   const names = await resolver.reverse(ip).catch(() => [] as string[]);
   for (const name of names) {
     const addresses = await resolver.lookup(name).catch(() => [] as string[]);

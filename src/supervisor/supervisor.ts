@@ -69,6 +69,15 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
 
   await options.writePidFile([]);
   const pgLoop = postgres.run(controller.signal);
+  // Keep the pid file's service list current when the postmaster changes.
+  let pidInFile = postgres.pid();
+  const pidWatch = setInterval(() => {
+    const now = postgres.pid();
+    if (now !== pidInFile) {
+      pidInFile = now;
+      options.writePidFile([]).catch((error: unknown) => log.warn(`Failed to update the pid file: ${messageOf(error)}`));
+    }
+  }, 500);
 
   const runOne = async (service: Service): Promise<void> => {
     const restarts: number[] = [];
@@ -132,6 +141,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       }
     }
   } finally {
+    clearInterval(pidWatch);
     emitter.off('SIGTERM', onTerm);
     emitter.off('SIGINT', onInt);
     emitter.off('SIGQUIT', onQuit);

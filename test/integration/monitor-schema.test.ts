@@ -200,8 +200,8 @@ describe('keeper protocol', () => {
     assert.equal(parseStateNotification(state).reportedState, 'single');
     assert.equal(await l.next(CHANNELS.log), events[0]?.description);
     const decide = await l.next(CHANNELS.decide);
-    assert.equal(decide, '{"formation": "default", "groupId": 0, "nodeId": 1, "why": "report"}');
-    assert.deepEqual(Object.keys(JSON.parse(decide) as object), ['formation', 'groupId', 'nodeId', 'why']);
+    assert.equal(decide, '{"formation": "default", "groupId": 0, "nodeId": 1, "why": "report", "goal": "single"}');
+    assert.deepEqual(Object.keys(JSON.parse(decide) as object), ['formation', 'groupId', 'nodeId', 'why', 'goal']);
 
     // same state, unknown LSN and timeline: no event, stored values kept, still a decision request
     l.clear();
@@ -280,6 +280,9 @@ describe('privileges', () => {
     await rejectsWith(service.query("UPDATE pgautofailover.formation SET kind = 'citus'"), '42501');
     await rejectsWith(service.query("INSERT INTO pgautofailover.formation (formationid) VALUES ('x')"), '42501');
     await rejectsWith(service.query('DELETE FROM pgautofailover.event'), '42501');
+    // EXECUTE on internal helpers gives no more than autoctl's own table privileges
+    await rejectsWith(service.query("SELECT pgautofailover.record_request('default', 0, NULL, 'failover', false, 'x')"), '42501',
+      /permission denied for table request/);
   });
 
   it('set_node_health records changes as events, for autoctl', async () => {
@@ -444,6 +447,68 @@ describe('operator functions', () => {
     assert.equal(parseDecideNotification(await l.next(CHANNELS.decide)).why, 'metadata');
     await rejectsWith(api.updateNodeMetadata(admin, 999, { port: 1 }), '42704');
     await rejectsWith(api.updateNodeMetadata(admin, standbyId, { port: 6001 }), '23505', /node_nodehost_nodeport_key/);
+  });
+});
+
+describe('formation-level rules', () => {
+  it('serialises concurrent registrations into an empty group', async () => {
+    await api.createFormation(admin, { formation: 'race', kind: 'pgsql' });
+    const [a, b] = [await connect('pg_auto_failover', 'autoctl_node'), await connect('pg_auto_failover', 'autoctl_node')];
+    const results = await Promise.allSettled([
+      api.registerNode(a, { formation: 'race', host: '127.0.0.1', port: 8001, dbname: 'postgres' }),
+      api.registerNode(b, { formation: 'race', host: '127.0.0.1', port: 8002, dbname: 'postgres' }),
+    ]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const failed = results.find((r) => r.status === 'rejected');
+    assert.equal(sqlStateOf(failed?.status === 'rejected' ? failed.reason : undefined), '55006');
+  });
+
+  it('raises number_sync_standbys with a second quorum standby and lowers it on removal', async () => {
+    await api.createFormation(admin, { formation: 'sync', kind: 'pgsql' });
+    const register = (port: number): Promise<{ nodeId: number }> =>
+      api.registerNode(admin, { formation: 'sync', host: '127.0.0.1', port, dbname: 'postgres' });
+    const a = await register(9001);
+    await setStates(a.nodeId, 'primary', 'primary', 'sysidentifier = 9');
+    await register(9002);
+    assert.equal((await api.getFormation(admin, 'sync'))?.numberSyncStandbys, 0);
+    const l = await listen([CHANNELS.log]);
+    await register(9003);
+    assert.equal((await api.getFormation(admin, 'sync'))?.numberSyncStandbys, 1);
+    assert.match(await l.next(CHANNELS.log, (p) => p.startsWith('Setting number_sync_standbys')), /to 1 for formation "sync"/);
+
+    // primary + 2 quorum standbys, nss 1, remove the primary: nss 0
+    assert.equal(await api.removeNodeById(admin, a.nodeId), true);
+    assert.equal((await api.getFormation(admin, 'sync'))?.numberSyncStandbys, 0);
+  });
+
+  it('refuses a failover without a promotable standby in a larger group', async () => {
+    const nodes = await api.currentState(admin, 'sync');
+    for (const n of nodes) {
+      const state = n.port === 9001 ? 'primary' : 'secondary';
+      await setStates(n.nodeId, state, state, 'sysidentifier = 9');
+    }
+    await admin.query("UPDATE pgautofailover.request SET done_at = now() WHERE formationid = 'sync'");
+    await admin.query("UPDATE pgautofailover.node SET candidatepriority = 0 WHERE formationid = 'sync' AND nodeport <> 9001");
+    await rejectsWith(api.performFailover(admin, 'sync'), '55000', /no standby node of group 0 in formation "sync" can be promoted/);
+    await admin.query("UPDATE pgautofailover.node SET candidatepriority = 50 WHERE formationid = 'sync' AND nodeport = 9002");
+    await api.performFailover(admin, 'sync');
+    assert.deepEqual((await api.pendingRequests(admin, 'sync')).map((r) => r.kind), ['failover']);
+    await rejectsWith(api.setNodeCandidatePriority(admin, 'sync', 'node_doesnotexist', 1), '42704');
+  });
+
+  it('places citus workers in groups', async () => {
+    await api.createFormation(admin, { formation: 'cit', kind: 'citus' });
+    const coordinator = await api.registerNode(admin, { formation: 'cit', host: '127.0.0.2', port: 5432, dbname: 'postgres', kind: 'coordinator' });
+    assert.deepEqual([coordinator.groupId, coordinator.name], [0, 'coord0a']);
+    const worker = await api.registerNode(admin, { formation: 'cit', host: '127.0.0.3', port: 5432, dbname: 'postgres', kind: 'worker' });
+    assert.deepEqual([worker.groupId, worker.name], [1, 'worker1a']);
+    await rejectsWith(api.registerNode(admin, { formation: 'cit', host: '127.0.0.4', port: 5432, dbname: 'postgres', kind: 'worker' }), '55006');
+    await setStates(worker.nodeId, 'single', 'single', 'sysidentifier = 11');
+    const standby = await api.registerNode(admin, { formation: 'cit', host: '127.0.0.4', port: 5432, dbname: 'postgres', kind: 'worker' });
+    assert.deepEqual([standby.groupId, standby.name], [1, 'worker1b']);
+    const next = await api.registerNode(admin, { formation: 'cit', host: '127.0.0.5', port: 5432, dbname: 'postgres', kind: 'worker' });
+    assert.deepEqual([next.groupId, next.name], [2, 'worker2a']);
+    await rejectsWith(api.registerNode(admin, { formation: 'cit', host: '127.0.0.6', port: 5432, dbname: 'postgres' }), 'XX000', /of kind "standalone"/);
   });
 });
 

@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import { badArgs } from '../../common/errors.js';
-import { checkGivenHostname, discoverHostname } from '../../postgres/index.js';
+import { checkGivenHostname, DEFAULT_ROUTE, discoverHostname } from '../../postgres/index.js';
 import { createMonitor } from '../../monitor/create-monitor.js';
 import { contextFor, type CommandContext } from '../context.js';
 import { resolveAuth } from '../options/auth.js';
@@ -74,7 +74,7 @@ async function createMonitorCommand(flags: CreateMonitorFlags, cmd: Command): Pr
 
   let hostname = flags.hostname;
   if (hostname === undefined) {
-    const found = await discoverHostname({ host: '8.8.8.8', port: 53 }, { tryGethostname: true });
+    const found = await discoverHostname(DEFAULT_ROUTE, { tryGethostname: true });
     hostname = found.hostname;
     ctx.log.info(found.source === 'ip' ? `Using local IP address "${found.ip}" as the --hostname.`
       : `Using --hostname "${found.hostname}", which resolves to IP address "${found.ip}"`);

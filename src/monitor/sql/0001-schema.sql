@@ -203,7 +203,11 @@ INSERT INTO pgautofailover.settings (name, setting, unit, description) VALUES
   ('pgautofailover.promote_wal_log_threshold', '16777216', NULL,
    'Largest WAL distance in bytes between the failover candidate and the lost primary for a failover to proceed.'),
   ('pgautofailover.enable_health_checks', 'on', NULL,
-   'Whether the monitor service runs health checks.');
+   'Whether the monitor service runs health checks.'),
+  ('pgautofailover.primary_lease_timeout', '20000', 'ms',
+   'Length of the primary''s write lease: a primary that could not renew it through node_active for this long stops its Postgres, and no standby is promoted before it ran out.'),
+  ('pgautofailover.decision_tick', '500', 'ms',
+   'Longest interval between two runs of the decisions for every group, so that timeouts fire without new reports.');
 
 -- Privileges on tables. autoctl_node (keepers, CLI) only reads; autoctl
 -- (the monitor service) writes goal and health columns, the candidate

@@ -402,10 +402,11 @@ BEGIN
 END
 $$;
 
--- Privileges: nothing for PUBLIC; pure helpers for both roles (the
--- reporting functions run as their caller); service functions for
--- autoctl only. Internal helpers (insert_event, record_request,
--- notify_decide, ...) are reachable only through SECURITY DEFINER
+-- Privileges: nothing for PUBLIC; pure helpers for autoctl_node (the
+-- reporting functions run as their caller); everything for autoctl.
+-- The internal helpers (insert_event, record_request, notify_decide, ...)
+-- are not SECURITY DEFINER: called by autoctl they run with its own
+-- privileges, and autoctl_node reaches them only through the API
 -- functions.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgautofailover FROM PUBLIC;
 
@@ -424,12 +425,6 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.primary_or_demoted(text, integer),
   pgautofailover.formation_lock_key(text),
   pgautofailover.group_lock_key(text, integer)
-TO autoctl_node, autoctl;
+TO autoctl_node;
 
-GRANT EXECUTE ON FUNCTION
-  pgautofailover.lock_formation(text, boolean),
-  pgautofailover.lock_group(text, integer),
-  pgautofailover.set_node_health(bigint, integer, text, integer),
-  pgautofailover.set_node_goal_state(bigint, pgautofailover.replication_state, text),
-  pgautofailover.record_node_event(bigint, text)
-TO autoctl;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgautofailover TO autoctl;

@@ -310,7 +310,12 @@ BEGIN
     PERFORM pgautofailover.insert_event(n, message);
   END IF;
 
-  PERFORM pgautofailover.notify_decide(n.formationid, n.groupid, n.nodeid, 'report');
+  -- The goal returned to the keeper travels with the notification: the
+  -- monitor service renews the write lease of a node only when the goal
+  -- this call returned was writable (DESIGN.md safety argument).
+  PERFORM pg_notify('pgautofailover_decide',
+    format('{"formation": %s, "groupId": %s, "nodeId": %s, "why": "report", "goal": %s}',
+           to_json(n.formationid), n.groupid, n.nodeid, to_json(n.goalstate::text)));
 
   assigned_node_id := n.nodeid;
   assigned_group_id := n.groupid;
@@ -569,4 +574,6 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.set_group_system_identifier(bigint, bigint),
   pgautofailover.update_node_metadata(bigint, text, text, integer),
   pgautofailover.synchronous_standby_names(text, integer)
-TO autoctl_node, autoctl;
+TO autoctl_node;
+
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgautofailover TO autoctl;

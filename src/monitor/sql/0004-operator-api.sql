@@ -386,4 +386,6 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.set_node_replication_quorum(text, text, boolean),
   pgautofailover.remove_node(bigint, boolean),
   pgautofailover.remove_node(text, integer, boolean)
-TO autoctl_node, autoctl;
+TO autoctl_node;
+
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgautofailover TO autoctl;

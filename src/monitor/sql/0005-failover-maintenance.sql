@@ -252,4 +252,6 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.perform_promotion(text, text),
   pgautofailover.start_maintenance(bigint),
   pgautofailover.stop_maintenance(bigint)
-TO autoctl_node, autoctl;
+TO autoctl_node;
+
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgautofailover TO autoctl;

@@ -168,4 +168,6 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.last_events(text, integer, integer),
   pgautofailover.formation_uri(text, text, text, text, text),
   pgautofailover.formation_settings(text)
-TO autoctl_node, autoctl;
+TO autoctl_node;
+
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgautofailover TO autoctl;

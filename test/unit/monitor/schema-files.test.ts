@@ -42,7 +42,7 @@ describe('monitor migration files', () => {
     }
   });
 
-  it('pins the search_path of every function and revokes PUBLIC execution', () => {
+  it('pins the search_path of every function, revokes PUBLIC execution, grants autoctl', () => {
     for (const migration of listMigrations()) {
       const sql = readFileSync(migration.file, 'utf8');
       const functions = functionHeaders(sql);
@@ -51,6 +51,7 @@ describe('monitor migration files', () => {
       }
       if (functions.length > 0) {
         assert.match(sql, /REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgautofailover FROM PUBLIC;/, migration.file);
+        assert.match(sql, /GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgautofailover TO autoctl;/, migration.file);
       }
     }
   });
@@ -58,7 +59,8 @@ describe('monitor migration files', () => {
   it('grants the spec 03 API functions to autoctl_node', () => {
     const sql = listMigrations().map((m) => readFileSync(m.file, 'utf8')).join('\n');
     const granted = new Set<string>();
-    for (const block of sql.matchAll(/GRANT EXECUTE ON FUNCTION([\s\S]*?)TO autoctl_node/g)) {
+    for (const block of sql.matchAll(/GRANT EXECUTE ON FUNCTION([^;]*?)\bTO ([^;]*);/g)) {
+      if (!(block[2] ?? '').split(/[\s,]+/).includes('autoctl_node')) continue;
       for (const name of (block[1] ?? '').matchAll(/pgautofailover\.(\w+)\(/g)) granted.add(name[1] ?? '');
     }
     const api = ['register_node', 'node_active', 'get_primary', 'get_nodes', 'get_other_nodes', 'get_most_advanced_standby',

@@ -1,0 +1,117 @@
+/**
+ * "Ensure the current state" (spec 02 §6.4, spec 05 §12.5): when the goal
+ * equals the current state, keep Postgres running or stopped as the state
+ * requires and keep the replication slots for the other nodes. Also the
+ * write-lease fence: a primary without a valid lease never runs Postgres.
+ */
+import { messageOf } from '../common/errors.js';
+import type { NodeState } from '../fsm/states.js';
+import { killPostgresNow } from './fence.js';
+import { needsWriteLease } from './lease.js';
+import { ensurePgRunning, ensurePgStopped, maintainSlots } from './pg-ops.js';
+import { currentState, saveState, type KeeperRuntime } from './runtime.js';
+
+/** Restart bookkeeping for the pg_is_running grace of a primary (spec 05 §12.3). */
+export interface RestartTracker {
+  downSince: number | null;
+  failures: number;
+}
+
+export const restartTracker = (): RestartTracker => ({ downSince: null, failures: 0 });
+
+const PRIMARY_STATES: ReadonlySet<NodeState> = new Set<NodeState>(['single', 'primary', 'wait_primary', 'join_primary', 'apply_settings']);
+/** The state a primary records when it fenced itself (spec 02 §6.3). */
+export const FENCED_STATE: NodeState = 'demote_timeout';
+
+const STOPPED_STATES: ReadonlySet<NodeState> = new Set<NodeState>(['draining', 'demote_timeout', 'demoted']);
+
+/**
+ * The write-lease fence, run by a timer and around each report: a node in
+ * a writable state (or in a transition towards one) whose lease ran out
+ * gets its Postgres killed at once and kept stopped until a new lease
+ * comes. A node in a writable state then records `demote_timeout` (the
+ * FSM's fenced primary), which it reports as soon as the monitor answers.
+ * Returns true when it killed Postgres now.
+ */
+export function enforceLease(rt: KeeperRuntime): boolean {
+  const current = currentState(rt);
+  const goal = rt.transitionGoal;
+  const leased = needsWriteLease(current) || (goal !== null && needsWriteLease(goal));
+  if (!leased || rt.lease.valid()) return false;
+  rt.postgres.setExpected('stopped');
+  const killed = rt.local.runningPid() === null ? null : killPostgresNow(rt.config.postgresql.pgdata, rt.log);
+  if (killed !== null) {
+    rt.fencedAt = performance.now();
+    const end = rt.lease.expiresAt();
+    rt.log.error(end === null
+      ? `This node is "${current}" without a write lease from the monitor: PostgreSQL has been stopped to fence it`
+      : `The write lease of this node ran out ${Math.round(performance.now() - end)} ms ago without a successful node_active call: PostgreSQL has been stopped to fence it`);
+  }
+  if (needsWriteLease(current)) {
+    rt.log.warn(`Reaching new state "${FENCED_STATE}" (self-assigned: no write lease)`);
+    saveState(rt, { currentRole: FENCED_STATE, assignedRole: FENCED_STATE }).catch((error: unknown) => {
+      rt.log.error(`Failed to write the keeper state: ${messageOf(error)}`);
+    });
+  }
+  return killed !== null;
+}
+
+async function ensureRunning(rt: KeeperRuntime, tracker: RestartTracker, state: NodeState): Promise<boolean> {
+  const wasReady = rt.local.isReady();
+  try {
+    await ensurePgRunning(rt);
+    if (tracker.downSince !== null) rt.log.info(`PostgreSQL is running again in state "${state}"`);
+    tracker.downSince = null;
+    tracker.failures = 0;
+    return true;
+  } catch (error) {
+    if (!wasReady) {
+      tracker.downSince ??= performance.now();
+      tracker.failures += 1;
+    }
+    rt.log.warn(`pg_autoctl failed to ensure current state "${state}": PostgreSQL is not running: ${messageOf(error)}`);
+    return false;
+  }
+}
+
+export async function ensureCurrentState(rt: KeeperRuntime, tracker: RestartTracker): Promise<void> {
+  const state = currentState(rt);
+  try {
+    if (PRIMARY_STATES.has(state)) {
+      if (needsWriteLease(state) && !rt.lease.valid()) return;
+      if (await ensureRunning(rt, tracker, state)) await maintainSlots(rt, { advance: false });
+      return;
+    }
+    switch (state) {
+      case 'prepare_promotion':
+      case 'stop_replication':
+      case 'catchingup':
+        await ensureRunning(rt, tracker, state);
+        return;
+      case 'secondary':
+      case 'report_lsn':
+        if (await ensureRunning(rt, tracker, state)) await maintainSlots(rt, { advance: true });
+        return;
+      default:
+        if (STOPPED_STATES.has(state) && rt.local.runningPid() !== null) {
+          rt.log.info(`PostgreSQL is running while in state "${state}", stopping PostgreSQL.`);
+          await ensurePgStopped(rt);
+        }
+    }
+  } catch (error) {
+    rt.log.warn(`pg_autoctl failed to ensure current state "${state}": ${messageOf(error)}`);
+  }
+}
+
+/** spec 05 §12.3: in a primary state, report Postgres running while its restart is still being retried. */
+export function reportedPgRunning(rt: KeeperRuntime, tracker: RestartTracker, running: boolean): boolean {
+  if (running) return true;
+  const state = currentState(rt);
+  if (!needsWriteLease(state)) return false;
+  const timeout = rt.config.timeout;
+  const since = tracker.downSince ?? performance.now();
+  tracker.downSince ??= since;
+  const within = performance.now() - since < timeout.postgresql_restart_failure_timeout * 1000
+    && tracker.failures < timeout.postgresql_restart_failure_max_retries;
+  return within;
+}

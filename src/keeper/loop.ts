@@ -1,0 +1,252 @@
+/**
+ * The keeper main loop (spec 02 §6.1, spec 05 §12.2): each round gathers
+ * the local facts, reports them with node_active, and runs the transition
+ * (current → goal) when the monitor assigned a new goal, or enforces the
+ * current state. A round starts at once after a transition or a `state`
+ * notification for the group, else after at most one second.
+ */
+import { AutoctlError, messageOf } from '../common/errors.js';
+import { NodeDroppedError, sleep } from '../common/service.js';
+import { readInitFileIfExists, readKeeperState, removeInitFile, isMonitorDisabled } from '../config/index.js';
+import { isWritableState, isNodeState, type NodeState } from '../fsm/states.js';
+import { getOtherNodes, nodeActive } from '../monitor/api.js';
+import type { NodeAssignment } from '../monitor/api-types.js';
+import { sqlStateOf } from '../monitor/api-types.js';
+import { classifyPgData } from '../postgres/index.js';
+import { enforceLease, ensureCurrentState, reportedPgRunning, type RestartTracker } from './ensure-state.js';
+import { syncReplicationHba } from './hba-sync.js';
+import { needsWriteLease } from './lease.js';
+import { storeLeaseEnd } from './lease-file.js';
+import { gatherFacts, type PgReport } from './local-pg.js';
+import { currentState, onMonitor, saveState, type KeeperRuntime } from './runtime.js';
+import { planTransition, runAction } from './transitions.js';
+
+export interface LoopOptions {
+  /** `create` without --run: return once the node reached its first stable state and reported it. */
+  untilInitDone: boolean;
+  /** Where the lease end is kept across restarts of pg_autoctl. */
+  leaseFile: string;
+}
+
+interface LoopMemory {
+  tracker: RestartTracker;
+  monitorFailing: boolean;
+  lastFailureLog: number;
+  unknownPairs: Set<string>;
+  waitingRounds: number;
+  droppedRounds: number;
+}
+
+interface RoundOutcome {
+  transitioned: boolean;
+  initDone: boolean;
+}
+
+/** States a node reaches at the end of `create` (the init file is removed once one is reported). */
+const INIT_STATES: ReadonlySet<NodeState> = new Set<NodeState>(['init', 'wait_standby', 'unknown']);
+
+/** Goals that never call for a transition: the monitor service has not decided yet. */
+const NOT_A_GOAL: ReadonlySet<NodeState> = new Set<NodeState>(['init', 'unknown']);
+
+/** Transitions before which "ensure the current state" is skipped (spec 02 §6.1 step 5). */
+function skipEnsureBefore(current: NodeState, goal: NodeState): boolean {
+  const stopped = new Set<NodeState>(['draining', 'demote_timeout', 'demoted']);
+  return stopped.has(current) || stopped.has(goal) || current === 'secondary' || current === 'init' || current === 'wait_standby';
+}
+
+export async function runKeeperLoop(rt: KeeperRuntime, options: LoopOptions, tracker: RestartTracker): Promise<void> {
+  const memory: LoopMemory = {
+    tracker, monitorFailing: false, lastFailureLog: 0, unknownPairs: new Set(), waitingRounds: 0, droppedRounds: 0,
+  };
+  let skipSleep = true;
+  while (!rt.signal.aborted) {
+    if (!skipSleep) await rt.monitor.waitForWake(1000, rt.signal);
+    else rt.monitor.clearWake();
+    if (rt.signal.aborted) break;
+    const outcome = await round(rt, memory, options);
+    if (options.untilInitDone && outcome.initDone) return;
+    skipSleep = outcome.transitioned;
+  }
+}
+
+async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions): Promise<RoundOutcome> {
+  const outcome: RoundOutcome = { transitioned: false, initDone: false };
+  // Without a monitor, the state file is how goals arrive (pg_autoctl do fsm assign).
+  if (isMonitorDisabled(rt.config)) rt.state = await readKeeperState(rt.paths.state);
+  const current = currentState(rt);
+  const facts = await gatherFacts(rt.local, rt.log);
+  rt.lastFacts = facts;
+  if (!(await checkIdentity(rt, facts))) return outcome;
+
+  let goal: NodeState;
+  if (isMonitorDisabled(rt.config)) {
+    goal = isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : current;
+  } else {
+    enforceLease(rt);
+    let assignment: NodeAssignment;
+    try {
+      assignment = await report(rt, current, facts, memory.tracker);
+    } catch (error) {
+      await onReportFailure(rt, memory, current, error);
+      return outcome;
+    }
+    if (memory.monitorFailing) rt.log.info('Successfully got the goal state from the monitor');
+    memory.monitorFailing = false;
+    goal = assignment.goalState;
+    await saveState(rt, {
+      assignedRole: goal,
+      currentNodeId: assignment.nodeId,
+      currentGroup: assignment.groupId,
+      lastMonitorContact: Math.floor(Date.now() / 1000),
+    });
+    if (needsWriteLease(current) || isWritableState(goal)) storeLeaseEnd(options.leaseFile, rt.lease.expiresAt());
+    rt.monitor.ensureListening();
+    await refreshOtherNodes(rt);
+
+    if (!INIT_STATES.has(current) && (await readInitFileIfExists(rt.paths.init)) !== undefined) {
+      await removeInitFile(rt.paths.init);
+      rt.log.info(`Reached state "${current}" and reported it to the monitor: keeper has been successfully initialized.`);
+      outcome.initDone = true;
+    }
+    if (current === 'dropped' && goal === 'dropped') {
+      memory.droppedRounds += 1;
+      if (memory.droppedRounds >= 2) throw new NodeDroppedError('This node has been dropped from the monitor, stopping now');
+    }
+  }
+
+  if (goal === current || NOT_A_GOAL.has(goal)) {
+    if (current === 'wait_standby' || current === 'init') noteWaiting(rt, memory, current);
+    if (!isMonitorDisabled(rt.config)) await ensureCurrentState(rt, memory.tracker);
+  } else {
+    memory.waitingRounds = 0;
+    outcome.transitioned = await transition(rt, memory, current, goal);
+  }
+  await saveState(rt);
+  return outcome;
+}
+
+/** A changed system identifier means PGDATA is not the cluster this node registered (spec 02 §6.3 rule 6). */
+async function checkIdentity(rt: KeeperRuntime, facts: PgReport): Promise<boolean> {
+  if (facts.systemIdentifier === undefined) return true;
+  if (rt.state.systemIdentifier === 0n) {
+    await saveState(rt, {
+      systemIdentifier: facts.systemIdentifier,
+      pgControlVersion: facts.pgControlVersion ?? 0,
+      catalogVersionNo: facts.catalogVersion ?? 0,
+    });
+    return true;
+  }
+  if (rt.state.systemIdentifier === facts.systemIdentifier) return true;
+  rt.log.error(`The system identifier of PostgreSQL in "${rt.config.postgresql.pgdata}" is ${facts.systemIdentifier}, `
+    + `but this node was registered with system identifier ${rt.state.systemIdentifier}`);
+  return false;
+}
+
+/** node_active; a writable goal renews the write lease from the call's send time. */
+async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tracker: RestartTracker): Promise<NodeAssignment> {
+  const sentAt = performance.now();
+  const assignment = await onMonitor(rt, 'node_active', (c) => nodeActive(c, {
+    formation: rt.config.pg_autoctl.formation,
+    nodeId: rt.state.currentNodeId,
+    groupId: rt.state.currentGroup,
+    state: current,
+    pgIsRunning: reportedPgRunning(rt, tracker, facts.running),
+    tli: facts.timeline,
+    lsn: facts.lsn,
+    syncState: facts.syncState,
+  }));
+  if (isWritableState(assignment.goalState)) rt.lease.grant(sentAt);
+  // An answer that arrives after the lease it grants has ended renews nothing.
+  enforceLease(rt);
+  return assignment;
+}
+
+async function onReportFailure(rt: KeeperRuntime, memory: LoopMemory, current: NodeState, error: unknown): Promise<void> {
+  if (current === 'dropped' && sqlStateOf(error) === '42704') {
+    throw new NodeDroppedError('This node has been dropped from the monitor, stopping now');
+  }
+  const now = performance.now();
+  if (!memory.monitorFailing || now - memory.lastFailureLog > 10_000) {
+    rt.log.error(`Failed to get the goal state from the monitor: ${messageOf(error)}`);
+    memory.lastFailureLog = now;
+  }
+  memory.monitorFailing = true;
+  if (needsWriteLease(current) && rt.lease.valid()) {
+    rt.log.debug(`The write lease of this node ends in ${Math.round(rt.lease.remainingMs())} ms unless the monitor answers`);
+  }
+  await saveState(rt);
+}
+
+/** get_other_nodes, then the HBA rules for them (when PGDATA holds a cluster). */
+async function refreshOtherNodes(rt: KeeperRuntime): Promise<void> {
+  try {
+    rt.otherNodes = await onMonitor(rt, 'get_other_nodes', (c) => getOtherNodes(c, rt.state.currentNodeId));
+  } catch (error) {
+    rt.log.warn(`Failed to get the other nodes from the monitor: ${messageOf(error)}`);
+    return;
+  }
+  if (classifyPgData(rt.config.postgresql.pgdata) === 'postgres') await syncReplicationHba(rt);
+}
+
+function noteWaiting(rt: KeeperRuntime, memory: LoopMemory, current: NodeState): void {
+  memory.waitingRounds += 1;
+  if (current === 'wait_standby' && memory.waitingRounds % 30 === 3) {
+    rt.log.info('Still waiting for the monitor to drive us to state "catchingup"');
+    rt.log.warn('Please make sure that the primary node is currently running `pg_autoctl run` and contacting the monitor.');
+  }
+}
+
+/** Runs one transition; the monitor keeps hearing from us (and renewing the lease) while it runs. */
+async function transition(rt: KeeperRuntime, memory: LoopMemory, current: NodeState, goal: NodeState): Promise<boolean> {
+  const plan = planTransition(current, goal);
+  if (plan === undefined) {
+    const key = `${current}->${goal}`;
+    if (!memory.unknownPairs.has(key)) {
+      rt.log.warn(`pg_autoctl does not know how to reach state "${goal}" from "${current}"`);
+      memory.unknownPairs.add(key);
+    }
+    return false;
+  }
+  rt.log.info(`Monitor assigned new state "${goal}"`);
+  if (!skipEnsureBefore(current, goal)) await ensureCurrentState(rt, memory.tracker);
+  rt.log.info(`FSM transition from "${current}" to "${goal}": ${plan.comment}`);
+  rt.transitionGoal = goal;
+  try {
+    await withHeartbeat(rt, current, memory.tracker, () => runAction(rt, plan.action, goal));
+  } catch (error) {
+    rt.log.error(`Failed to transition to state "${goal}", retrying... ${messageOf(error)}`);
+    if (error instanceof AutoctlError && error.hint) rt.log.info(`HINT: ${error.hint}`);
+    return false;
+  } finally {
+    rt.transitionGoal = null;
+  }
+  await saveState(rt, { currentRole: goal, assignedRole: goal });
+  rt.log.info(`Transition complete: current state is now "${goal}"`);
+  return true;
+}
+
+/**
+ * While `fn` runs, reports the (unchanged) current state every second, so
+ * that a long transition neither looks like a dead node to the monitor nor
+ * lets the write lease run out.
+ */
+async function withHeartbeat<T>(rt: KeeperRuntime, current: NodeState, tracker: RestartTracker, fn: () => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const beat = (async () => {
+    while (!stop.signal.aborted) {
+      await sleep(1000, stop.signal);
+      if (stop.signal.aborted) return;
+      try {
+        await report(rt, current, rt.lastFacts, tracker);
+      } catch {
+        // The round after the transition reports the failure.
+      }
+    }
+  })();
+  try {
+    return await fn();
+  } finally {
+    stop.abort();
+    await beat;
+  }
+}

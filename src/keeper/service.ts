@@ -1,0 +1,183 @@
+/**
+ * The keeper services run by the supervisor (`pg_autoctl run` and
+ * `create postgres`): `node-active`, the permanent keeper loop, and
+ * `node-init`, the same loop ending once `create` has brought the node to
+ * its first stable state. Both resume an interrupted `create` (init file).
+ */
+import { join } from 'node:path';
+import type pg from 'pg';
+import { AutoctlError, messageOf } from '../common/errors.js';
+import { FatalServiceError, type Service, type ServiceContext } from '../common/service.js';
+import {
+  isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists,
+  PGDATA_INIT_STATE_TEXT, type AutoctlPaths, type KeeperConfig,
+} from '../config/index.js';
+import { getNode } from '../monitor/api.js';
+import { classifyPgData, findPgBinaries } from '../postgres/index.js';
+import { enforceLease, restartTracker } from './ensure-state.js';
+import { WriteLease, needsWriteLease } from './lease.js';
+import { loadLeaseEnd } from './lease-file.js';
+import { localPg, NOT_RUNNING } from './local-pg.js';
+import { runKeeperLoop } from './loop.js';
+import { MonitorLink } from './monitor-link.js';
+import { writeNodeSettings } from './pg-ops.js';
+import { currentState, onMonitor, type KeeperRuntime } from './runtime.js';
+
+export interface KeeperServiceOptions {
+  paths: AutoctlPaths;
+  config: KeeperConfig;
+  env: NodeJS.ProcessEnv;
+}
+
+/** How often the write lease is checked besides the checks of the loop itself. */
+const LEASE_CHECK_MS = 100;
+
+/** The lease length (ms) the monitor uses, from pgautofailover.settings; undefined when absent. */
+export async function readMonitorLeaseMs(client: pg.ClientBase): Promise<number | undefined> {
+  const result = await client.query<{ setting: string }>(
+    `SELECT setting FROM pgautofailover.settings
+      WHERE name IN ('primary_lease_timeout', 'pgautofailover.primary_lease_timeout')
+      ORDER BY name LIMIT 1`);
+  const value = Number(result.rows[0]?.setting);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+export function keeperService(options: KeeperServiceOptions): Service {
+  return keeperLoopService(options, 'node-active', false);
+}
+
+/** The `create postgres` worker: transient, done once the node reached its first stable state. */
+export function keeperInitService(options: KeeperServiceOptions): Service {
+  return keeperLoopService(options, 'node-init', true);
+}
+
+function keeperLoopService(options: KeeperServiceOptions, name: string, untilInitDone: boolean): Service {
+  let runtime: KeeperRuntime | null = null;
+  return {
+    name,
+    transient: untilInitDone,
+    async run(ctx: ServiceContext): Promise<void> {
+      const rt = await buildRuntime(options, ctx);
+      runtime = rt;
+      const timer = setInterval(() => {
+        try {
+          enforceLease(rt);
+        } catch (error) {
+          rt.log.error(`Failed to check the write lease: ${messageOf(error)}`);
+        }
+      }, LEASE_CHECK_MS);
+      try {
+        await startUp(rt);
+        await runKeeperLoop(rt, { untilInitDone, leaseFile: join(options.paths.dirs.runtime, 'pg_autoctl.lease') }, restartTracker());
+      } finally {
+        clearInterval(timer);
+        runtime = null;
+        await rt.monitor.close();
+      }
+    },
+    async reload(): Promise<void> {
+      if (runtime !== null) await reloadConfig(runtime);
+    },
+  };
+}
+
+async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext): Promise<KeeperRuntime> {
+  const { paths, env } = options;
+  const config = options.config;
+  const log = ctx.log;
+  const state = await readKeeperStateIfExists(paths.state);
+  if (state === undefined) {
+    throw new FatalServiceError(`The keeper state file "${paths.state}" does not exist: this node is not registered`,
+      new AutoctlError('BAD_STATE', 'run pg_autoctl create postgres first'));
+  }
+  const bin = await findPgBinaries({ ...(config.postgresql.pg_ctl ? { pgctl: config.postgresql.pg_ctl } : {}), env });
+  const lease = new WriteLease(() => performance.now(), config.timeout.network_partition_timeout * 1000);
+  const storedEnd = loadLeaseEnd(join(paths.dirs.runtime, 'pg_autoctl.lease'));
+  if (storedEnd !== null) lease.extendTo(storedEnd);
+  const holder: { rt?: KeeperRuntime } = {};
+  const monitor = new MonitorLink({
+    uri: config.pg_autoctl.monitor,
+    log,
+    env,
+    applicationName: 'pg_autoctl keeper',
+    wakeOn: (n) => n.formation === config.pg_autoctl.formation && n.groupId === (holder.rt?.state.currentGroup ?? n.groupId),
+    onConnect: async (client) => {
+      try {
+        const ms = await readMonitorLeaseMs(client);
+        if (ms !== undefined) lease.setMonitorLeaseMs(ms);
+      } catch (error) {
+        log.debug(`Failed to read the monitor's lease setting: ${messageOf(error)}`);
+      }
+    },
+  });
+  const rt: KeeperRuntime = {
+    paths, config, env, log, bin,
+    postgres: ctx.postgres,
+    monitor,
+    lease,
+    local: localPg(config, env, log),
+    signal: ctx.signal,
+    state,
+    otherNodes: [],
+    hbaHostsKey: '',
+    syncTargetLsn: null,
+    lastFacts: NOT_RUNNING,
+    fencedAt: null,
+    transitionGoal: null,
+    stateWrites: Promise.resolve(),
+  };
+  holder.rt = rt;
+  return rt;
+}
+
+/** spec 05 §12.1: resume notice, dropped-node check, configuration applied to Postgres. */
+async function startUp(rt: KeeperRuntime): Promise<void> {
+  const init = await readInitFileIfExists(rt.paths.init);
+  if (init !== undefined) {
+    rt.log.info('Continuing from a previous `pg_autoctl create` failed attempt');
+    rt.log.info(`PostgreSQL state at registration time was: ${PGDATA_INIT_STATE_TEXT[init.pgdataState]}`);
+  }
+  // A primary restarted without a lease carried over fences at once, before anything else.
+  if (needsWriteLease(currentState(rt))) enforceLease(rt);
+  if (!isMonitorDisabled(rt.config)) {
+    try {
+      const row = await onMonitor(rt, 'node', (c) => getNode(c, { nodeId: rt.state.currentNodeId }));
+      if (row === undefined) {
+        throw new FatalServiceError(`This node with id ${rt.state.currentNodeId} in formation "${rt.config.pg_autoctl.formation}" and group ${rt.state.currentGroup} has been dropped from the monitor`,
+          new AutoctlError('BAD_STATE', `To get rid of the configuration file and PGDATA directory, run pg_autoctl drop node --pgdata "${rt.config.postgresql.pgdata}" --destroy`));
+      }
+    } catch (error) {
+      if (error instanceof FatalServiceError) throw error;
+      rt.log.warn(`Failed to check this node on the monitor: ${messageOf(error)}`);
+    }
+  }
+  if (classifyPgData(rt.config.postgresql.pgdata) === 'postgres' && !['init', 'wait_standby'].includes(currentState(rt))) {
+    try {
+      writeNodeSettings(rt);
+    } catch (error) {
+      rt.log.warn(`Failed to write the Postgres settings: ${messageOf(error)}`);
+    }
+  }
+  rt.log.info(`pg_autoctl service is running, current state is "${currentState(rt)}"`);
+}
+
+/** SIGHUP (spec 05 §13.5): re-read the file, keep what cannot change, apply the rest. */
+async function reloadConfig(rt: KeeperRuntime): Promise<void> {
+  let reread;
+  try {
+    reread = await readConfigFile(rt.paths.config);
+  } catch (error) {
+    rt.log.warn(`Failed to reload the configuration, keeping the current one: ${messageOf(error)}`);
+    return;
+  }
+  if (!isKeeperConfig(reread)) {
+    rt.log.warn(`"${rt.paths.config}" is no longer a keeper configuration, keeping the current one`);
+    return;
+  }
+  const { config, changes } = planKeeperReload(rt.config, reread);
+  for (const change of changes) rt.log.info(`Reloading configuration: ${JSON.stringify(change)}`);
+  rt.config = config;
+  rt.monitor.setUri(config.pg_autoctl.monitor);
+  if (classifyPgData(config.postgresql.pgdata) === 'postgres' && writeNodeSettings(rt)) rt.postgres.reload();
+  rt.log.info(`Reloaded the new configuration from "${rt.paths.config}"`);
+}

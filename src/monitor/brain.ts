@@ -1,0 +1,235 @@
+/**
+ * The thin shell around decide() (DESIGN.md decision 3): per group, one
+ * transaction that takes the group lock, reads the snapshot, runs the pure
+ * decision, writes goal states, events, priority changes, removals and
+ * request outcomes, stores synchronous_standby_names, and commits (the
+ * SQL helpers send the `state` and `log` notifications at commit).
+ *
+ * Times: every time in the snapshot is on this process's monotonic clock
+ * (performance.now()). Times stored by Postgres are turned into ages by
+ * Postgres itself (now() - column) and subtracted from the monotonic now,
+ * so no two clocks are ever compared. The write lease is tracked here, from
+ * the `pgautofailover_decide` notifications of node_active calls.
+ */
+import type pg from 'pg';
+import type { Logger } from '../common/log.js';
+import { messageOf } from '../common/errors.js';
+import {
+  decide, isNodeState, isWritableState, synchronousStandbyNames,
+  type Decision, type FsmSettings, type GroupSnapshot, type NodeSnapshot, type NodeState, type OperatorRequest, type SyncState, type WriteLease,
+} from '../fsm/index.js';
+import { fsmSettingsFrom, type MonitorSettings } from './settings.js';
+
+export interface Brain {
+  /** A node_active call returned `goal` to node `nodeId` (seen now). */
+  noteReport(nodeId: number, goal: string | null): void;
+  decideGroup(formationId: string, groupId: number): Promise<Decision | null>;
+  decideAll(): Promise<void>;
+  /** Earliest monotonic time at which some group must be decided again, or null. */
+  nextRecheck(): number | null;
+}
+
+interface NodeRow {
+  nodeid: string; nodename: string; nodehost: string; nodeport: number; goalstate: string; reportedstate: string;
+  health: number; healthcheck_age_ms: number; report_age_ms: number; statechange_age_ms: number;
+  reportedlsn: string; reportedtli: number; reportedpgisrunning: boolean | null; reportedrepstate: string | null;
+  candidatepriority: number; replicationquorum: boolean;
+}
+
+interface RequestRow { id: string; kind: string; nodeid: string | null; force: boolean }
+
+const SYNC_STATES: readonly SyncState[] = ['unknown', 'sync', 'async', 'quorum', 'potential'];
+
+function lsnToBigint(text: string): bigint {
+  const [hi = '0', lo = '0'] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+}
+
+function state(value: string): NodeState {
+  return isNodeState(value) ? value : 'unknown';
+}
+
+function toRequest(row: RequestRow): OperatorRequest | null {
+  const id = Number(row.id);
+  const nodeId = row.nodeid === null ? undefined : Number(row.nodeid);
+  switch (row.kind) {
+    case 'failover': return { id, kind: 'failover' };
+    case 'switchover': return { id, kind: 'switchover' };
+    case 'promotion': return nodeId === undefined ? null : { id, kind: 'promotion', nodeId };
+    case 'maintenance_on': return nodeId === undefined ? null : { id, kind: 'maintenance', nodeId, enable: true };
+    case 'maintenance_off': return nodeId === undefined ? null : { id, kind: 'maintenance', nodeId, enable: false };
+    case 'remove': return nodeId === undefined ? null : { id, kind: 'remove', nodeId, force: row.force };
+    case 'settings_changed': return nodeId === undefined ? { id, kind: 'settings_changed' } : { id, kind: 'settings_changed', nodeId };
+    default: return null;
+  }
+}
+
+export function createBrain(deps: { client: pg.Client; log: Logger; settings: () => MonitorSettings }): Brain {
+  const { client, log } = deps;
+  const startedAt = performance.now();
+  /** Last node_active that returned a writable goal, per group key. */
+  const leases = new Map<string, WriteLease>();
+  const leaseByNode = new Map<number, string>();
+  const recheck = new Map<string, number>();
+  const knownGroup = new Map<number, string>();
+
+  const key = (formationId: string, groupId: number): string => `${formationId}\u0000${groupId}`;
+
+  async function snapshotOf(formationId: string, groupId: number, now: number): Promise<GroupSnapshot | null> {
+    const formation = await client.query<{ number_sync_standbys: number; monitor_age_ms: number }>(
+      `SELECT number_sync_standbys,
+              (extract(epoch FROM now() - pg_postmaster_start_time()) * 1000)::float8 AS monitor_age_ms
+         FROM pgautofailover.formation WHERE formationid = $1`, [formationId]);
+    const f = formation.rows[0];
+    if (!f) return null;
+    const { rows } = await client.query<NodeRow>(
+      `SELECT nodeid, nodename, nodehost, nodeport, goalstate::text, reportedstate::text, health,
+              (extract(epoch FROM now() - healthchecktime) * 1000)::float8 AS healthcheck_age_ms,
+              (extract(epoch FROM now() - reporttime) * 1000)::float8 AS report_age_ms,
+              (extract(epoch FROM now() - statechangetime) * 1000)::float8 AS statechange_age_ms,
+              reportedlsn::text, reportedtli, reportedpgisrunning, reportedrepstate, candidatepriority, replicationquorum
+         FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid FOR UPDATE`, [formationId, groupId]);
+    const requests = await client.query<RequestRow>(
+      `SELECT id, kind, nodeid, force FROM pgautofailover.request
+        WHERE formationid = $1 AND groupid = $2 AND done_at IS NULL ORDER BY id`, [formationId, groupId]);
+    const nodes: NodeSnapshot[] = rows.map((r) => {
+      const nodeId = Number(r.nodeid);
+      knownGroup.set(nodeId, key(formationId, groupId));
+      return {
+        nodeId,
+        name: r.nodename,
+        host: r.nodehost,
+        port: r.nodeport,
+        reportedState: state(r.reportedstate),
+        goalState: state(r.goalstate),
+        health: r.health === 1 ? 'good' : r.health === 0 ? 'bad' : 'unknown',
+        healthCheckedAt: r.health === -1 ? null : now - r.healthcheck_age_ms,
+        reportedAt: now - r.report_age_ms,
+        goalChangedAt: now - r.statechange_age_ms,
+        reportedLsn: lsnToBigint(r.reportedlsn),
+        reportedTimeline: r.reportedtli,
+        pgIsRunning: r.reportedpgisrunning !== false,
+        replicationState: SYNC_STATES.find((s) => s === r.reportedrepstate) ?? 'unknown',
+        candidatePriority: r.candidatepriority,
+        replicationQuorum: r.replicationquorum,
+      };
+    });
+    const groupKey = key(formationId, groupId);
+    if (!leases.has(groupKey)) {
+      // Unknown history (service start): assume the node that may be
+      // accepting writes was granted a lease just now.
+      const holder = nodes.find((n) => isWritableState(n.goalState))
+        ?? nodes.find((n) => isWritableState(n.reportedState));
+      if (holder) leases.set(groupKey, { nodeId: holder.nodeId, grantedAt: Math.max(startedAt, now - 1) });
+    }
+    return {
+      formationId,
+      groupId,
+      numberSyncStandbys: f.number_sync_standbys,
+      nodes,
+      requests: requests.rows.map(toRequest).filter((r): r is OperatorRequest => r !== null),
+      writeLease: leases.get(groupKey) ?? null,
+      monitorStartedAt: now - f.monitor_age_ms,
+    };
+  }
+
+  async function apply(decision: Decision, snapshot: GroupSnapshot): Promise<void> {
+    for (const change of decision.priorityChanges) {
+      await client.query('UPDATE pgautofailover.node SET candidatepriority = $2 WHERE nodeid = $1', [change.nodeId, change.candidatePriority]);
+      await client.query('SELECT pgautofailover.record_node_event($1, $2)', [change.nodeId, change.reason]);
+    }
+    if (decision.numberSyncStandbys !== null) {
+      await client.query('UPDATE pgautofailover.formation SET number_sync_standbys = $2 WHERE formationid = $1',
+        [snapshot.formationId, decision.numberSyncStandbys]);
+    }
+    for (const a of decision.assignments) {
+      await client.query('SELECT pgautofailover.set_node_goal_state($1, $2, $3)', [a.nodeId, a.goalState, a.reason]);
+    }
+    for (const removal of decision.removals) {
+      await client.query('DELETE FROM pgautofailover.node WHERE nodeid = $1', [removal.nodeId]);
+      await client.query('SELECT pg_notify(\'log\', $1)', [removal.reason]);
+    }
+    for (const done of decision.consumedRequests) {
+      await client.query('UPDATE pgautofailover.request SET done_at = now(), outcome = $2 WHERE id = $1',
+        [done.requestId, `${done.outcome}: ${done.message}`]);
+    }
+    for (const message of decision.logs) {
+      await client.query('SELECT pg_notify(\'log\', $1)', [message]);
+    }
+  }
+
+  /** synchronous_standby_names for the group, after the decision. */
+  async function storeStandbyNames(formationId: string, groupId: number): Promise<void> {
+    const { rows } = await client.query<{ nodeid: string; reportedstate: string; goalstate: string; candidatepriority: number; replicationquorum: boolean }>(
+      `SELECT nodeid, reportedstate::text, goalstate::text, candidatepriority, replicationquorum
+         FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid`, [formationId, groupId]);
+    const nss = await client.query<{ n: number }>('SELECT number_sync_standbys AS n FROM pgautofailover.formation WHERE formationid = $1', [formationId]);
+    const value = rows.length === 0 ? '' : synchronousStandbyNames({
+      formationId, groupId, numberSyncStandbys: nss.rows[0]?.n ?? 0,
+      nodes: rows.map((r) => ({
+        nodeId: Number(r.nodeid), reportedState: state(r.reportedstate), goalState: state(r.goalstate),
+        candidatePriority: r.candidatepriority, replicationQuorum: r.replicationquorum,
+      })),
+    });
+    await client.query(
+      `INSERT INTO pgautofailover.group_state (formationid, groupid, standby_names) VALUES ($1, $2, $3)
+       ON CONFLICT (formationid, groupid) DO UPDATE SET standby_names = EXCLUDED.standby_names
+       WHERE group_state.standby_names IS DISTINCT FROM EXCLUDED.standby_names`, [formationId, groupId, value]);
+  }
+
+  async function decideGroup(formationId: string, groupId: number): Promise<Decision | null> {
+    const settings: FsmSettings = fsmSettingsFrom(deps.settings());
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pgautofailover.lock_group($1, $2)', [formationId, groupId]);
+      const now = performance.now();
+      const snapshot = await snapshotOf(formationId, groupId, now);
+      if (snapshot === null || snapshot.nodes.length === 0) {
+        await client.query('COMMIT');
+        return null;
+      }
+      const decision = decide(snapshot, now, settings);
+      await apply(decision, snapshot);
+      await storeStandbyNames(formationId, groupId);
+      await client.query('COMMIT');
+      const groupKey = key(formationId, groupId);
+      if (decision.recheckAt === null) recheck.delete(groupKey);
+      else recheck.set(groupKey, decision.recheckAt);
+      for (const a of decision.assignments) {
+        log.info(`Setting goal state of node ${a.nodeId} to ${a.goalState}: ${a.reason}`);
+      }
+      for (const message of decision.logs) log.info(message);
+      return decision;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  return {
+    noteReport(nodeId, goal) {
+      if (goal === null || !isNodeState(goal) || !isWritableState(goal)) return;
+      const groupKey = knownGroup.get(nodeId) ?? leaseByNode.get(nodeId);
+      if (groupKey === undefined) return; // first sight of the node: the snapshot sets a conservative lease
+      leases.set(groupKey, { nodeId, grantedAt: performance.now() });
+      leaseByNode.set(nodeId, groupKey);
+    },
+    decideGroup,
+    async decideAll() {
+      const { rows } = await client.query<{ formationid: string; groupid: number }>(
+        'SELECT DISTINCT formationid, groupid FROM pgautofailover.node ORDER BY 1, 2');
+      for (const row of rows) {
+        try {
+          await decideGroup(row.formationid, row.groupid);
+        } catch (error) {
+          log.error(`Failed to run the decisions for group ${row.groupid} of formation "${row.formationid}": ${messageOf(error)}`);
+        }
+      }
+    },
+    nextRecheck() {
+      let next: number | null = null;
+      for (const at of recheck.values()) if (next === null || at < next) next = at;
+      return next;
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * The simulated world of the model checker: a monitor (its database and
+ * the brain calling decide()), the nodes (keeper + Postgres), the network,
+ * and the bookkeeping the invariants need.
+ */
+import type { FsmSettings, NodeHealth, NodeState, OperatorRequest, SyncState, WriteLease } from '../../../../src/fsm/index.js';
+import type { Rng } from './prng.js';
+import type { Pos, Timelines } from './timelines.js';
+
+/** One row of pgautofailover.node, as the model's monitor stores it. */
+export interface DbNode {
+  nodeId: number;
+  slot: number;
+  name: string;
+  host: string;
+  port: number;
+  reportedState: NodeState;
+  goalState: NodeState;
+  health: NodeHealth;
+  healthCheckedAt: number | null;
+  reportedAt: number | null;
+  goalChangedAt: number;
+  reportedLsn: bigint;
+  reportedTimeline: number;
+  pgIsRunning: boolean;
+  replicationState: SyncState;
+  candidatePriority: number;
+  replicationQuorum: boolean;
+  nextHealthCheckAt: number;
+}
+
+/** A node_active call in flight. */
+export interface Call {
+  readonly sentAt: number;
+  /** When the monitor processes it (null: the request is lost). */
+  readonly deliverAt: number | null;
+  readonly responseLost: boolean;
+  readonly timeoutAt: number;
+  readonly report: { state: NodeState; pgIsRunning: boolean; tli: number; lsn: number; sync: SyncState };
+  processed: boolean;
+  goal: NodeState | null;
+  /** The node was unknown to the monitor. */
+  unknownNode: boolean;
+}
+
+export interface SyncNames {
+  readonly n: number;
+  readonly ids: readonly number[];
+}
+
+export interface Postgres {
+  running: boolean;
+  hasData: boolean;
+  pos: Pos;
+  /** Out of recovery. */
+  promoted: boolean;
+  readOnly: boolean;
+  /** Node id streamed from, or null. */
+  upstream: number | null;
+  /** fast_forward: stop replaying at this position. */
+  recoveryTarget: Pos | null;
+  /** Applied synchronous_standby_names; null is ''. */
+  ssn: SyncNames | null;
+  /** Commits waiting for their acknowledgement. */
+  pending: Pos[];
+  /** Node id of its upstream when it last received WAL this step (for sync acknowledgements). */
+  streamingFrom: number | null;
+  /** The keeper released Postgres to the operator (maintenance). */
+  operatorControlled: boolean;
+}
+
+export interface SimNode {
+  readonly slot: number;
+  nodeId: number;
+  name: string;
+  /** The machine is up (keeper and Postgres can run). */
+  alive: boolean;
+  keeperUp: boolean;
+  /** SIGSTOP of the whole node. */
+  frozen: boolean;
+  /** The keeper exited for good (node removed). */
+  retired: boolean;
+  state: NodeState;
+  goal: NodeState;
+  leaseUntil: number;
+  nextLoopAt: number;
+  busy: { until: number; to: NodeState } | null;
+  call: Call | null;
+  syncTarget: number | null;
+  pg: Postgres;
+}
+
+export interface Monitor {
+  up: boolean;
+  startedAt: number;
+  nodes: DbNode[];
+  nss: number;
+  lease: WriteLease | null;
+  requests: OperatorRequest[];
+  nextRequestId: number;
+  nextNodeId: number;
+  lastDecideAt: number;
+  recheckAt: number | null;
+  dirty: boolean;
+  /** The priority each node got from the operator (without the ±101 shifts). */
+  configuredPriority: Map<number, number>;
+}
+
+export interface Violation {
+  readonly kind: string;
+  readonly message: string;
+}
+
+export interface World {
+  readonly rng: Rng;
+  readonly settings: FsmSettings;
+  readonly tls: Timelines;
+  readonly monitor: Monitor;
+  readonly nodes: SimNode[];
+  /** links[a][b]: slot a reaches slot b; slot 0 is the monitor, node slots start at 1. */
+  readonly links: boolean[][];
+  t: number;
+  readonly loopMs: number;
+  readonly healthPeriodMs: number;
+  readonly writeBytes: number;
+  /** Tip of the acknowledged writes, per system identifier. */
+  readonly acked: Map<number, Pos>;
+  /** report_lsn positions when the last candidate was selected, by the selected node id. */
+  readonly electionFloor: Map<number, Pos[]>;
+  readonly violations: Violation[];
+  readonly trace: string[] | null;
+  faults: boolean;
+  readonly stats: { failovers: number; acks: number; promotions: number; decisions: number; assignments: number };
+}
+
+export const SLOT_MONITOR = 0;
+
+export function log(world: World, line: string | (() => string)): void {
+  if (world.trace === null) return;
+  world.trace.push(`${(world.t / 1000).toFixed(3)}s ${typeof line === 'string' ? line : line()}`);
+}
+
+export function violate(world: World, kind: string, message: string): void {
+  world.violations.push({ kind, message });
+  log(world, `VIOLATION ${kind}: ${message}`);
+}
+
+export function reachable(world: World, a: number, b: number): boolean {
+  return world.links[a]?.[b] ?? false;
+}
+
+export function simNodeById(world: World, nodeId: number): SimNode | undefined {
+  return world.nodes.find((n) => n.nodeId === nodeId && !n.retired);
+}
+
+export function dbNodeById(world: World, nodeId: number): DbNode | undefined {
+  return world.monitor.nodes.find((n) => n.nodeId === nodeId);
+}
+
+/** Postgres of this node can serve (machine up, not frozen, running). */
+export function pgServes(node: SimNode): boolean {
+  return node.alive && !node.frozen && node.pg.running;
+}
