@@ -76,7 +76,9 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
       && (n.goalState === 'secondary' || n.goalState === 'catchingup');
     const leavingMaintenance = n.reportedState === 'maintenance' && n.goalState === 'catchingup';
     const oldPrimary = conv(n, 'draining') || conv(n, 'demoted') || (n.reportedState === 'demoted' && n.goalState === 'catchingup');
-    if (standby || leavingMaintenance || oldPrimary) {
+    // A participant of an earlier election that did not reach its new primary.
+    const leftBehind = n.reportedState === 'join_secondary' && (n.goalState === 'join_secondary' || n.goalState === 'secondary');
+    if (standby || leavingMaintenance || oldPrimary || leftBehind) {
       assign(work, 'E2', [[n, 'report_lsn']], 'to report its LSN for the election of a new primary.');
       missing.push(n);
       continue;

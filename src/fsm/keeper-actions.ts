@@ -66,9 +66,8 @@ export const KEEPER_ACTION_DESCRIPTIONS: Readonly<Record<KeeperAction, string>> 
   disable_sync_rep: 'synchronous_standby_names = \'\' and reload; cancel the backends waiting on SyncRep so their commits return.',
   disable_replication: 'Ensure Postgres runs as the primary (it starts only with the lease held); synchronous_standby_names = \'\', '
     + 'cancel SyncRep waiters; keep replication slots only for current nodes.',
-  restart_as_primary: 'Start Postgres as the primary again once the lease is held: with synchronous_standby_names fetched from the '
-    + 'monitor for primary and apply_settings (for primary, wait for a synchronous standby as enable_sync_rep does), '
-    + 'or \'\' for single and wait_primary.',
+  restart_as_primary: 'Start Postgres as the primary again once the lease is held, with synchronous_standby_names fetched from the '
+    + 'monitor for primary and apply_settings, or \'\' for single and wait_primary.',
   stop_postgres: 'Stop Postgres (fast shutdown; immediate if that hangs) and keep it stopped: the node must not accept writes again '
     + 'unless a later goal says so.',
   checkpoint_and_stop: 'If Postgres runs: reset primary_conninfo and primary_slot_name, CHECKPOINT (errors ignored), then stop '

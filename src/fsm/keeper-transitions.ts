@@ -68,7 +68,7 @@ const FROM_2X: readonly Row[] = [
   ['draining', 'single', 'disable_replication', 'Every other node was removed: start again as the only node, once the lease is held.'],
   ['draining', 'report_lsn', 'report_lsn_drop_slots', 'Old primary taking part in the election: restart in recovery without upstream.'],
   ['demote_timeout', 'demoted', 'stop_postgres', 'Make sure Postgres is stopped.'],
-  ['demote_timeout', 'primary', 'restart_as_primary', 'Fenced by the lease but still the primary: start again once the lease is held, synchronous replication on.'],
+  ['demote_timeout', 'primary', 'restart_as_primary', 'Fenced by the lease but still the primary: start again once the lease is held, with the monitor\'s synchronous_standby_names.'],
   ['demote_timeout', 'single', 'disable_replication', 'Every other node was removed: start again as the only node, once the lease is held.'],
   ['demoted', 'catchingup', 'rewind_or_rebuild', 'Rejoin the new primary as a standby: rewind, or rebuild from a base backup.'],
   ['demoted', 'single', 'disable_replication', 'Every other node was removed: start again as the only node, once the lease is held.'],
@@ -115,8 +115,10 @@ const ADDED: readonly Row[] = [
   ['demote_timeout', 'wait_primary', 'restart_as_primary', 'Fenced by the lease but still the primary: start again once the lease is held, synchronous_standby_names empty.'],
   ['demote_timeout', 'apply_settings', 'restart_as_primary', 'Fenced by the lease while settings changed: start again once the lease is held.'],
   ['demote_timeout', 'draining', 'stop_postgres', 'Fenced by the lease, then demoted: Postgres is already stopped; keep it so.'],
+  ['demote_timeout', 'prepare_maintenance', 'stop_postgres', 'Fenced by the lease, then sent to maintenance: Postgres is already stopped; keep it so.'],
   ['wait_standby', 'single', 'init_primary', 'Every node with data was removed: start a new instance, discarding any unfinished base backup.'],
   ['fast_forward', 'report_lsn', 'report_lsn', 'The fast-forward was abandoned: stop streaming from the source and report the position reached.'],
+  ['join_secondary', 'report_lsn', 'report_lsn', 'The primary being promoted was lost: restart in recovery without upstream and report the frozen position for the next election.'],
 ];
 
 function expand(rows: readonly Row[], origin: TransitionOrigin): KeeperTransition[] {

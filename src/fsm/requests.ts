@@ -195,7 +195,9 @@ function remove(work: Work, nodeId: number, force: boolean): { done: string } | 
       return { refused: `cannot remove ${nodeLabel(node)} now: it is the primary in state ${node.reportedState}/${node.goalState} `
         + 'and may hold the only copy of recent writes; retry when it is primary, or force the removal' };
     }
-    const electors = others.filter((o) => !inMaintenance(o) && mayHoldData(o)).map((o) => [o, 'report_lsn'] as const);
+    // Standbys report their LSN for the election; old primaries join it once converged (election step 2).
+    const electors = others.filter((o) => o.goalState === 'secondary' || o.goalState === 'catchingup' || conv(o, 'demoted'))
+      .map((o) => [o, 'report_lsn'] as const);
     assign(work, 'D1', [[node, 'dropped'], ...electors], 'after the primary was removed by the operator.');
   } else {
     if (mayHoldData(node) && (writableNode(nodes) === null || failoverInProgress(nodes))) {
@@ -206,13 +208,24 @@ function remove(work: Work, nodeId: number, force: boolean): { done: string } | 
     assign(work, 'D2', [[node, 'dropped']], 'after its removal by the operator.');
     if (w !== null) {
       if (inPrimaryRole(w)) primaryRules(work, w);
-      if (w.goalState === before && (w.goalState === 'primary' || w.goalState === 'wait_primary')) {
+      if (w.goalState === before && canApplySettings(w)) {
         assign(work, 'D2', [[w, 'apply_settings']], `to drop ${nodeLabel(node)} from synchronous_standby_names.`);
       }
     }
   }
   adjustNumberSyncStandbys(work);
   return { done: `${nodeLabel(node)} is being removed` };
+}
+
+/**
+ * The primary can be sent to apply_settings: it is a primary (or moving
+ * between primary and wait_primary). A primary not there yet, being
+ * promoted for example, fetches synchronous_standby_names when it gets to
+ * primary, after the change.
+ */
+function canApplySettings(w: WorkNode): boolean {
+  const there = (s: string): boolean => s === 'primary' || s === 'wait_primary';
+  return there(w.goalState) && (there(w.reportedState) || w.reportedState === 'apply_settings');
 }
 
 /** spec 01 §6.1 automatic decrease, after a non-forced removal. */
@@ -230,7 +243,7 @@ function settingsChanged(work: Work): { done: string } | { refused: Refusal } {
   if (nodes.length < 2) return { done: 'nothing to apply: the group has a single node' };
   const w = writableNode(nodes);
   if (w === null) return { done: 'no primary right now: the next primary applies the new settings' };
-  if (w.goalState === 'primary' || w.goalState === 'wait_primary') {
+  if (canApplySettings(w)) {
     assign(work, 'S1', [[w, 'apply_settings']], 'to apply the new replication settings.');
     return { done: `${nodeLabel(w)} applies the new settings` };
   }

@@ -114,3 +114,156 @@ export async function postmasterPid(pgdata: string): Promise<number | null> {
     return null;
   }
 }
+
+// ---------------------------------------------------------------------------
+// Keeper nodes (added for the keeper integration tests).
+
+export interface NodeRowView {
+  nodeid: string;
+  nodename: string;
+  reportedstate: string;
+  goalstate: string;
+  reportedlsn: string;
+  reportedtli: number;
+  health: number;
+}
+
+export interface RunningNode {
+  name: string;
+  dirs: NodeDirs;
+  port: number;
+  monitor: RunningMonitor;
+  /** The current pg_autoctl process of the node (create --run, or the latest run). */
+  proc: BackgroundProcess;
+  /** Output of every pg_autoctl process of this node so far. */
+  output(): string;
+  /** Runs pg_autoctl with this node's environment and PGDATA. */
+  cli(args: readonly string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<CommandResult>;
+  /** Runs SQL on the node's Postgres over TCP as the cluster account (trust on loopback). */
+  sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[], database?: string): Promise<T[]>;
+  /** Starts `pg_autoctl run` for the node again. */
+  run(): BackgroundProcess;
+  /** SIGKILL of pg_autoctl, and of the whole postmaster process group with `postgres`. */
+  kill(options?: { postgres?: boolean }): Promise<void>;
+  /** `pg_autoctl` SIGTERM (a clean stop, Postgres included), waited for. */
+  stop(): Promise<void>;
+  /** The node's row on the monitor. */
+  row(): Promise<NodeRowView | undefined>;
+}
+
+export interface StartNodeOptions {
+  /** Extra `create postgres` options (the defaults: --auth trust --ssl-self-signed). */
+  extraArgs?: string[];
+  /** Use this PGDATA (e.g. an existing cluster to adopt) instead of a fresh path. */
+  pgdata?: string;
+  /** Environment added to every pg_autoctl command of the node. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Kills every process of a postmaster (it runs in its own process group). */
+export async function killPostmaster(pgdata: string): Promise<number | null> {
+  const pid = await postmasterPid(pgdata);
+  if (pid === null) return null;
+  try { process.kill(-pid, 'SIGKILL'); } catch { /* not a group leader */ }
+  try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  await waitFor(`postmaster ${pid} to exit`, () => !pidAlive(pid), { timeoutMs: 10_000, intervalMs: 50 });
+  return pid;
+}
+
+/** `pg_autoctl create postgres ... --run` for a new node registered with `monitor`. */
+export async function startNode(monitor: RunningMonitor, name: string, options: StartNodeOptions = {}): Promise<RunningNode> {
+  const dirs = nodeDirs(name);
+  const pgdata = options.pgdata ?? dirs.pgdata;
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...dirs.env, ...options.env, PGDATA: pgdata };
+  const outputs: BackgroundProcess[] = [];
+  const args = ['create', 'postgres', '--pgdata', pgdata, '--pgport', String(port), '--hostname', '127.0.0.1',
+    '--name', name, '--monitor', monitor.uri, ...(options.extraArgs ?? ['--auth', 'trust', '--ssl-self-signed']), '--run'];
+  onCleanup(`kill the postmaster of ${name}`, async () => { await killPostmaster(pgdata).catch(() => undefined); });
+  const start = (argv: string[]): BackgroundProcess => {
+    const proc = startBackground(name, pgAutoctlArgv(argv), { env });
+    outputs.push(proc);
+    return proc;
+  };
+  const node: RunningNode = {
+    name,
+    dirs: { ...dirs, pgdata },
+    port,
+    monitor,
+    proc: start(args),
+    output: () => outputs.map((p, i) => `--- ${name} pg_autoctl #${i + 1} (pid ${p.pid}) ---\n${p.output()}`).join('\n'),
+    cli: (a, o = {}) => pgAutoctl(a, { env: { ...env, ...o.env }, ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }) }),
+    async sql<T extends pg.QueryResultRow>(text: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: clusterUserName(), database, connectionTimeoutMillis: 5000 });
+      client.on('error', () => undefined);
+      await client.connect();
+      try {
+        return (await client.query<T>(text, params)).rows;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+    run() {
+      node.proc = start(['run', '--pgdata', pgdata]);
+      return node.proc;
+    },
+    async kill(o = {}) {
+      node.proc.kill('SIGKILL');
+      await node.proc.wait(10_000).catch(() => undefined);
+      if (o.postgres) await killPostmaster(pgdata);
+    },
+    async stop() {
+      node.proc.kill('SIGTERM');
+      await node.proc.wait(60_000);
+    },
+    async row() {
+      const rows = await monitor.sql<NodeRowView>(
+        `SELECT nodeid::text, nodename, reportedstate::text, goalstate::text, reportedlsn::text, reportedtli, health
+           FROM pgautofailover.node WHERE nodename = $1`, [name]);
+      return rows[0];
+    },
+  };
+  return node;
+}
+
+/** Every node of the default formation: name, reported and goal state (for waits and failure reports). */
+export async function nodeStates(monitor: RunningMonitor): Promise<NodeRowView[]> {
+  return monitor.sql<NodeRowView>(
+    `SELECT nodeid::text, nodename, reportedstate::text, goalstate::text, reportedlsn::text, reportedtli, health
+       FROM pgautofailover.node ORDER BY nodeid`);
+}
+
+/** Waits until each named node is converged (reported = goal) in the given state. */
+export async function waitForStates(monitor: RunningMonitor, wanted: Record<string, string>,
+  options: { timeoutMs?: number; nodes?: RunningNode[] } = {}): Promise<NodeRowView[]> {
+  let last: NodeRowView[] = [];
+  try {
+    return await waitFor(`states ${JSON.stringify(wanted)}`, async () => {
+      last = await nodeStates(monitor);
+      const ok = Object.entries(wanted).every(([name, state]) =>
+        last.some((r) => r.nodename === name && r.reportedstate === state && r.goalstate === state));
+      return ok ? last : undefined;
+    }, { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 200 });
+  } catch (error) {
+    const exited = (options.nodes ?? []).filter((n) => n.proc.exited()).map((n) => n.name);
+    const table = last.map((r) => `${r.nodename}: ${r.reportedstate}/${r.goalstate} lsn ${r.reportedlsn} health ${r.health}`).join('; ');
+    throw new Error(`${(error as Error).message}; last seen: ${table}${exited.length > 0 ? `; exited: ${exited.join(', ')}` : ''}`);
+  }
+}
+
+/** Runs `fn`; on failure prints the monitor and node outputs (and the node table) before rethrowing. */
+export async function dumpOnFailure<T>(monitor: RunningMonitor | undefined, nodes: () => RunningNode[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    const parts: string[] = [];
+    if (monitor) {
+      parts.push(`--- monitor output ---\n${monitor.proc.output().slice(-30_000)}`);
+      const table = await nodeStates(monitor).catch(() => []);
+      parts.push(`--- pgautofailover.node ---\n${table.map((r) => JSON.stringify(r)).join('\n')}`);
+    }
+    for (const node of nodes()) parts.push(node.output().slice(-40_000));
+    process.stderr.write(`${parts.join('\n')}\n`);
+    throw error;
+  }
+}

@@ -99,7 +99,9 @@ export function writeClusterFile(path: string, text: string, mode = 0o644): void
 /** argv prefixed so it runs as the cluster account when we are root. */
 export function asClusterUser(argv: readonly string[]): string[] {
   if (!IS_ROOT) return [...argv];
-  return ['runuser', '-u', CLUSTER_USER, '--', ...argv];
+  // setpriv execs the command in place (runuser would fork and stay between
+  // us and it), so the pid we hold is the command's own pid.
+  return ['setpriv', `--reuid=${CLUSTER_USER}`, `--regid=${CLUSTER_USER}`, '--init-groups', '--', ...argv];
 }
 
 export interface CommandResult { exitCode: number; stdout: string; stderr: string }
@@ -158,7 +160,6 @@ export function startBackground(name: string, argv: readonly string[], options: 
   const full = asClusterUser(argv);
   const [cmd, ...args] = full;
   if (cmd === undefined) throw new Error('empty argv');
-  // runuser would stay between us and the child; exec keeps a single pid.
   const child = spawn(cmd, args, { env: clusterEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir() });
   if (child.pid === undefined) throw new Error(`cannot start ${name}`);
   tracked.add(child);

@@ -40,6 +40,7 @@ describe('pg_autoctl create monitor', () => {
     const proc = startBackground('seed monitor', pgAutoctlArgv(['create', 'monitor', '--no-ssl', '--auth', 'trust', '--run']), { env });
     const uri = await waitFor('show uri --formation monitor', async () => {
       if (proc.exited()) throw new Error(`monitor exited:\n${proc.output()}`);
+      if (!proc.output().includes('Managing the monitor')) return undefined;
       const r = await pgAutoctl(['show', 'uri', '--formation', 'monitor'], { env });
       return r.exitCode === 0 && r.stdout.includes('pg_auto_failover') ? r.stdout.trim() : undefined;
     }, { timeoutMs: 90_000 }).catch((e: Error) => { throw new Error(`${e.message}\n${proc.output()}`); });
@@ -60,8 +61,9 @@ describe('pg_autoctl create monitor', () => {
     const noSsl = await psql(monitor.uri.replace('sslmode=require', 'sslmode=disable'), 'SELECT 1');
     // Plain connections from the LAN are refused by the hostssl rule, loopback keeps initdb's trust rule.
     assert.ok(noSsl.exitCode === 0 || /no pg_hba.conf entry/.test(noSsl.stderr), noSsl.stderr);
-    const hba = await psql(monitor.uri, 'SELECT type, database, user_name, auth_method FROM pg_hba_file_rules WHERE \'autoctl_node\' = ANY(user_name)');
-    assert.match(hba.stdout, /hostssl\|\{pg_auto_failover\}\|\{autoctl_node\}\|scram-sha-256/);
+    const hba = await monitor.sql<{ type: string; database: string[]; auth_method: string }>(
+      "SELECT type, database, auth_method FROM pg_hba_file_rules WHERE 'autoctl_node' = ANY(user_name)");
+    assert.deepEqual(hba.map((r) => [r.type, r.database, r.auth_method]), [['hostssl', ['pg_auto_failover'], 'scram-sha-256']]);
   });
 
   it('autoctl_node reads the tables but writes only through the API functions', async () => {

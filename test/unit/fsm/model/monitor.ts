@@ -30,9 +30,9 @@ export function snapshot(world: World): GroupSnapshot {
 }
 
 /** node_active: store the report, return the goal, record a lease grant for a writable goal. */
-export function processCall(world: World, node: SimNode, call: Call): void {
+export function processCall(world: World, call: Call): void {
   call.processed = true;
-  const row = dbNodeById(world, node.nodeId);
+  const row = dbNodeById(world, call.nodeId);
   if (row === undefined) {
     call.unknownNode = true;
     return;
@@ -123,8 +123,9 @@ function apply(world: World, decision: Decision): void {
  */
 function checkDecision(world: World, snap: GroupSnapshot, decision: Decision): void {
   for (const a of decision.assignments) {
-    const selecting = a.goalState === 'prepare_promotion' || a.goalState === 'fast_forward'
-      || (a.goalState === 'single' && a.reportedState !== 'init' && a.reportedState !== 'wait_standby' && a.reportedState !== 'dropped');
+    // The rules that choose the node to promote (later rules carry on with that choice).
+    const selecting = a.rule === 'E5' || ((a.rule === 'R8' || a.rule === 'F1' || a.rule === 'M1') && a.goalState === 'prepare_promotion')
+      || (a.rule === 'P3' && a.goalState === 'single' && a.reportedState !== 'init' && a.reportedState !== 'wait_standby' && a.reportedState !== 'dropped');
     if (!selecting) continue;
     const configured = world.monitor.configuredPriority.get(a.nodeId) ?? 0;
     if (configured <= 0) violate(world, 'priority-0-promoted', `node ${a.nodeId} selected by ${a.rule} with candidate priority 0`);
@@ -136,7 +137,7 @@ function checkDecision(world: World, snap: GroupSnapshot, decision: Decision): v
         if (sim !== undefined && conv(n, 'report_lsn') && n.pgIsRunning) floor.push(sim.pg.pos);
       }
       world.electionFloor.set(a.nodeId, floor);
-    } else if (a.goalState === 'prepare_promotion') {
+    } else {
       world.stats.failovers += 1;
       world.electionFloor.delete(a.nodeId);
     }
@@ -145,7 +146,9 @@ function checkDecision(world: World, snap: GroupSnapshot, decision: Decision): v
 
 // ---- operator SQL functions -------------------------------------------------
 
-function request(world: World, r: Omit<OperatorRequest, 'id'>): void {
+type NewRequest = OperatorRequest extends unknown ? (OperatorRequest extends infer R ? R extends unknown ? Omit<R, 'id'> : never : never) : never;
+
+function request(world: World, r: NewRequest): void {
   const m = world.monitor;
   m.requests.push({ ...r, id: m.nextRequestId++ } as OperatorRequest);
   m.dirty = true;

@@ -31,6 +31,8 @@ export interface DbNode {
 
 /** A node_active call in flight. */
 export interface Call {
+  readonly nodeId: number;
+  readonly slot: number;
   readonly sentAt: number;
   /** When the monitor processes it (null: the request is lost). */
   readonly deliverAt: number | null;
@@ -130,6 +132,8 @@ export interface World {
   readonly violations: Violation[];
   readonly trace: string[] | null;
   faults: boolean;
+  /** Keeper edges taken, as "from>to". */
+  readonly edgesSeen: Set<string>;
   readonly stats: { failovers: number; acks: number; promotions: number; decisions: number; assignments: number };
 }
 

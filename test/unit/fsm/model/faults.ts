@@ -1,0 +1,154 @@
+/**
+ * Random faults and operator commands of a schedule: crashes and restarts
+ * of machines, keepers, Postgres and the monitor; SIGSTOP/SIGCONT of a
+ * node; network cuts between any two of monitor and nodes; and every
+ * operator command the monitor accepts.
+ */
+import { conv, groupOf } from '../../../../src/fsm/index.js';
+import { stopPostgres } from './keeper.js';
+import {
+  registerNode, requestFailover, requestMaintenance, requestPromotion, requestRemoval, setNumberSyncStandbys, setPriority, setQuorum,
+} from './monitor.js';
+import { log, type SimNode, type World } from './world.js';
+
+export const MAX_SLOTS = 5;
+
+export function newSimNode(world: World, slot: number): SimNode {
+  return {
+    slot, nodeId: -1, name: `slot_${slot}`, alive: true, keeperUp: true, frozen: false, retired: false,
+    state: 'init', goal: 'init', leaseUntil: 0, nextLoopAt: world.t, busy: null, call: null, syncTarget: null,
+    pg: {
+      running: false, hasData: false, pos: { tl: 0, lsn: 0 }, promoted: false, readOnly: false, upstream: null,
+      recoveryTarget: null, ssn: null, pending: [], streamingFrom: null, operatorControlled: false,
+    },
+  };
+}
+
+/** A keeper not registered yet registers (pg_autoctl create postgres). */
+export function register(world: World, node: SimNode): void {
+  if (node.nodeId >= 0 || !node.alive || !node.keeperUp || node.frozen || world.t < node.nextLoopAt) return;
+  const rng = world.rng;
+  const first = world.monitor.nodes.length === 0;
+  const priority = first ? rng.pick([50, 100]) : rng.pick([50, 50, 50, 100, 0, 10]);
+  const quorum = first || rng.chance(0.85);
+  if (!registerNode(world, node, priority, quorum)) node.nextLoopAt = world.t + world.loopMs;
+}
+
+function crash(world: World, node: SimNode): void {
+  log(world, `fault: machine of node ${node.nodeId} crashes`);
+  node.alive = false;
+  node.busy = null;
+  node.call = null;
+  stopPostgres(node);
+}
+
+function keeperCrash(world: World, node: SimNode): void {
+  log(world, `fault: keeper of node ${node.nodeId} crashes (Postgres keeps running)`);
+  node.keeperUp = false;
+  node.busy = null;
+  node.call = null;
+}
+
+function restart(world: World, node: SimNode): void {
+  log(world, `fault: node ${node.nodeId} restarts`);
+  node.alive = true;
+  node.keeperUp = true;
+  node.frozen = false;
+  node.nextLoopAt = world.t;
+}
+
+function cutOrHeal(world: World, heal: boolean): void {
+  const a = world.rng.int(MAX_SLOTS + 1);
+  const b = world.rng.int(MAX_SLOTS + 1);
+  if (a === b) return;
+  const row = world.links[a];
+  const back = world.links[b];
+  if (row === undefined || back === undefined) return;
+  if (row[b] === heal) return;
+  row[b] = heal;
+  back[a] = heal;
+  log(world, `fault: link ${a}-${b} ${heal ? 'healed' : 'cut'}`);
+}
+
+export function injectFaults(world: World): void {
+  const rng = world.rng;
+  const m = world.monitor;
+  for (const node of world.nodes) {
+    if (node.retired) continue;
+    if (node.alive) {
+      if (rng.chance(0.003)) crash(world, node);
+      else if (node.keeperUp && rng.chance(0.002)) keeperCrash(world, node);
+      else if (node.pg.running && rng.chance(0.002)) {
+        log(world, `fault: Postgres of node ${node.nodeId} crashes`);
+        stopPostgres(node);
+      } else if (!node.frozen && rng.chance(0.002)) {
+        log(world, `fault: node ${node.nodeId} frozen`);
+        node.frozen = true;
+      }
+    }
+    if (!node.alive && rng.chance(0.02)) restart(world, node);
+    else if (node.alive && !node.keeperUp && rng.chance(0.03)) restart(world, node);
+    else if (node.frozen && rng.chance(0.03)) {
+      log(world, `fault: node ${node.nodeId} resumed`);
+      node.frozen = false;
+    }
+    if (node.pg.operatorControlled && node.alive && !node.frozen && node.pg.hasData && rng.chance(0.01)) {
+      node.pg.running = !node.pg.running;
+      if (!node.pg.running) stopPostgres(node);
+      log(world, `operator: Postgres of node ${node.nodeId} in maintenance ${node.pg.running ? 'started' : 'stopped'}`);
+    }
+  }
+  if (rng.chance(0.006)) cutOrHeal(world, false);
+  if (rng.chance(0.02)) cutOrHeal(world, true);
+  if (m.up && rng.chance(0.0015)) {
+    log(world, 'fault: monitor crashes');
+    m.up = false;
+  } else if (!m.up && rng.chance(0.03)) {
+    log(world, 'fault: monitor restarts');
+    m.up = true;
+    m.startedAt = world.t;
+    m.dirty = true;
+  }
+  if (m.up && rng.chance(0.012)) operatorCommand(world);
+}
+
+function operatorCommand(world: World): void {
+  const rng = world.rng;
+  const group = groupOf(world.monitor.nodes);
+  const target = group.length === 0 ? undefined : rng.pick(group);
+  const roll = rng.int(100);
+  if (roll < 14) requestFailover(world, 'failover');
+  else if (roll < 24) requestFailover(world, 'switchover');
+  else if (roll < 34) {
+    if (target !== undefined) requestPromotion(world, target.nodeId);
+  } else if (roll < 48) {
+    if (target !== undefined) requestMaintenance(world, target.nodeId, true);
+  } else if (roll < 62) {
+    const inMaintenance = group.filter((n) => conv(n, 'maintenance') || conv(n, 'prepare_maintenance'));
+    if (inMaintenance.length > 0) requestMaintenance(world, rng.pick(inMaintenance).nodeId, false);
+  } else if (roll < 72) {
+    if (target !== undefined) setPriority(world, target.nodeId, rng.pick([0, 10, 50, 50, 100]));
+  } else if (roll < 80) {
+    if (target !== undefined) setQuorum(world, target.nodeId, rng.chance(0.6));
+  } else if (roll < 87) {
+    setNumberSyncStandbys(world, rng.int(3));
+  } else if (roll < 93) {
+    if (target !== undefined && group.length > 2) requestRemoval(world, target.nodeId);
+  } else {
+    addNode(world);
+  }
+}
+
+/** A new machine joins in a free slot (a removed node's slot is reused by a new node). */
+export function addNode(world: World): void {
+  const group = groupOf(world.monitor.nodes);
+  if (group.length >= 4) return;
+  for (let slot = 1; slot <= MAX_SLOTS; slot += 1) {
+    const current = world.nodes.find((n) => n.slot === slot && !n.retired);
+    if (current !== undefined) continue;
+    const node = newSimNode(world, slot);
+    world.nodes.push(node);
+    log(world, `operator: new machine in slot ${slot}`);
+    return;
+  }
+}

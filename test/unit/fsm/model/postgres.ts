@@ -1,0 +1,131 @@
+/**
+ * The simulated Postgres instances: WAL written only on a node that may
+ * accept writes (promoted, read-write, holding its lease), streamed to
+ * standbys, and commits acknowledged only as synchronous_standby_names
+ * allows. Also the checks tied to WAL: acknowledged writes form one
+ * history and survive every promotion.
+ */
+import { log, pgServes, reachable, simNodeById, violate, type SimNode, type World } from './world.js';
+import type { Pos } from './timelines.js';
+
+/** The node's Postgres may acknowledge a write now or after a SIGCONT: its write lease still runs. */
+export function writeCapable(world: World, node: SimNode): boolean {
+  const pg = node.pg;
+  return !node.retired && node.alive && pg.running && pg.promoted && !pg.readOnly && world.t < node.leaseUntil;
+}
+
+/** The node-level fence of DESIGN.md: Postgres dies when its lease is over, whatever the keeper does. */
+export function fence(world: World, node: SimNode): void {
+  const pg = node.pg;
+  if (!node.alive || node.frozen || !pg.running || !pg.promoted || pg.readOnly) return;
+  if (world.t < node.leaseUntil) return;
+  log(world, `node ${node.nodeId}: write lease over, Postgres killed`);
+  pg.running = false;
+  pg.pending = [];
+}
+
+export function stream(world: World, node: SimNode): void {
+  const pg = node.pg;
+  pg.streamingFrom = null;
+  if (!pgServes(node) || pg.promoted || pg.upstream === null) return;
+  const up = simNodeById(world, pg.upstream);
+  if (up === undefined || !pgServes(up) || !up.pg.hasData || !reachable(world, node.slot, up.slot)) return;
+  if (!world.tls.contains(pg.pos, up.pg.pos)) return; // diverged: needs a rewind
+  pg.streamingFrom = up.nodeId;
+  if (pg.pos.lsn === up.pg.pos.lsn) {
+    pg.pos = up.pg.pos;
+    return;
+  }
+  if (world.rng.chance(0.6)) {
+    pg.pos = up.pg.pos;
+  } else {
+    const lsn = pg.pos.lsn + Math.floor(world.rng.float() * (up.pg.pos.lsn - pg.pos.lsn));
+    pg.pos = world.tls.at(up.pg.pos, lsn);
+  }
+}
+
+export function write(world: World, node: SimNode): void {
+  if (node.frozen || !writeCapable(world, node) || !world.rng.chance(0.5)) return;
+  const pg = node.pg;
+  pg.pos = { tl: pg.pos.tl, lsn: pg.pos.lsn + world.rng.between(1, world.writeBytes) };
+  pg.pending.push(pg.pos);
+}
+
+/** Acknowledge the commits synchronous_standby_names allows. */
+export function acknowledge(world: World, node: SimNode): void {
+  const pg = node.pg;
+  if (pg.pending.length === 0 || node.frozen || !writeCapable(world, node)) return;
+  const names = pg.ssn;
+  if (names === null) {
+    ackAll(world, node);
+    return;
+  }
+  const partners: Pos[] = [];
+  for (const id of names.ids) {
+    const s = simNodeById(world, id);
+    if (s !== undefined && pgServes(s) && s.pg.streamingFrom === node.nodeId) partners.push(s.pg.pos);
+  }
+  let done = 0;
+  for (const commit of pg.pending) {
+    const copies = partners.filter((p) => world.tls.contains(commit, p)).length;
+    if (copies < names.n) break;
+    ack(world, node, commit);
+    done += 1;
+  }
+  if (done > 0) pg.pending.splice(0, done);
+}
+
+export function ackAll(world: World, node: SimNode): void {
+  if (!writeCapable(world, node)) {
+    node.pg.pending = [];
+    return;
+  }
+  for (const commit of node.pg.pending) ack(world, node, commit);
+  node.pg.pending = [];
+}
+
+function ack(world: World, node: SimNode, commit: Pos): void {
+  world.stats.acks += 1;
+  // In a group whose standbys are all asynchronous, an acknowledged write may be lost by design.
+  const asyncGroup = node.pg.ssn === null
+    && !world.monitor.nodes.some((n) => n.nodeId !== node.nodeId && n.goalState !== 'dropped' && n.replicationQuorum);
+  if (asyncGroup) return;
+  const sysid = world.tls.sysid(commit);
+  const tip = world.acked.get(sysid);
+  if (tip !== undefined && !world.tls.contains(tip, commit)) {
+    violate(world, 'acknowledged-writes-diverged', `node ${node.nodeId} acknowledged ${world.tls.describe(commit)}, `
+      + `which does not extend the acknowledged history ending at ${world.tls.describe(tip)}`);
+  }
+  world.acked.set(sysid, commit);
+}
+
+/** At a promotion: no acknowledged write is lost, and no reported candidate is ahead. */
+export function checkPromotion(world: World, node: SimNode): void {
+  const pos = node.pg.pos;
+  const tip = world.acked.get(world.tls.sysid(pos));
+  if (tip !== undefined && !world.tls.contains(tip, pos)) {
+    violate(world, 'promotion-lost-acknowledged-write', `node ${node.nodeId} promoted at ${world.tls.describe(pos)} `
+      + `without the acknowledged write ${world.tls.describe(tip)}`);
+  }
+  // Candidates are compared as the election does: timeline number, then LSN
+  // (a diverged old primary on an older timeline is not ahead).
+  const tli = world.tls.number(pos);
+  for (const floor of world.electionFloor.get(node.nodeId) ?? []) {
+    const floorTli = world.tls.number(floor);
+    if (floorTli > tli || (floorTli === tli && floor.lsn > pos.lsn)) {
+      violate(world, 'promoted-behind-candidate', `node ${node.nodeId} promoted at ${world.tls.describe(pos)} `
+        + `behind a reported candidate at ${world.tls.describe(floor)}`);
+    }
+  }
+  world.electionFloor.delete(node.nodeId);
+}
+
+/** Never two nodes able to acknowledge a write at the same time. */
+export function checkSingleWriter(world: World): void {
+  let writers = 0;
+  for (const n of world.nodes) if (writeCapable(world, n)) writers += 1;
+  if (writers > 1) {
+    const ids = world.nodes.filter((n) => writeCapable(world, n)).map((n) => n.nodeId);
+    violate(world, 'two-writers', `nodes ${ids.join(', ')} can acknowledge writes at the same time`);
+  }
+}
