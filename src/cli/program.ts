@@ -23,12 +23,13 @@ export function buildProgram(): AutoctlCommand {
     .configureHelp({ sortSubcommands: false } satisfies Partial<Help>)
     .option('-V, --version', 'print pg_autoctl version');
   withCommonOptions(program, true);
-  program.action((opts: { version?: boolean; json?: boolean }) => {
+  program.argument('[command]').action((word: string | undefined, opts: { version?: boolean; json?: boolean }) => {
     if (opts.version) {
       process.stdout.write(versionText(Boolean(opts.json)));
       return;
     }
-    throw new AutoctlError('BAD_ARGS', `pg_autoctl: expected a command\n\nAvailable commands:\n${program.commandList()}`);
+    const what = word === undefined ? 'expected a command' : `${word}: unknown command`;
+    throw new AutoctlError('BAD_ARGS', `pg_autoctl: ${what}\n\nAvailable commands:\n${program.commandList()}`);
   });
 
   registerCreateCommands(program);

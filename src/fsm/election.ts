@@ -14,9 +14,9 @@
 import { writeFenceAt } from './lease.js';
 import { compareWalPositions, formatLsn, walWithin } from './lsn.js';
 import { formatBytes, listNodes, nodeLabel } from './messages.js';
-import { beingDemoted, beingPromoted, conv, demotedPrimary, inPrimaryRole, mayHoldData, readyToStreamWal } from './node-predicates.js';
+import { beingDemoted, beingPromoted, conv, demotedPrimary, inPrimaryRole, mayHoldData, readyToStreamWal, writableNode } from './node-predicates.js';
 import type { NodeSnapshot } from './snapshot.js';
-import { isPrimaryishState } from './states.js';
+import { isPrimaryishState, type NodeState } from './states.js';
 import { assign, group, healthy, log, reporting, setPriority, unhealthy, type Work, type WorkNode } from './work.js';
 
 export type ElectionResult = 'progress' | 'none';
@@ -30,11 +30,18 @@ function follow(work: Work, a: WorkNode, c: WorkNode): ElectionResult {
   return 'none';
 }
 
+/** Reported states from which a keeper reaches report_lsn (keeper table). */
+const CAN_REPORT_LSN_FROM: ReadonlySet<NodeState> = new Set<NodeState>([
+  'secondary', 'catchingup', 'report_lsn', 'join_secondary', 'maintenance', 'prepare_maintenance', 'demoted',
+]);
+
 /** A node whose position counts, frozen or final, for the most advanced position. */
 interface Known { readonly node: WorkNode; readonly candidate: boolean }
 
 export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionResult {
   const nodes = group(work);
+  // Never while a node holds a writable goal: it is, or is about to be, the primary.
+  if (writableNode(nodes) !== null) return 'none';
 
   // Step 1: an ongoing promotion keeps its candidate.
   const c = nodes.find((n) => beingPromoted(n));
@@ -72,13 +79,12 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
       missing.push(n);
       continue;
     }
-    const standby = (n.reportedState === 'secondary' || n.reportedState === 'catchingup')
-      && (n.goalState === 'secondary' || n.goalState === 'catchingup');
-    const leavingMaintenance = n.reportedState === 'maintenance' && n.goalState === 'catchingup';
-    const oldPrimary = conv(n, 'draining') || conv(n, 'demoted') || (n.reportedState === 'demoted' && n.goalState === 'catchingup');
-    // A participant of an earlier election that did not reach its new primary.
-    const leftBehind = n.reportedState === 'join_secondary' && (n.goalState === 'join_secondary' || n.goalState === 'secondary');
-    if (standby || leavingMaintenance || oldPrimary || leftBehind) {
+    // Standbys (goal secondary, catchingup or join_secondary, wherever their
+    // keeper stands) and old primaries converged in draining or demoted.
+    const standby = (n.goalState === 'secondary' || n.goalState === 'catchingup' || n.goalState === 'join_secondary')
+      && CAN_REPORT_LSN_FROM.has(n.reportedState);
+    const oldPrimary = conv(n, 'draining') || conv(n, 'demoted');
+    if (standby || oldPrimary) {
       assign(work, 'E2', [[n, 'report_lsn']], 'to report its LSN for the election of a new primary.');
       missing.push(n);
       continue;

@@ -33,9 +33,9 @@ export const MONITOR_RULES = [
   { id: 'Q2d', section: '02 §4.2', when: 'P converged in apply_settings', then: 'P := wait_primary (number_sync_standbys = 0 and no quorum secondary) or primary' },
   { id: 'Q3', section: '02 §4.2', when: 'P converged in join_primary', then: 'P := primary' },
   // spec 02 §4.3 rules for a non-primary node A
-  { id: 'R1', section: '02 §4.3', when: 'A converged in report_lsn; healthy P converged in wait_primary, join_primary or primary', then: 'A := secondary' },
+  { id: 'R1', section: '02 §4.3', when: 'A converged in report_lsn; healthy P reporting a writable state with a writable goal', then: 'A := secondary', change: '2.x requires P converged; a primary between wait_primary and primary waits for a standby that may be one of these nodes' },
   { id: 'R2', section: '02 §4.3', when: 'A converged in fast_forward', then: 'A := prepare_promotion', change: 'only once A reports, with Postgres running, an LSN at least the most advanced report_lsn node\'s' },
-  { id: 'R3', section: '02 §4.3', when: 'A converged in report_lsn or fast_forward', then: 'run the election E*' },
+  { id: 'R3', section: '02 §4.3', when: 'A converged in report_lsn or fast_forward', then: 'run the election E*', change: 'the election never runs while a node has a writable goal' },
   { id: 'R4', section: '02 §4.3', when: 'A converged in wait_standby; P converged in wait_primary or join_primary', then: 'A := catchingup' },
   { id: 'R5', section: '02 §4.3', when: 'A converged in wait_standby with replication quorum; P converged in primary', then: 'A := catchingup, P := apply_settings' },
   { id: 'R6', section: '02 §4.3', when: 'A converged in wait_standby without replication quorum; P converged in primary', then: 'A := catchingup' },
@@ -55,7 +55,7 @@ export const MONITOR_RULES = [
   { id: 'R19', section: '02 §4.3', when: 'A converged in join_secondary; P converged in primary', then: 'A := secondary' },
   // spec 02 §4.4 election
   { id: 'E1', section: '02 §4.4 step 1', when: 'the candidate being promoted reports fast_forward and is unhealthy', then: 'candidate := report_lsn, then a new election', change: '2.x starts a new election but leaves the old candidate\'s goal, so two candidates can coexist' },
-  { id: 'E2', section: '02 §4.4 step 2', when: 'a secondary or catchingup standby, a standby leaving maintenance, an old primary converged in draining or demoted, or a join_secondary node of an earlier election', then: 'node := report_lsn (it is counted as missing until it reports)', change: '2.x ignores join_secondary nodes, which then never find their new primary' },
+  { id: 'E2', section: '02 §4.4 step 2', when: 'a standby (goal secondary, catchingup or join_secondary) whose keeper can restart without upstream from its reported state, or an old primary converged in draining or demoted', then: 'node := report_lsn (it is counted as missing until it reports)', change: '2.x only asks reported secondary/catchingup nodes; nodes of an earlier election still going to secondary or join_secondary were left waiting for a primary that is gone' },
   { id: 'E3', section: '02 §4.4 step 3', when: 'a node is missing, no candidate reported, or fewer than number_sync_standbys + 1 quorum candidates', then: 'no selection', change: 'a quorum standby outside the election (maintenance, wait_maintenance, joining) counts as missing until it reports its position after the old primary\'s write lease fell: it may hold acknowledged writes' },
   { id: 'E5', section: '02 §4.4 step 5', when: 'gates passed; the candidates with priority > 0 walked by priority then position; the most advanced position held by a healthy candidate', then: 'selected := prepare_promotion (most advanced) or fast_forward', change: 'the most advanced position must be held by a healthy report_lsn candidate, the only possible WAL source for fast_forward' },
   { id: 'E5p', section: '02 §4.4 step 5', when: 'a candidate is selected', then: 'priorities shifted by 101 around the election are restored', change: '2.x only restores the candidates\'; we restore every node of the group' },

@@ -8,6 +8,7 @@ import { compareWalPositions, formatLsn, walWithin } from './lsn.js';
 import { formatBytes, nodeLabel } from './messages.js';
 import { conv, convIn, inMaintenance, inPrimaryRole } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
+import { isWritableState } from './states.js';
 import { assign, assignOpeningWrites, group, healthy, log, unhealthy, type Work, type WorkNode } from './work.js';
 
 /** Goals of an old primary that a promotion must demote first (R12, R15). */
@@ -21,7 +22,7 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
   const label = p === null ? '' : nodeLabel(p);
 
   // R1: a new primary exists; an election participant follows it.
-  if (conv(a, 'report_lsn') && p !== null && healthy(work, p) && convIn(p, ['wait_primary', 'join_primary', 'primary'])) {
+  if (conv(a, 'report_lsn') && p !== null && healthy(work, p) && isWritableState(p.reportedState) && isWritableState(p.goalState)) {
     assign(work, 'R1', [[a, 'secondary']], `to follow ${label}, the primary.`);
     return;
   }

@@ -27,5 +27,5 @@ export function versionText(json: boolean): string {
 
 export function registerVersionCommand(program: Command): void {
   withCommonOptions(program.command('version').description('Display pg_autoctl version'), true)
-    .action((opts: { json?: boolean }) => { process.stdout.write(versionText(Boolean(opts.json))); });
+    .action((_opts: unknown, cmd: Command) => { process.stdout.write(versionText(Boolean(cmd.optsWithGlobals<{ json?: boolean }>().json))); });
 }
