@@ -118,6 +118,7 @@ const ADDED: readonly Row[] = [
   ['demote_timeout', 'prepare_maintenance', 'stop_postgres', 'Fenced by the lease, then sent to maintenance: Postgres is already stopped; keep it so.'],
   ['wait_standby', 'single', 'init_primary', 'Every node with data was removed: start a new instance, discarding any unfinished base backup.'],
   ['fast_forward', 'report_lsn', 'report_lsn', 'The fast-forward was abandoned: stop streaming from the source and report the position reached.'],
+  ['prepare_promotion', 'report_lsn', 'report_lsn', 'The promotion was abandoned before it started: restart in recovery without upstream and report the position.'],
   ['join_secondary', 'report_lsn', 'report_lsn', 'The primary being promoted was lost: restart in recovery without upstream and report the frozen position for the next election.'],
 ];
 

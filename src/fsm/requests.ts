@@ -130,8 +130,9 @@ function startMaintenance(work: Work, nodeId: number): { done: string } | { refu
   if (node === undefined || node.goalState === 'dropped') return { refused: `node ${nodeId} is not registered in ${where(work)}` };
   if (inMaintenance(node) || node.reportedState === 'maintenance') return { done: `${nodeLabel(node)} is already in maintenance` };
   const isPrimary = conv(node, 'primary');
-  if (!isPrimary && node.reportedState !== 'secondary' && node.reportedState !== 'catchingup') {
-    return { refused: `cannot start maintenance on ${nodeLabel(node)}: it is in state ${node.reportedState}, `
+  const standbyState = (s: string): boolean => s === 'secondary' || s === 'catchingup';
+  if (!isPrimary && !(standbyState(node.reportedState) && standbyState(node.goalState))) {
+    return { refused: `cannot start maintenance on ${nodeLabel(node)}: it is in state ${node.reportedState}/${node.goalState}, `
       + 'expected primary, secondary or catchingup' };
   }
   const nodes = group(work);

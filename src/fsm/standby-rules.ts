@@ -14,6 +14,14 @@ import { assign, assignOpeningWrites, group, healthy, log, unhealthy, type Work,
 /** Goals of an old primary that a promotion must demote first (R12, R15). */
 const isDemotionGoal = (p: WorkNode): boolean => p.goalState === 'draining' || p.goalState === 'demote_timeout';
 
+/**
+ * P runs as a primary: its keeper reached a writable state and its goal is
+ * still writable, converged or on its way between writable states (2.x
+ * often required it converged, which deadlocks a primary waiting in
+ * enable_sync_rep for a standby that waits for it to converge).
+ */
+const primaryRunning = (p: WorkNode): boolean => isWritableState(p.reportedState) && isWritableState(p.goalState);
+
 /** No old primary to wait for: none at all, or it is itself a candidate of the election. */
 const noOldPrimary = (p: WorkNode | null): boolean =>
   p === null || p.goalState === 'report_lsn' || p.goalState === 'join_secondary';
@@ -22,7 +30,7 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
   const label = p === null ? '' : nodeLabel(p);
 
   // R1: a new primary exists; an election participant follows it.
-  if (conv(a, 'report_lsn') && p !== null && healthy(work, p) && isWritableState(p.reportedState) && isWritableState(p.goalState)) {
+  if (conv(a, 'report_lsn') && p !== null && healthy(work, p) && primaryRunning(p)) {
     assign(work, 'R1', [[a, 'secondary']], `to follow ${label}, the primary.`);
     return;
   }
@@ -48,12 +56,12 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
   }
   // R4-R6: a new standby may copy the primary.
   if (conv(a, 'wait_standby')) {
-    if (convIn(p, ['wait_primary', 'join_primary'])) {
-      assign(work, 'R4', [[a, 'catchingup']], `after ${label} became ready to serve a base backup.`);
-    } else if (conv(p, 'primary') && a.replicationQuorum) {
+    if (conv(p, 'primary') && a.replicationQuorum) {
       assign(work, 'R5', [[a, 'catchingup'], [p, 'apply_settings']], `to add ${nodeLabel(a)} to the primary's synchronous standbys.`);
     } else if (conv(p, 'primary')) {
       assign(work, 'R6', [[a, 'catchingup']], `to copy ${label} as an asynchronous standby.`);
+    } else if (primaryRunning(p) && p.goalState !== 'single') {
+      assign(work, 'R4', [[a, 'catchingup']], `after ${label} became ready to serve a base backup.`);
     }
     return;
   }
@@ -110,21 +118,17 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
   }
   // R16, R17: the old primary rejoins.
   if (conv(a, 'demoted')) {
-    if (healthy(work, p) && ((p.goalState === 'primary' && (p.reportedState === 'wait_primary' || p.reportedState === 'join_primary'))
-      || convIn(p, ['join_primary', 'wait_primary', 'primary']))) {
+    if (healthy(work, p) && primaryRunning(p)) {
       const rule = p.goalState === p.reportedState ? 'R17' : 'R16';
       assign(work, rule, [[a, 'catchingup']], `to rejoin ${label} as a standby.`);
     }
     return;
   }
   // R18, R19: election participants follow the new primary.
-  if (conv(a, 'join_secondary')) {
-    if (p.reportedState === 'wait_primary' && (p.goalState === 'wait_primary' || p.goalState === 'primary')) {
-      assign(work, 'R18', [[a, 'secondary']], `to follow ${label}, the new primary.`);
-      if (inPrimaryRole(p)) primaryRules(work, p);
-    } else if (conv(p, 'primary')) {
-      assign(work, 'R19', [[a, 'secondary']], `to follow ${label}, the new primary.`);
-    }
+  if (conv(a, 'join_secondary') && primaryRunning(p)) {
+    const rule = p.reportedState === 'wait_primary' ? 'R18' : 'R19';
+    assign(work, rule, [[a, 'secondary']], `to follow ${label}, the new primary.`);
+    if (rule === 'R18' && inPrimaryRole(p)) primaryRules(work, p);
   }
 }
 

@@ -156,8 +156,8 @@ export interface BackgroundProcess {
 }
 
 /** Starts a long-running command (as the cluster account when root); ended by pid on cleanup. */
-export function startBackground(name: string, argv: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): BackgroundProcess {
-  const full = asClusterUser(argv);
+export function startBackground(name: string, argv: readonly string[], options: { env?: NodeJS.ProcessEnv; asUser?: boolean } = {}): BackgroundProcess {
+  const full = options.asUser === false ? [...argv] : asClusterUser(argv);
   const [cmd, ...args] = full;
   if (cmd === undefined) throw new Error('empty argv');
   const child = spawn(cmd, args, { env: clusterEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir() });

@@ -4,7 +4,7 @@
  * that calls decide() and applies the decision in one step.
  */
 import {
-  decide, isWritableState, planRegistration, validateCandidatePriority, validateNumberSyncStandbys, validateReplicationQuorum,
+  decide, findTransition, isWritableState, planRegistration, validateCandidatePriority, validateNumberSyncStandbys, validateReplicationQuorum,
   writableNode, conv, groupOf, type Decision, type GroupSnapshot, type NodeSnapshot, type OperatorRequest,
 } from '../../../../src/fsm/index.js';
 import type { Pos } from './timelines.js';
@@ -123,6 +123,14 @@ function apply(world: World, decision: Decision): void {
  */
 function checkDecision(world: World, snap: GroupSnapshot, decision: Decision): void {
   for (const a of decision.assignments) {
+    // The keeper is in its reported state, or already in the previous goal (reached, not reported yet).
+    if (a.goalState !== a.reportedState && findTransition(a.reportedState, a.goalState) === undefined) {
+      violate(world, 'unreachable-goal', `[${a.rule}] node ${a.nodeId} reported ${a.reportedState}, assigned ${a.goalState}`);
+    }
+    if (a.previousGoalState !== a.reportedState && a.previousGoalState !== a.goalState
+      && findTransition(a.reportedState, a.previousGoalState) !== undefined && findTransition(a.previousGoalState, a.goalState) === undefined) {
+      violate(world, 'unreachable-goal', `[${a.rule}] node ${a.nodeId} may be in ${a.previousGoalState} (reported ${a.reportedState}), assigned ${a.goalState}`);
+    }
     // The rules that choose the node to promote (later rules carry on with that choice).
     const selecting = a.rule === 'E5' || ((a.rule === 'R8' || a.rule === 'F1' || a.rule === 'M1') && a.goalState === 'prepare_promotion')
       || (a.rule === 'P3' && a.goalState === 'single' && a.reportedState !== 'init' && a.reportedState !== 'wait_standby' && a.reportedState !== 'dropped');
