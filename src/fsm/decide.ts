@@ -13,13 +13,15 @@
  */
 import { election } from './election.js';
 import { nodeLabel } from './messages.js';
-import { conv, inPrimaryRole, primaryOrDemoted } from './node-predicates.js';
+import { conv, inPrimaryRole, mayHoldData, primaryOrDemoted, writableNode } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
 import { healthyCandidates, processRequest } from './requests.js';
 import type { FsmSettings } from './settings.js';
 import type { GroupSnapshot } from './snapshot.js';
 import { standbyRules } from './standby-rules.js';
-import { isWritableState } from './states.js';
+import { findTransition } from './keeper-transitions.js';
+import { writeFenceAt } from './lease.js';
+import { isWritableState, type NodeState } from './states.js';
 import { assign, assignOpeningWrites, finish, group, removeRow, startWork, unhealthy, type Work, type WorkNode } from './work.js';
 import type { Decision } from './decision.js';
 
@@ -31,6 +33,16 @@ export function decide(snapshot: GroupSnapshot, now: number, settings: FsmSettin
   for (const request of snapshot.requests) processRequest(work, request);
   for (const node of [...work.all]) proceedGroupState(work, node);
   return finish(work);
+}
+
+/**
+ * The keeper can reach `goal`: from its reported state, and from its
+ * current goal too when it may already stand there (reached, not reported).
+ */
+function canReach(a: WorkNode, goal: NodeState): boolean {
+  const edge = (from: NodeState): boolean => from === goal || findTransition(from, goal) !== undefined;
+  const mayStandInGoal = a.goalState !== a.reportedState && findTransition(a.reportedState, a.goalState) !== undefined;
+  return edge(a.reportedState) && (!mayStandInGoal || edge(a.goalState));
 }
 
 /** spec 02 §4 for one node A. */
@@ -47,10 +59,29 @@ function proceedGroupState(work: Work, a: WorkNode): void {
   const nodes = group(work);
   // P3: a node alone in its group.
   if (nodes.length === 1 && !conv(a, 'single')) {
-    if (a.candidatePriority > 0) {
+    // A keeper that cannot reach single from where it stands (maintenance,
+    // fast_forward, join_secondary...) goes through report_lsn first. A
+    // node without data and priority 0 waits for an operator.
+    if (!mayHoldData(a) && a.candidatePriority <= 0) return;
+    if (a.candidatePriority > 0 && canReach(a, 'single')) {
       assignOpeningWrites(work, 'P3', a, [[a, 'single']], 'because it is the only node of the group.');
-    } else {
-      assign(work, 'P3', [[a, 'report_lsn']], 'because it is the only node of the group and its candidate priority is 0.');
+    } else if (canReach(a, 'report_lsn')) {
+      assign(work, 'P3', [[a, 'report_lsn']], a.candidatePriority > 0
+        ? 'because it is the only node of the group: it restarts without upstream before running alone.'
+        : 'because it is the only node of the group and its candidate priority is 0.');
+    }
+    return;
+  }
+  // P3b: no node holds data any more (they were removed): start afresh. A
+  // new node told to copy the primary, still reporting wait_standby after
+  // the old primary's lease fell, has nothing to copy from any more.
+  const fenceAt = writeFenceAt(work.lease, work.all, work.settings);
+  const empty = (n: WorkNode): boolean => (n.reportedState === 'init' || n.reportedState === 'wait_standby')
+    && (!mayHoldData(n) || (n.reportedAt !== null && n.reportedAt > fenceAt));
+  if (writableNode(nodes) === null && nodes.every(empty)) {
+    const first = nodes.find((n) => n.candidatePriority > 0);
+    if (first === a) {
+      assignOpeningWrites(work, 'P3b', a, [[a, 'single']], 'to create a new instance: no node of the group holds data.');
     }
     return;
   }
@@ -60,8 +91,12 @@ function proceedGroupState(work: Work, a: WorkNode): void {
     return;
   }
   const p = primaryOrDemoted(nodes);
-  if (p === null || (nodes.length > 2 && unhealthy(work, p))) {
-    if (p !== null) {
+  // With two nodes the failover trigger is R8; an election is still needed
+  // when the old primary is being demoted and the pair broke up (a node was
+  // removed meanwhile, or the promotion was abandoned).
+  const lost = p === null || (unhealthy(work, p) && (nodes.length > 2 || !isWritableState(p.goalState)));
+  if (lost) {
+    if (p !== null && nodes.length > 2) {
       if (conv(p, 'primary') && healthyCandidates(work, p).length > 0) {
         assign(work, 'P5a', [[p, 'draining']], 'because it is unhealthy: a standby will be elected.');
       } else if (conv(p, 'prepare_maintenance')) {

@@ -30,10 +30,18 @@ function follow(work: Work, a: WorkNode, c: WorkNode): ElectionResult {
   return 'none';
 }
 
+const PROMOTION_GOALS: ReadonlySet<NodeState> = new Set<NodeState>(['fast_forward', 'prepare_promotion', 'stop_replication']);
+
 /** Reported states from which a keeper reaches report_lsn (keeper table). */
 const CAN_REPORT_LSN_FROM: ReadonlySet<NodeState> = new Set<NodeState>([
   'secondary', 'catchingup', 'report_lsn', 'join_secondary', 'maintenance', 'prepare_maintenance', 'demoted',
 ]);
+
+/** A standby that can be asked for report_lsn: goal secondary, catchingup or join_secondary, and a keeper that can get there. */
+export function standbyForElection(n: Pick<NodeSnapshot, 'reportedState' | 'goalState'>): boolean {
+  return (n.goalState === 'secondary' || n.goalState === 'catchingup' || n.goalState === 'join_secondary')
+    && CAN_REPORT_LSN_FROM.has(n.reportedState);
+}
 
 /** A node whose position counts, frozen or final, for the most advanced position. */
 interface Known { readonly node: WorkNode; readonly candidate: boolean }
@@ -43,8 +51,9 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   // Never while a node holds a writable goal: it is, or is about to be, the primary.
   if (writableNode(nodes) !== null) return 'none';
 
-  // Step 1: an ongoing promotion keeps its candidate.
-  const c = nodes.find((n) => beingPromoted(n));
+  // Step 1: an ongoing promotion keeps its candidate (also one chosen by
+  // R8, F1 or M1 that has not reported yet).
+  const c = nodes.find((n) => beingPromoted(n) || PROMOTION_GOALS.has(n.goalState));
   if (c !== undefined) {
     if (c === a) return follow(work, a, a);
     const kept = c.reportedState === 'report_lsn' || c.reportedState === 'prepare_promotion'
@@ -81,8 +90,7 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
     }
     // Standbys (goal secondary, catchingup or join_secondary, wherever their
     // keeper stands) and old primaries converged in draining or demoted.
-    const standby = (n.goalState === 'secondary' || n.goalState === 'catchingup' || n.goalState === 'join_secondary')
-      && CAN_REPORT_LSN_FROM.has(n.reportedState);
+    const standby = standbyForElection(n);
     const oldPrimary = conv(n, 'draining') || conv(n, 'demoted');
     if (standby || oldPrimary) {
       assign(work, 'E2', [[n, 'report_lsn']], 'to report its LSN for the election of a new primary.');
@@ -112,10 +120,15 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
     log(work, 'Failover still in progress: no candidate has reported its LSN yet.');
     return 'none';
   }
+  // number_sync_standbys + 1 quorum candidates, or every quorum node holding
+  // data when there are fewer: waiting for more could never end, and the
+  // coverage above already makes the promotion safe.
   const quorumCandidates = candidates.filter((n) => n.replicationQuorum || work.nss === 0).length;
-  if (quorumCandidates < work.nss + 1) {
+  const quorumHolders = quorumCandidates + known.filter((k) => !k.candidate && k.node.replicationQuorum).length;
+  const needed = Math.min(work.nss + 1, Math.max(quorumHolders, 1));
+  if (quorumCandidates < needed) {
     log(work, `Failover still in progress: ${quorumCandidates} quorum candidate(s) reported, `
-      + `number_sync_standbys ${work.nss} needs ${work.nss + 1}.`);
+      + `number_sync_standbys ${work.nss} needs ${needed}.`);
     return 'none';
   }
 
@@ -135,7 +148,13 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
       + `${formatBytes(work.settings.promoteWalLogThreshold)} behind ${nodeLabel(p)}; waiting for it to return.`);
     return 'none';
   }
-  const selected = select(work, candidates);
+  let selected = select(work, candidates);
+  if (selected === null && group(work).some((n) => n.candidatePriority < 0 || n.candidatePriority > 100)) {
+    // The -101 shift of perform_failover makes the old primary lose to the
+    // others, not ineligible: with nobody else to promote, undo it.
+    restorePriorities(work);
+    selected = select(work, candidates);
+  }
   if (selected === null) {
     log(work, 'Failover still in progress: no healthy candidate with a candidate priority above 0.');
     return 'none';

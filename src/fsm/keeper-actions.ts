@@ -50,8 +50,9 @@ export const KEEPER_ACTION_DESCRIPTIONS: Readonly<Record<KeeperAction, string>> 
   init_standby: 'Ask the monitor for the primary; check the replication slot pgautofailover_standby_<id> exists there; pg_basebackup '
     + 'from it with that slot into a temporary directory, then move it into place; write the standby configuration (primary_conninfo, '
     + 'primary_slot_name, recovery_target_timeline=latest); start Postgres in recovery, streaming from the primary.',
-  init_from_standby: 'pg_basebackup from the most advanced report_lsn standby (no slot), start Postgres in recovery without '
-    + 'primary_conninfo, so that the node can take part in the election.',
+  init_from_standby: 'pg_basebackup from the most advanced report_lsn standby (no slot), or from the primary (get_primary) when '
+    + 'no node is in report_lsn any more because the election ended; start Postgres in recovery without primary_conninfo, '
+    + 'so that the node can take part in the election, or follow the new primary (R1).',
   promote: 'Make the standby a read-write primary: pg_ctl promote and wait until out of recovery (already promoted: skip), '
     + 'CHECKPOINT, remove standby.signal and empty the standby settings, default_transaction_read_only = off, '
     + 'synchronous_standby_names = \'\'. Writes wait for the lease.',
@@ -66,8 +67,9 @@ export const KEEPER_ACTION_DESCRIPTIONS: Readonly<Record<KeeperAction, string>> 
   disable_sync_rep: 'synchronous_standby_names = \'\' and reload; cancel the backends waiting on SyncRep so their commits return.',
   disable_replication: 'Ensure Postgres runs as the primary (it starts only with the lease held); synchronous_standby_names = \'\', '
     + 'cancel SyncRep waiters; keep replication slots only for current nodes.',
-  restart_as_primary: 'Start Postgres as the primary again once the lease is held, with synchronous_standby_names fetched from the '
-    + 'monitor for primary and apply_settings, or \'\' for single and wait_primary.',
+  restart_as_primary: 'Start Postgres as the primary again once the lease is held. For primary: as enable_sync_rep (fetch, apply, '
+    + 'and succeed only once a listed standby flushed past the current LSN, since writes acknowledged before the fence may exist '
+    + 'on this node only); for apply_settings: fetch and apply; for single and wait_primary: synchronous_standby_names = \'\'.',
   stop_postgres: 'Stop Postgres (fast shutdown; immediate if that hangs) and keep it stopped: the node must not accept writes again '
     + 'unless a later goal says so.',
   checkpoint_and_stop: 'If Postgres runs: reset primary_conninfo and primary_slot_name, CHECKPOINT (errors ignored), then stop '
@@ -82,15 +84,18 @@ export const KEEPER_ACTION_DESCRIPTIONS: Readonly<Record<KeeperAction, string>> 
   rewind_or_rebuild: 'Make the node a standby of the current primary: stop Postgres (after a crash-recovery round if it was not '
     + 'shut down cleanly), pg_rewind from the primary, or pg_basebackup when the rewind fails; write the standby configuration; '
     + 'start streaming; drop local replication slots so they are recreated.',
-  prepare_secondary: 'Check that the node streams from the primary on the primary\'s timeline; create the replication slots '
+  prepare_secondary: 'Check that the node streams from the primary (get_primary) on the primary\'s timeline, following it first '
+    + '(as follow_primary) when it streams from another node; create the replication slots '
     + 'of the other nodes.',
   report_lsn: 'Stop streaming: restart Postgres in recovery without primary_conninfo, so that its WAL position is frozen, and '
-    + 'report that position (timeline and LSN) on the next node_active call.',
+    + 'report that position (timeline and LSN) on the next node_active call. While the state stays report_lsn, ensuring the '
+    + 'current state also removes any primary_conninfo a failed transition left behind: the reported position must stay frozen.',
   report_lsn_drop_slots: 'As report_lsn for an old primary: restart Postgres in recovery (standby.signal) without '
     + 'primary_conninfo, report its frozen WAL position, and drop its replication slots.',
   fast_forward: 'Ask the monitor for the most advanced report_lsn standby; stream from it (own slot name) with recovery_target_lsn = '
     + 'its reported LSN, recovery_target_action = pause; wait until replayed up to it; CHECKPOINT. If the local WAL diverged from '
-    + 'the source\'s history, pg_rewind from it first.',
+    + 'the source\'s history, pg_rewind from it first. When no other node is in report_lsn any more (removed by force), '
+    + 'there is nothing to fetch: done.',
   cleanup_as_primary: 'Stop streaming from the WAL source: remove primary_conninfo and the recovery target; Postgres stays in '
     + 'recovery until the promotion.',
   drop_node: 'Stop Postgres, remove the init file; the node leaves the group. The keeper exits once the monitor deleted the node.',

@@ -68,7 +68,7 @@ const FROM_2X: readonly Row[] = [
   ['draining', 'single', 'disable_replication', 'Every other node was removed: start again as the only node, once the lease is held.'],
   ['draining', 'report_lsn', 'report_lsn_drop_slots', 'Old primary taking part in the election: restart in recovery without upstream.'],
   ['demote_timeout', 'demoted', 'stop_postgres', 'Make sure Postgres is stopped.'],
-  ['demote_timeout', 'primary', 'restart_as_primary', 'Fenced by the lease but still the primary: start again once the lease is held, with the monitor\'s synchronous_standby_names.'],
+  ['demote_timeout', 'primary', 'restart_as_primary', 'Fenced by the lease but still the primary: start again once the lease is held and wait for a synchronous standby, as enable_sync_rep.'],
   ['demote_timeout', 'single', 'disable_replication', 'Every other node was removed: start again as the only node, once the lease is held.'],
   ['demoted', 'catchingup', 'rewind_or_rebuild', 'Rejoin the new primary as a standby: rewind, or rebuild from a base backup.'],
   ['demoted', 'single', 'disable_replication', 'Every other node was removed: start again as the only node, once the lease is held.'],
@@ -119,6 +119,7 @@ const ADDED: readonly Row[] = [
   ['wait_standby', 'single', 'init_primary', 'Every node with data was removed: start a new instance, discarding any unfinished base backup.'],
   ['fast_forward', 'report_lsn', 'report_lsn', 'The fast-forward was abandoned: stop streaming from the source and report the position reached.'],
   ['prepare_promotion', 'report_lsn', 'report_lsn', 'The promotion was abandoned before it started: restart in recovery without upstream and report the position.'],
+  ['wait_maintenance', 'report_lsn', 'report_lsn', 'Left alone in the group before reaching maintenance: restart in recovery without upstream and report.'],
   ['join_secondary', 'report_lsn', 'report_lsn', 'The primary being promoted was lost: restart in recovery without upstream and report the frozen position for the next election.'],
 ];
 

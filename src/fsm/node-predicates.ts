@@ -7,14 +7,27 @@ import type { NodeSnapshot } from './snapshot.js';
 import { isDemotingState, isMaintenanceState, isPrimaryishState, isWritableState, type NodeState } from './states.js';
 
 type StateView = Pick<NodeSnapshot, 'reportedState' | 'goalState'>;
+type ConvView = Pick<NodeSnapshot, 'reportedState' | 'goalState' | 'reportedAt' | 'goalChangedAt' | 'keeperGoalState'>;
 
-/** conv(n, S): reported = goal = S. */
-export function conv(node: StateView, state: NodeState): boolean {
-  return node.reportedState === state && node.goalState === state;
+/**
+ * The last report was made after the goal was assigned, by a keeper that
+ * knew that goal (when it says which goal it knew). Without this, a goal
+ * assigned back to the state a node last reported would look reached,
+ * although the keeper may have left that state since its report, for an
+ * intermediate goal it has not reported yet.
+ */
+export function reportedKnowingGoal(node: Pick<NodeSnapshot, 'goalState' | 'keeperGoalState' | 'reportedAt' | 'goalChangedAt'>): boolean {
+  if (node.reportedAt === null || node.reportedAt <= node.goalChangedAt) return false;
+  return node.keeperGoalState === null || node.keeperGoalState === node.goalState;
 }
 
-export function convIn(node: StateView, states: readonly NodeState[]): boolean {
-  return node.reportedState === node.goalState && states.includes(node.goalState);
+/** conv(n, S): reported = goal = S, reported by a keeper that knew that goal. */
+export function conv(node: ConvView, state: NodeState): boolean {
+  return node.reportedState === state && node.goalState === state && reportedKnowingGoal(node);
+}
+
+export function convIn(node: ConvView, states: readonly NodeState[]): boolean {
+  return node.reportedState === node.goalState && states.includes(node.goalState) && reportedKnowingGoal(node);
 }
 
 /**
@@ -22,8 +35,8 @@ export function convIn(node: StateView, states: readonly NodeState[]): boolean {
  * primary and apply_settings (both keep the same synchronous_standby_names
  * until the keeper applies the new value).
  */
-export function inPrimaryRole(node: StateView): boolean {
-  if (node.reportedState === node.goalState && isWritableState(node.goalState)) return true;
+export function inPrimaryRole(node: ConvView): boolean {
+  if (node.reportedState === node.goalState && isWritableState(node.goalState) && reportedKnowingGoal(node)) return true;
   const pair = (s: NodeState): boolean => s === 'primary' || s === 'apply_settings';
   return pair(node.goalState) && pair(node.reportedState);
 }
@@ -108,7 +121,7 @@ export function primaryOrDemoted<T extends StateView>(group: readonly T[]): T | 
 }
 
 /** First node converged in single, primary or join_primary: where a manual failover starts. */
-export function failoverSource<T extends StateView>(group: readonly T[]): T | null {
+export function failoverSource<T extends ConvView>(group: readonly T[]): T | null {
   return group.find((n) => convIn(n, ['single', 'primary', 'join_primary'])) ?? null;
 }
 

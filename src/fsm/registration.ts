@@ -8,7 +8,7 @@ import { beingPromoted, conv, groupOf, writableNode } from './node-predicates.js
 import type { NodeSnapshot } from './snapshot.js';
 import type { NodeState } from './states.js';
 
-type GroupView = Pick<NodeSnapshot, 'nodeId' | 'reportedState' | 'goalState' | 'candidatePriority' | 'replicationQuorum'>;
+type GroupView = Pick<NodeSnapshot, 'nodeId' | 'reportedState' | 'goalState' | 'candidatePriority' | 'replicationQuorum' | 'reportedAt' | 'goalChangedAt' | 'keeperGoalState'>;
 
 export interface NewNode {
   readonly candidatePriority: number;

@@ -5,6 +5,7 @@
  * and either carried out or refused with the reason; never half applied.
  */
 import { assertNever } from '../common/errors.js';
+import { standbyForElection } from './election.js';
 import { nodeLabel } from './messages.js';
 import { beingPromoted, conv, failoverInProgress, failoverSource, inMaintenance, inPrimaryRole, mayHoldData, primaryOrDemoted, writableNode } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
@@ -169,7 +170,7 @@ function stopMaintenance(work: Work, nodeId: number): { done: string } | { refus
   const node = findNode(work, nodeId);
   if (node === undefined || node.goalState === 'dropped') return { refused: `node ${nodeId} is not registered in ${where(work)}` };
   const nodes = group(work);
-  if (!(conv(node, 'maintenance') || (nodes.length > 2 && conv(node, 'prepare_maintenance')))) {
+  if (!(conv(node, 'maintenance') || conv(node, 'prepare_maintenance'))) {
     return { refused: `cannot stop maintenance when current state for ${nodeLabel(node)} is not "maintenance"` };
   }
   const p = primaryOrDemoted(nodes.filter((n) => n !== node));
@@ -197,7 +198,7 @@ function remove(work: Work, nodeId: number, force: boolean): { done: string } | 
         + 'and may hold the only copy of recent writes; retry when it is primary, or force the removal' };
     }
     // Standbys report their LSN for the election; old primaries join it once converged (election step 2).
-    const electors = others.filter((o) => o.goalState === 'secondary' || o.goalState === 'catchingup' || conv(o, 'demoted'))
+    const electors = others.filter((o) => standbyForElection(o) || conv(o, 'demoted'))
       .map((o) => [o, 'report_lsn'] as const);
     assign(work, 'D1', [[node, 'dropped'], ...electors], 'after the primary was removed by the operator.');
   } else {

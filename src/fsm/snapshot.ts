@@ -28,8 +28,21 @@ export interface NodeSnapshot {
   readonly healthCheckedAt: number | null;
   /** Time of the last node_active report; null: the keeper never reported. */
   readonly reportedAt: number | null;
-  /** Time of the last goal change (column statechangetime). */
+  /**
+   * Time of the last goal assignment. Not the 2.x column statechangetime,
+   * which node_active also moves when the reported state changes.
+   */
   readonly goalChangedAt: number;
+  /**
+   * The goal state the keeper had received when it made its last report
+   * (its state file's assigned state, sent with node_active), or null when
+   * the keeper does not send it. A node counts as converged in S only when
+   * it reported S, after S was assigned, while knowing S as its goal: a
+   * report made before the keeper learned its goal may describe a state it
+   * has left since. When null, only the time condition is checked, which
+   * misses a keeper that moved on after the gathering of its report.
+   */
+  readonly keeperGoalState: NodeState | null;
   /**
    * Last non-zero LSN the node reported. It is the node's current LSN only
    * when the last report said Postgres was running (pgIsRunning).

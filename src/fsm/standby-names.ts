@@ -5,7 +5,7 @@
  * id (the original's order is unspecified there).
  */
 import { badState } from '../common/errors.js';
-import { conv, groupOf, writableNode } from './node-predicates.js';
+import { groupOf, writableNode } from './node-predicates.js';
 import type { NodeSnapshot } from './snapshot.js';
 
 type NameView = Pick<NodeSnapshot, 'nodeId' | 'reportedState' | 'goalState' | 'candidatePriority' | 'replicationQuorum'>;
@@ -48,7 +48,8 @@ export function synchronousStandbyNames(group: StandbyNamesInput, primaryNodeId?
 
   const quorum = others.filter((n) => n.replicationQuorum)
     .sort((a, b) => b.candidatePriority - a.candidatePriority || a.nodeId - b.nodeId);
-  if (quorum.length === 0 || conv(primary, 'wait_primary')) return '';
+  const primaryWaiting = primary.reportedState === 'wait_primary' && primary.goalState === 'wait_primary';
+  if (quorum.length === 0 || primaryWaiting) return '';
   const count = group.numberSyncStandbys === 0 ? 1 : group.numberSyncStandbys;
   return `ANY ${count} (${quorum.map((n) => standbyName(n.nodeId)).join(', ')})`;
 }

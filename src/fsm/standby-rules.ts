@@ -15,12 +15,14 @@ import { assign, assignOpeningWrites, group, healthy, log, unhealthy, type Work,
 const isDemotionGoal = (p: WorkNode): boolean => p.goalState === 'draining' || p.goalState === 'demote_timeout';
 
 /**
- * P runs as a primary: its keeper reached a writable state and its goal is
- * still writable, converged or on its way between writable states (2.x
- * often required it converged, which deadlocks a primary waiting in
- * enable_sync_rep for a standby that waits for it to converge).
+ * P runs as a primary: its goal is writable and its keeper reached a
+ * writable state, or restarts Postgres after its lease fence (reported
+ * demote_timeout, Postgres running). 2.x often required P converged, which
+ * deadlocks a primary waiting in enable_sync_rep for a standby that waits
+ * for the primary to converge.
  */
-const primaryRunning = (p: WorkNode): boolean => isWritableState(p.reportedState) && isWritableState(p.goalState);
+const primaryRunning = (p: WorkNode): boolean => isWritableState(p.goalState)
+  && (isWritableState(p.reportedState) || (p.reportedState === 'demote_timeout' && p.pgIsRunning));
 
 /** No old primary to wait for: none at all, or it is itself a candidate of the election. */
 const noOldPrimary = (p: WorkNode | null): boolean =>

@@ -4,12 +4,13 @@
  * election states (report_lsn, fast_forward), maintenance and drop.
  * Every action is idempotent: a keeper killed half-way redoes it.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import { readInitFileIfExists, removeInitFile } from '../config/index.js';
 import { getMostAdvancedStandby, getPrimary } from '../monitor/api.js';
 import type { NodeAddress, PrimaryNode } from '../monitor/api-types.js';
 import {
-  checkpoint, classifyPgData, formatLsn, localFacts, parseLsnOrZero, pgBasebackup, pgRewind, readControlData,
+  checkpoint, classifyPgData, formatLsn, isProcessAlive, localFacts, parseLsnOrZero, pgBasebackup, pgRewind, readControlData,
   runCrashRecovery, slotNameFor, upstreamHasSlot, wasShutDownCleanly,
 } from '../postgres/index.js';
 import { publishSystemIdentifier } from './actions-primary.js';
@@ -51,6 +52,7 @@ async function baseBackupFrom(rt: KeeperRuntime, upstream: { host: string; port:
     rt.log.info(`Target directory exists: "${rt.config.postgresql.pgdata}", stopping PostgreSQL`);
   }
   await ensurePgStopped(rt);
+  await killStaleBaseBackups(rt, rt.config.replication.backup_directory);
   rt.log.info(`Initialising PostgreSQL as a hot standby of ${upstream.label}`);
   await pgBasebackup(rt.bin, rt.config.postgresql.pgdata, {
     source,
@@ -61,6 +63,45 @@ async function baseBackupFrom(rt: KeeperRuntime, upstream: { host: string; port:
     log: rt.log,
     signal: rt.signal,
   });
+}
+
+/**
+ * A pg_basebackup left running by a pg_autoctl that was killed keeps our
+ * slot busy on the upstream and writes into the staging directory: end it
+ * before starting again. Found by its exact `--pgdata <staging dir>`
+ * argument among this account's processes.
+ */
+async function killStaleBaseBackups(rt: KeeperRuntime, backupDir: string): Promise<void> {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return;
+  }
+  for (const name of pids) {
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const program = argv[0] ?? '';
+    const target = argv.indexOf('--pgdata');
+    if (!program.endsWith('pg_basebackup') || target < 0 || argv[target + 1] !== backupDir) continue;
+    rt.log.warn(`Stopping pg_basebackup (pid ${pid}) left over by a previous attempt into "${backupDir}"`);
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      continue;
+    }
+    const deadline = performance.now() + 10_000;
+    while (isProcessAlive(pid) && performance.now() < deadline) await sleep(50);
+    if (isProcessAlive(pid)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
 }
 
 /** Everything after the files of another node landed in PGDATA: our settings, certificate, standby setup, start. */

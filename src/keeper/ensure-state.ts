@@ -47,7 +47,8 @@ export function enforceLease(rt: KeeperRuntime): boolean {
       ? `This node is "${current}" without a write lease from the monitor: PostgreSQL has been stopped to fence it`
       : `The write lease of this node ran out ${Math.round(performance.now() - end)} ms ago without a successful node_active call: PostgreSQL has been stopped to fence it`);
   }
-  if (needsWriteLease(current)) {
+  // A stopped Postgres needs no fence; the state only tells the monitor once it is unreachable.
+  if (needsWriteLease(current) && (killed !== null || rt.monitorUnreachable)) {
     rt.log.warn(`Reaching new state "${FENCED_STATE}" (self-assigned: no write lease)`);
     saveState(rt, { currentRole: FENCED_STATE, assignedRole: FENCED_STATE }).catch((error: unknown) => {
       rt.log.error(`Failed to write the keeper state: ${messageOf(error)}`);

@@ -92,6 +92,7 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
     }
     if (memory.monitorFailing) rt.log.info('Successfully got the goal state from the monitor');
     memory.monitorFailing = false;
+    rt.monitorUnreachable = false;
     goal = assignment.goalState;
     await saveState(rt, {
       assignedRole: goal,
@@ -171,6 +172,8 @@ async function onReportFailure(rt: KeeperRuntime, memory: LoopMemory, current: N
     memory.lastFailureLog = now;
   }
   memory.monitorFailing = true;
+  rt.monitorUnreachable = true;
+  enforceLease(rt);
   if (needsWriteLease(current) && rt.lease.valid()) {
     rt.log.debug(`The write lease of this node ends in ${Math.round(rt.lease.remainingMs())} ms unless the monitor answers`);
   }

@@ -20,10 +20,31 @@ const REFUSALS: ReadonlyMap<string, string> = new Map([
   ['42501', 'permission denied'],
 ]);
 
-function sqlState(error: unknown): string | undefined {
+/**
+ * The server's refusals, as connectClient reports them (its error keeps
+ * the reason of each attempt in the message, not the pg errors).
+ */
+const REFUSAL_TEXTS: readonly RegExp[] = [
+  /database "[^"]*" does not exist/,
+  /role "[^"]*" does not exist/,
+  /password authentication failed for user "[^"]*"/,
+  /no pg_hba\.conf entry for [^;]*/,
+  /permission denied for database "[^"]*"/,
+];
+
+/** Why the server refused us, when it did. */
+function refusalOf(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth += 1) {
-    if (e instanceof pg.DatabaseError) return e.code;
+    if (e instanceof pg.DatabaseError) {
+      const known = e.code === undefined ? undefined : REFUSALS.get(e.code);
+      if (known !== undefined) return `${known}: ${e.message}`;
+    }
     e = (e as { cause?: unknown }).cause;
+  }
+  const text = messageOf(error);
+  for (const pattern of REFUSAL_TEXTS) {
+    const match = pattern.exec(text);
+    if (match) return match[0];
   }
   return undefined;
 }
@@ -70,10 +91,9 @@ export async function connectMonitorForCreate(options: MonitorConnectOptions): P
       return client;
     } catch (error) {
       if (error instanceof AutoctlError && error.code === 'BAD_STATE') throw error;
-      const state = sqlState(error);
-      const refusal = state === undefined ? undefined : REFUSALS.get(state);
+      const refusal = refusalOf(error);
       if (refusal !== undefined) {
-        throw new AutoctlError('BAD_STATE', `Failed to connect to the monitor at "${uri}": ${refusal}: ${oneLine(error)}`);
+        throw new AutoctlError('BAD_STATE', `Failed to connect to the monitor at "${uri}": ${refusal}`);
       }
       const elapsed = performance.now() - started;
       if (elapsed + delay > options.retryBudgetMs) {

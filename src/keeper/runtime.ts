@@ -39,6 +39,8 @@ export interface KeeperRuntime {
   lastFacts: PgReport;
   /** Set when the keeper killed Postgres because its write lease ran out. */
   fencedAt: number | null;
+  /** The last node_active call failed. */
+  monitorUnreachable: boolean;
   /** The goal of the transition running now, if any. */
   transitionGoal: NodeState | null;
   /** State file writes, serialised (the lease timer and the loop both write). */

@@ -123,6 +123,7 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     syncTargetLsn: null,
     lastFacts: NOT_RUNNING,
     fencedAt: null,
+    monitorUnreachable: false,
     transitionGoal: null,
     stateWrites: Promise.resolve(),
   };
@@ -134,8 +135,7 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
 async function startUp(rt: KeeperRuntime): Promise<void> {
   const init = await readInitFileIfExists(rt.paths.init);
   if (init !== undefined) {
-    rt.log.info('Continuing from a previous `pg_autoctl create` failed attempt');
-    rt.log.info(`PostgreSQL state at registration time was: ${PGDATA_INIT_STATE_TEXT[init.pgdataState]}`);
+    rt.log.info(`Initialisation of this node is in progress (\`pg_autoctl create\`); PostgreSQL state at registration time was: ${PGDATA_INIT_STATE_TEXT[init.pgdataState]}`);
   }
   // A primary restarted without a lease carried over fences at once, before anything else.
   if (needsWriteLease(currentState(rt))) enforceLease(rt);

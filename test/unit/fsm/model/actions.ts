@@ -29,7 +29,7 @@ export function runAction(world: World, node: SimNode, action: KeeperAction, goa
     }
     case 'init_from_standby': {
       const row = mostAdvancedStandby(world.monitor.nodes);
-      const source = row === null ? undefined : simNodeById(world, row.nodeId);
+      const source = row === null ? primaryNode(world) : simNodeById(world, row.nodeId);
       if (!canCopy(world, node, source)) return false;
       pg.pos = source.pg.pos;
       becomeStandby(node, null);
@@ -64,7 +64,8 @@ export function runAction(world: World, node: SimNode, action: KeeperAction, goa
       if (!pg.hasData || !pg.promoted) return false;
       if (world.t < node.leaseUntil) pg.running = true;
       if (!pg.running) return false;
-      if (action === 'restart_as_primary' && (goal === 'primary' || goal === 'apply_settings')) return fetchStandbyNames(world, node);
+      if (action === 'restart_as_primary' && goal === 'primary') return enableSyncRep(world, node);
+      if (action === 'restart_as_primary' && goal === 'apply_settings') return fetchStandbyNames(world, node);
       setStandbyNames(world, node, null);
       return true;
     }
@@ -85,17 +86,15 @@ export function runAction(world: World, node: SimNode, action: KeeperAction, goa
       return true;
     case 'follow_primary':
     case 'rewind_or_rebuild': {
+      if (!followPrimary(world, node)) return false;
       const source = primaryNode(world);
-      if (!canCopy(world, node, source)) return false;
-      if (!pg.hasData || !world.tls.contains(pg.pos, source.pg.pos)) pg.pos = source.pg.pos; // rewind or rebuild
-      becomeStandby(node, source.nodeId);
-      if (goal === 'secondary' && world.tls.number(pg.pos) !== world.tls.number(source.pg.pos)) return false;
-      return true;
+      return !(goal === 'secondary' && source !== undefined && world.tls.number(pg.pos) !== world.tls.number(source.pg.pos));
     }
     case 'prepare_secondary': {
       const source = primaryNode(world);
-      return source !== undefined && pg.upstream === source.nodeId && pg.streamingFrom === source.nodeId
-        && world.tls.number(pg.pos) === world.tls.number(source.pg.pos);
+      if (source === undefined) return false;
+      if (pg.upstream !== source.nodeId && !followPrimary(world, node)) return false;
+      return pg.streamingFrom === source.nodeId && world.tls.number(pg.pos) === world.tls.number(source.pg.pos);
     }
     case 'report_lsn':
     case 'report_lsn_drop_slots':
@@ -105,7 +104,12 @@ export function runAction(world: World, node: SimNode, action: KeeperAction, goa
       return true;
     case 'fast_forward': {
       const row = mostAdvancedStandby(world.monitor.nodes.filter((n) => n.nodeId !== node.nodeId));
-      const source = row === null ? undefined : simNodeById(world, row.nodeId);
+      if (row === null) {
+        // The source was removed (by force): nothing is left to fetch.
+        becomeStandby(node, null);
+        return pg.hasData;
+      }
+      const source = simNodeById(world, row.nodeId);
       if (!canCopy(world, node, source)) return false;
       if (!pg.hasData || !world.tls.contains(source.pg.pos, pg.pos)) pg.pos = source.pg.pos;
       becomeStandby(node, null);
@@ -120,8 +124,18 @@ export function runAction(world: World, node: SimNode, action: KeeperAction, goa
   }
 }
 
+/** Stream from the node get_primary names, after a rewind (or a new copy) when the local WAL diverged. */
+export function followPrimary(world: World, node: SimNode): boolean {
+  const source = primaryNode(world);
+  if (!canCopy(world, node, source)) return false;
+  const pg = node.pg;
+  if (!pg.hasData || !world.tls.contains(pg.pos, source.pg.pos)) pg.pos = source.pg.pos;
+  becomeStandby(node, source.nodeId);
+  return true;
+}
+
 /** get_primary: the node with a writable goal, else the old primary. */
-function primaryNode(world: World): SimNode | undefined {
+export function primaryNode(world: World): SimNode | undefined {
   const group = groupOf(world.monitor.nodes);
   const row = writableNode(group) ?? primaryOrDemoted(group);
   return row === null ? undefined : simNodeById(world, row.nodeId);

@@ -133,7 +133,7 @@ function operatorCommand(world: World): void {
   } else if (roll < 87) {
     setNumberSyncStandbys(world, rng.int(3));
   } else if (roll < 93) {
-    if (target !== undefined && group.length > 2) requestRemoval(world, target.nodeId);
+    if (target !== undefined && group.length > 1) requestRemoval(world, target.nodeId, rng.chance(0.15));
   } else {
     addNode(world);
   }
@@ -147,6 +147,13 @@ export function addNode(world: World): void {
     const current = world.nodes.find((n) => n.slot === slot && !n.retired);
     if (current !== undefined) continue;
     const node = newSimNode(world, slot);
+    // Sometimes the machine of a removed node registers again, its old data and state file kept.
+    const previous = world.nodes.find((n) => n.slot === slot && n.retired && n.state === 'dropped');
+    if (previous !== undefined && world.rng.chance(0.5)) {
+      node.state = 'dropped';
+      node.pg = { ...previous.pg, running: false, pending: [], streamingFrom: null, upstream: null };
+      stopPostgres(previous);
+    }
     world.nodes.push(node);
     log(world, `operator: new machine in slot ${slot}`);
     return;

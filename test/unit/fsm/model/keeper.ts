@@ -7,7 +7,7 @@
  */
 import { findTransition, isWritableState, type KeeperAction, type NodeState, type SyncState } from '../../../../src/fsm/index.js';
 import { processCall } from './monitor.js';
-import { runAction } from './actions.js';
+import { followPrimary, primaryNode, runAction } from './actions.js';
 import { SLOT_MONITOR, log, reachable, violate, type Call, type SimNode, type World } from './world.js';
 
 const CALL_TIMEOUT_MS = 2000;
@@ -33,11 +33,14 @@ export function keeperStep(world: World, node: SimNode): void {
   }
   if (world.t < node.nextLoopAt) return;
 
-  // The keeper's own fence: a writable state without a lease becomes demote_timeout.
+  // The keeper's own fence: a writable state without a lease goes to demote_timeout (a table edge).
   if (isWritableState(node.state) && world.t >= node.leaseUntil && node.pg.hasData) {
-    log(world, `node ${node.nodeId}: write lease ran out in ${node.state}, fencing (demote_timeout)`);
-    stopPostgres(node);
-    node.state = 'demote_timeout';
+    log(world, `node ${node.nodeId}: write lease ran out in ${node.state}, fencing`);
+    if (findTransition(node.state, 'demote_timeout') === undefined) {
+      violate(world, 'missing-keeper-edge', `node ${node.nodeId} cannot fence itself from ${node.state}`);
+      return;
+    }
+    finishTransition(world, node, 'demote_timeout');
   }
   sendCall(world, node);
 }
@@ -47,6 +50,7 @@ function report(node: SimNode, world: World): Call['report'] {
   const sync: SyncState = 'unknown';
   return {
     state: node.state,
+    goal: node.goal,
     pgIsRunning: running,
     tli: running && node.pg.hasData ? world.tls.number(node.pg.pos) : 0,
     lsn: running && node.pg.hasData ? node.pg.pos.lsn : 0,
@@ -114,9 +118,9 @@ function resolveCall(world: World, node: SimNode, call: Call): void {
 
 function onAnswer(world: World, node: SimNode, call: Call): void {
   if (call.unknownNode) {
+    // Postgres is left running: the write lease fence stops it if it was a primary.
     log(world, `node ${node.nodeId}: the monitor no longer knows this node; the keeper exits`);
     node.retired = true;
-    stopPostgres(node);
     return;
   }
   const goal = call.goal;
@@ -128,6 +132,9 @@ function onAnswer(world: World, node: SimNode, call: Call): void {
     ensureState(node, world);
     return;
   }
+  // spec 02 §6.1 step 5: ensure the current state first, except around demotions.
+  const demoting = (st: NodeState): boolean => STOPPED_STATES.has(st);
+  if (!demoting(goal) && !demoting(node.state) && node.state !== 'secondary') ensureState(node, world);
   const edge = findTransition(node.state, goal);
   if (edge === undefined) {
     violate(world, 'missing-keeper-edge', `node ${node.nodeId} has no transition from ${node.state} to ${goal}`);
@@ -156,9 +163,23 @@ function finishTransition(world: World, node: SimNode, to: NodeState): void {
   node.nextLoopAt = world.t;
 }
 
-/** spec 02 §6.4: keep Postgres as the current state wants it. */
+/**
+ * spec 02 §6.4: keep Postgres as the current state wants it. A standby in
+ * catchingup or secondary also follows the node get_primary names, when
+ * it followed another one (it missed an election while it was down).
+ */
 function ensureState(node: SimNode, world: World): void {
   const pg = node.pg;
+  if ((node.state === 'catchingup' || node.state === 'secondary') && node.goal === node.state && pg.hasData) {
+    const primary = primaryNode(world);
+    if (primary !== undefined && pg.upstream !== primary.nodeId && isWritableState(primary.goal)) followPrimary(world, node);
+  }
+  // In report_lsn Postgres never streams: a failed follow_primary may have configured an upstream.
+  if (node.state === 'report_lsn' && pg.hasData && pg.upstream !== null) {
+    pg.upstream = null;
+    pg.streamingFrom = null;
+    pg.running = true;
+  }
   if (RUNNING_STATES.has(node.state) && !pg.running && pg.hasData) {
     if (isWritableState(node.state) && world.t >= node.leaseUntil) return;
     pg.running = true;

@@ -7,6 +7,7 @@ import {
   decide, findTransition, isWritableState, planRegistration, validateCandidatePriority, validateNumberSyncStandbys, validateReplicationQuorum,
   writableNode, conv, groupOf, type Decision, type GroupSnapshot, type NodeSnapshot, type OperatorRequest,
 } from '../../../../src/fsm/index.js';
+import { hasQuorumStandby } from './postgres.js';
 import type { Pos } from './timelines.js';
 import { SLOT_MONITOR, dbNodeById, log, pgServes, reachable, simNodeById, violate, type Call, type DbNode, type SimNode, type World } from './world.js';
 
@@ -19,7 +20,7 @@ export function snapshot(world: World): GroupSnapshot {
     nodes: m.nodes.map((n): NodeSnapshot => ({
       nodeId: n.nodeId, name: n.name, host: n.host, port: n.port,
       reportedState: n.reportedState, goalState: n.goalState, health: n.health, healthCheckedAt: n.healthCheckedAt,
-      reportedAt: n.reportedAt, goalChangedAt: n.goalChangedAt, reportedLsn: n.reportedLsn,
+      reportedAt: n.reportedAt, goalChangedAt: n.goalChangedAt, keeperGoalState: n.keeperGoalState, reportedLsn: n.reportedLsn,
       reportedTimeline: n.reportedTimeline, pgIsRunning: n.pgIsRunning, replicationState: n.replicationState,
       candidatePriority: n.candidatePriority, replicationQuorum: n.replicationQuorum,
     })),
@@ -39,8 +40,9 @@ export function processCall(world: World, call: Call): void {
   }
   const r = call.report;
   if (row.reportedState !== r.state) world.monitor.dirty = true;
-  if (row.pgIsRunning !== r.pgIsRunning) world.monitor.dirty = true;
+  if (row.pgIsRunning !== r.pgIsRunning || row.keeperGoalState !== r.goal) world.monitor.dirty = true;
   row.reportedState = r.state;
+  row.keeperGoalState = r.goal;
   row.pgIsRunning = r.pgIsRunning;
   if (r.tli !== 0) row.reportedTimeline = r.tli;
   if (r.lsn !== 0) {
@@ -86,8 +88,15 @@ export function runBrain(world: World): void {
   apply(world, decision);
 }
 
+let lastLogs = '';
+
 function apply(world: World, decision: Decision): void {
   const m = world.monitor;
+  if (world.trace !== null) {
+    const logs = decision.logs.join(' | ');
+    if (logs !== lastLogs && logs !== '') log(world, `monitor log: ${logs}`);
+    lastLogs = logs;
+  }
   for (const change of decision.priorityChanges) {
     const row = dbNodeById(world, change.nodeId);
     if (row !== undefined) row.candidatePriority = change.candidatePriority;
@@ -139,10 +148,11 @@ function checkDecision(world: World, snap: GroupSnapshot, decision: Decision): v
     if (configured <= 0) violate(world, 'priority-0-promoted', `node ${a.nodeId} selected by ${a.rule} with candidate priority 0`);
     if (a.rule === 'E5') {
       world.stats.failovers += 1;
-      const floor: Pos[] = [];
-      for (const n of groupOf(snap.nodes)) {
+      const floor: { nodeId: number; pos: Pos }[] = [];
+      const removed = new Set(decision.removals.map((r) => r.nodeId));
+      for (const n of groupOf(snap.nodes.filter((x) => !removed.has(x.nodeId)))) {
         const sim = simNodeById(world, n.nodeId);
-        if (sim !== undefined && conv(n, 'report_lsn') && n.pgIsRunning) floor.push(sim.pg.pos);
+        if (sim !== undefined && conv(n, 'report_lsn') && n.pgIsRunning) floor.push({ nodeId: n.nodeId, pos: sim.pg.pos });
       }
       world.electionFloor.set(a.nodeId, floor);
     } else {
@@ -172,9 +182,11 @@ export function requestPromotion(world: World, nodeId: number): void {
 export function requestMaintenance(world: World, nodeId: number, enable: boolean): void {
   request(world, { kind: 'maintenance', nodeId, enable });
 }
-export function requestRemoval(world: World, nodeId: number): void {
+export function requestRemoval(world: World, nodeId: number, force: boolean): void {
   if (world.monitor.requests.some((r) => r.kind === 'remove' && r.nodeId === nodeId)) return;
-  request(world, { kind: 'remove', nodeId, force: false });
+  // A forced removal gives up the protection of writes the node may hold alone.
+  if (force) world.acked.clear();
+  request(world, { kind: 'remove', nodeId, force });
 }
 
 /** The primary is converged in apply_settings: setting changes are refused (spec 03 §5.2). */
@@ -200,6 +212,9 @@ export function setQuorum(world: World, nodeId: number, value: boolean): boolean
   if (!value && writableNode(groupOf(m.nodes)) === null) return false;
   if (!validateReplicationQuorum(m.nodes, m.nss, nodeId, value).ok) return false;
   row.replicationQuorum = value;
+  // The operator made the group asynchronous: earlier writes lose their protection.
+  const primary = writableNode(groupOf(m.nodes));
+  if (!value && primary !== null && !hasQuorumStandby(world, primary.nodeId)) world.acked.clear();
   request(world, { kind: 'settings_changed', setting: 'replication_quorum', nodeId });
   return true;
 }
@@ -224,7 +239,7 @@ export function registerNode(world: World, node: SimNode, priority: number, quor
   const row: DbNode = {
     nodeId, slot: node.slot, name: `node_${nodeId}`, host: `10.0.0.${node.slot}`, port: 5432,
     reportedState: 'init', goalState: plan.goalState, health: 'unknown', healthCheckedAt: null,
-    reportedAt: world.t, goalChangedAt: world.t, reportedLsn: 0n, reportedTimeline: 1, pgIsRunning: false,
+    reportedAt: world.t, goalChangedAt: world.t, keeperGoalState: null, reportedLsn: 0n, reportedTimeline: 1, pgIsRunning: false,
     replicationState: 'unknown', candidatePriority: priority, replicationQuorum: quorum, nextHealthCheckAt: world.t,
   };
   m.nodes.push(row);
@@ -233,7 +248,7 @@ export function registerNode(world: World, node: SimNode, priority: number, quor
   m.dirty = true;
   node.nodeId = nodeId;
   node.name = row.name;
-  node.state = 'init';
+  if (node.state !== 'dropped') node.state = 'init';
   node.goal = plan.goalState;
   log(world, `monitor: registered node ${nodeId} (slot ${node.slot}) with goal ${plan.goalState}, priority ${priority}, quorum ${quorum}`);
   return true;

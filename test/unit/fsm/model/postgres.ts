@@ -11,7 +11,7 @@ import type { Pos } from './timelines.js';
 /** The node's Postgres may acknowledge a write now or after a SIGCONT: its write lease still runs. */
 export function writeCapable(world: World, node: SimNode): boolean {
   const pg = node.pg;
-  return !node.retired && node.alive && pg.running && pg.promoted && !pg.readOnly && world.t < node.leaseUntil;
+  return node.alive && pg.running && pg.promoted && !pg.readOnly && world.t < node.leaseUntil;
 }
 
 /** The node-level fence of DESIGN.md: Postgres dies when its lease is over, whatever the keeper does. */
@@ -86,10 +86,17 @@ export function ackAll(world: World, node: SimNode): void {
 
 function ack(world: World, node: SimNode, commit: Pos): void {
   world.stats.acks += 1;
-  // In a group whose standbys are all asynchronous, an acknowledged write may be lost by design.
-  const asyncGroup = node.pg.ssn === null
-    && !world.monitor.nodes.some((n) => n.nodeId !== node.nodeId && n.goalState !== 'dropped' && n.replicationQuorum);
-  if (asyncGroup) return;
+  // Which acknowledged writes the FSM protects (docs/fsm.md): those made
+  // under a non-empty synchronous_standby_names, and those made with an
+  // empty one in wait_primary or single while the group has a quorum
+  // standby (business continuity: no failover from there, and the way back
+  // to primary waits for a standby to catch up). An empty value in primary
+  // means every standby was asynchronous when it was fetched: such writes
+  // may be lost by a failover, by design (spec 01 §6.4).
+  const businessContinuity = (node.state === 'wait_primary' || node.state === 'single') && hasQuorumStandby(world, node.nodeId);
+  if (node.pg.ssn === null && !businessContinuity) return;
+  // A node the operator removed by force is no longer protected.
+  if (!world.monitor.nodes.some((n) => n.nodeId === node.nodeId)) return;
   const sysid = world.tls.sysid(commit);
   const tip = world.acked.get(sysid);
   if (tip !== undefined && !world.tls.contains(tip, commit)) {
@@ -97,6 +104,10 @@ function ack(world: World, node: SimNode, commit: Pos): void {
       + `which does not extend the acknowledged history ending at ${world.tls.describe(tip)}`);
   }
   world.acked.set(sysid, commit);
+}
+
+export function hasQuorumStandby(world: World, primaryId: number): boolean {
+  return world.monitor.nodes.some((n) => n.nodeId !== primaryId && n.goalState !== 'dropped' && n.replicationQuorum);
 }
 
 /** At a promotion: no acknowledged write is lost, and no reported candidate is ahead. */
@@ -110,7 +121,8 @@ export function checkPromotion(world: World, node: SimNode): void {
   // Candidates are compared as the election does: timeline number, then LSN
   // (a diverged old primary on an older timeline is not ahead).
   const tli = world.tls.number(pos);
-  for (const floor of world.electionFloor.get(node.nodeId) ?? []) {
+  for (const { nodeId, pos: floor } of world.electionFloor.get(node.nodeId) ?? []) {
+    if (!world.monitor.nodes.some((n) => n.nodeId === nodeId)) continue; // removed by the operator since
     const floorTli = world.tls.number(floor);
     if (floorTli > tli || (floorTli === tli && floor.lsn > pos.lsn)) {
       violate(world, 'promoted-behind-candidate', `node ${node.nodeId} promoted at ${world.tls.describe(pos)} `

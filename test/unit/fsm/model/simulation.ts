@@ -105,19 +105,22 @@ function operatorRepairs(world: World): void {
   const group = groupOf(world.monitor.nodes);
   for (const n of group) {
     const pending = world.monitor.requests.some((r) => r.kind === 'maintenance' && r.nodeId === n.nodeId);
-    if (!pending && (conv(n, 'maintenance') || (group.length > 2 && conv(n, 'prepare_maintenance')))) {
+    if (!pending && (conv(n, 'maintenance') || conv(n, 'prepare_maintenance'))) {
       requestMaintenance(world, n.nodeId, false);
     }
   }
-  const eligible = group.filter((n) => (world.monitor.configuredPriority.get(n.nodeId) ?? 0) > 0);
-  const first = group[0];
+  // Priority 0 on every node holding data leaves nothing to promote: the operator gives one a priority.
+  const holders = group.filter((n) => n.reportedState !== 'init' && n.reportedState !== 'wait_standby');
+  const eligible = holders.filter((n) => (world.monitor.configuredPriority.get(n.nodeId) ?? 0) > 0);
+  const first = holders[0];
   if (eligible.length === 0 && first !== undefined) setPriority(world, first.nodeId, 50);
 }
 
 export function converged(world: World): boolean {
   const group = groupOf(world.monitor.nodes);
   if (group.length === 0 || world.monitor.requests.length > 0) return false;
-  if (group.length === 1) return conv(group[0] ?? { reportedState: 'init', goalState: 'init' }, 'single');
+  const only = group[0];
+  if (group.length === 1 && only !== undefined) return conv(only, 'single');
   const primaries = group.filter((n) => conv(n, 'primary'));
   return primaries.length === 1 && group.every((n) => conv(n, 'primary') || conv(n, 'secondary'));
 }

@@ -20,6 +20,7 @@ export interface DbNode {
   healthCheckedAt: number | null;
   reportedAt: number | null;
   goalChangedAt: number;
+  keeperGoalState: NodeState | null;
   reportedLsn: bigint;
   reportedTimeline: number;
   pgIsRunning: boolean;
@@ -38,7 +39,7 @@ export interface Call {
   readonly deliverAt: number | null;
   readonly responseLost: boolean;
   readonly timeoutAt: number;
-  readonly report: { state: NodeState; pgIsRunning: boolean; tli: number; lsn: number; sync: SyncState };
+  readonly report: { state: NodeState; goal: NodeState; pgIsRunning: boolean; tli: number; lsn: number; sync: SyncState };
   processed: boolean;
   goal: NodeState | null;
   /** The node was unknown to the monitor. */
@@ -128,7 +129,7 @@ export interface World {
   /** Tip of the acknowledged writes, per system identifier. */
   readonly acked: Map<number, Pos>;
   /** report_lsn positions when the last candidate was selected, by the selected node id. */
-  readonly electionFloor: Map<number, Pos[]>;
+  readonly electionFloor: Map<number, { nodeId: number; pos: Pos }[]>;
   readonly violations: Violation[];
   readonly trace: string[] | null;
   faults: boolean;

@@ -1,0 +1,71 @@
+/**
+ * The write lease (DESIGN.md "Safety argument"): when the monitor stops
+ * answering, the primary's keeper kills its Postgres as soon as its lease
+ * runs out (spec 05 §12.4, lease-based), and records demote_timeout. When
+ * the monitor answers again the group converges back to a primary and a
+ * secondary. The monitor is frozen with SIGSTOP (all its Postgres
+ * processes), which cuts every node off it at once.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { pidAlive, runCleanups, waitFor } from '../helpers/fixture.js';
+import {
+  dumpOnFailure, nudgeRegistration, postmasterPid, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+} from '../helpers/cluster.js';
+
+after(runCleanups);
+
+describe('keeper: write lease', { timeout: 300_000 }, () => {
+  const nodes: RunningNode[] = [];
+
+  it('fences the primary when the monitor is gone for longer than the lease, and recovers', async () => {
+    const m: RunningMonitor = await startMonitor({ name: 'monitor-lease' });
+    await dumpOnFailure(m, () => nodes, async () => {
+      const node1 = await startNode(m, 'node1');
+      nodes.push(node1);
+      await waitForStates(m, { node1: 'single' }, { nodes });
+      const node2 = await startNode(m, 'node2');
+      nodes.push(node2);
+      await nudgeRegistration(m, 'node2', 5000);
+      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
+      const leaseMs = Number((await m.sql<{ setting: string }>(
+        "SELECT setting FROM pgautofailover.settings WHERE name LIKE '%primary_lease_timeout'"))[0]?.setting ?? '20000');
+
+      const monitorPg = await postmasterPid(m.dirs.pgdata);
+      assert.ok(monitorPg !== null);
+      const primaryPg = await postmasterPid(node1.dirs.pgdata);
+      assert.ok(primaryPg !== null);
+      const frozenAt = performance.now();
+      process.kill(-monitorPg, 'SIGSTOP');
+      let fencedAfterMs: number;
+      try {
+        await waitFor('the primary to kill its Postgres', () => !pidAlive(primaryPg), { timeoutMs: leaseMs + 10_000, intervalMs: 20 });
+        fencedAfterMs = performance.now() - frozenAt;
+        process.stdout.write(`primary fenced ${(fencedAfterMs / 1000).toFixed(2)} s after the monitor froze (lease ${leaseMs} ms)\n`);
+        assert.ok(fencedAfterMs <= leaseMs + 500, `fenced within the lease (${fencedAfterMs} ms)`);
+        await assert.rejects(node1.sql('SELECT 1'));
+        // Stays fenced while the monitor is gone.
+        await new Promise((r) => setTimeout(r, 2000));
+        assert.equal(await postmasterPid(node1.dirs.pgdata), null, 'Postgres stays stopped without a lease');
+        assert.match(node1.output(), /Reaching new state "demote_timeout"/);
+      } finally {
+        process.kill(-monitorPg, 'SIGCONT');
+      }
+
+      const rows = await waitFor('one primary and one secondary again', async () => {
+        const r = await m.sql<{ nodename: string; reportedstate: string; goalstate: string }>(
+          'SELECT nodename, reportedstate::text, goalstate::text FROM pgautofailover.node ORDER BY nodeid');
+        const converged = r.every((n) => n.reportedstate === n.goalstate);
+        const states = r.map((n) => n.reportedstate).sort();
+        return converged && states[0] === 'primary' && states[1] === 'secondary' ? r : undefined;
+      }, { timeoutMs: 120_000, intervalMs: 200 });
+      const primary = rows.find((r) => r.reportedstate === 'primary');
+      const writer = nodes.find((n) => n.name === primary?.nodename);
+      assert.ok(writer);
+      await waitFor('a write on the primary', async () => {
+        await writer.sql('CREATE TABLE IF NOT EXISTS after_fence (id int)');
+        return true;
+      }, { timeoutMs: 30_000 });
+    });
+  });
+});
