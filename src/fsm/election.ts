@@ -125,7 +125,7 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   // coverage above already makes the promotion safe.
   const quorumCandidates = candidates.filter((n) => n.replicationQuorum || work.nss === 0).length;
   const quorumHolders = quorumCandidates + known.filter((k) => !k.candidate && k.node.replicationQuorum).length;
-  const needed = Math.min(work.nss + 1, Math.max(quorumHolders, 1));
+  const needed = Math.min(work.nss + 1, quorumHolders);
   if (quorumCandidates < needed) {
     log(work, `Failover still in progress: ${quorumCandidates} quorum candidate(s) reported, `
       + `number_sync_standbys ${work.nss} needs ${needed}.`);

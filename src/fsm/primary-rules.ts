@@ -8,9 +8,11 @@ import { assign, group, unhealthy, type Work, type WorkNode } from './work.js';
 export function primaryRules(work: Work, p: WorkNode): void {
   const others = group(work).filter((n) => n.nodeId !== p.nodeId);
 
-  // Q1: a first standby is waiting for the primary.
+  // Q1: a first standby is waiting for the primary (or already copied it:
+  // a goal catchingup assigned for an earlier primary lets a new node copy
+  // this one without waiting).
   if (conv(p, 'single')) {
-    const joining = others.find((o) => conv(o, 'wait_standby'));
+    const joining = others.find((o) => conv(o, 'wait_standby') || conv(o, 'catchingup'));
     if (joining !== undefined) {
       assign(work, 'Q1', [[p, 'wait_primary']], 'to prepare for the standby that joined the group.');
     }

@@ -186,14 +186,20 @@ function remove(work: Work, nodeId: number, force: boolean): { done: string } | 
   const node = findNode(work, nodeId);
   if (node === undefined) return { done: `node ${nodeId} was already removed` };
   if (force || conv(node, 'dropped')) {
+    const wasStandby = !isWritableState(node.goalState) && node.goalState !== 'dropped';
     removeRow(work, 'D0', node, `Removing ${nodeLabel(node)} from formation "${work.snapshot.formationId}" and group ${work.snapshot.groupId}`);
+    // The primary stops counting on a standby removed by force.
+    const w = writableNode(group(work));
+    if (wasStandby && w !== null && canApplySettings(w)) {
+      assign(work, 'D0', [[w, 'apply_settings']], `to drop ${nodeLabel(node)} from synchronous_standby_names.`);
+    }
     return { done: `${nodeLabel(node)} removed` };
   }
   if (node.goalState === 'dropped') return { done: `${nodeLabel(node)} is already being removed` };
   const nodes = group(work);
   const others = nodes.filter((n) => n !== node);
   if (isWritableState(node.goalState)) {
-    if (others.length > 0 && !conv(node, 'primary') && !conv(node, 'single')) {
+    if (others.some((o) => mayHoldData(o)) && !conv(node, 'primary')) {
       return { refused: `cannot remove ${nodeLabel(node)} now: it is the primary in state ${node.reportedState}/${node.goalState} `
         + 'and may hold the only copy of recent writes; retry when it is primary, or force the removal' };
     }

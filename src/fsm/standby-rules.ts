@@ -41,8 +41,11 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
     const source = mostAdvancedStandby(work.all.filter((n) => !n.removed));
     if (a.pgIsRunning && (source === null || compareWalPositions(a, source) >= 0)) {
       assign(work, 'R2', [[a, 'prepare_promotion']], `after it fetched the missing WAL (now at ${formatLsn(a.reportedLsn)}).`);
-    } else if (source !== null) {
-      log(work, `Waiting for ${nodeLabel(a)} to reach ${formatLsn(source.reportedLsn)} before promoting it.`);
+    } else if (a.pgIsRunning && source !== null) {
+      // A node more advanced than its source reported since (an old primary
+      // coming back): elect again, so that its WAL is not thrown away.
+      assign(work, 'E1', [[a, 'report_lsn']], `because ${nodeLabel(source)} reported more WAL (${formatLsn(source.reportedLsn)}) `
+        + 'than it fetched: a new election starts.');
     }
     return;
   }

@@ -5,21 +5,36 @@
  * process of the instance gets SIGKILL at once. Crash recovery at the next
  * start makes this as safe for the data as a power loss.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.js';
 import { isProcessAlive, readPostmasterPid } from '../postgres/index.js';
 
-/** The process group of a pid, from /proc (Linux); undefined elsewhere or when gone. */
-export function processGroupOf(pid: number): number | undefined {
+/** The state letter and parent pid of a process, from /proc (Linux); undefined when gone. */
+function procStat(pid: number): { state: string; ppid: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pgrp = Number(fields[2]);
-    return Number.isInteger(pgrp) && pgrp > 0 ? pgrp : undefined;
+    return { state: fields[0] ?? '', ppid: Number(fields[1]) };
   } catch {
     return undefined;
   }
+}
+
+/** The pids whose parent is `pid`. */
+export function childrenOf(pid: number): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const children: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    if (procStat(Number(name))?.ppid === pid) children.push(Number(name));
+  }
+  return children;
 }
 
 function kill(pid: number, signal: NodeJS.Signals): boolean {
@@ -32,31 +47,38 @@ function kill(pid: number, signal: NodeJS.Signals): boolean {
 }
 
 /**
- * Kills the postmaster of `pgdata` and all its children now. The
- * postmaster runs in its own process group (pg_autoctl starts it in a new
- * session), so one SIGKILL to the group reaches every backend at once;
- * otherwise SIGQUIT (immediate shutdown: the postmaster makes every child
- * exit at once) and SIGKILL to the postmaster. Returns the pid killed, or
- * null when nothing was running.
+ * Kills the postmaster of `pgdata` and every one of its processes now.
+ * Postgres puts each child in its own session, so there is no process
+ * group to signal: the postmaster is stopped first (SIGSTOP: it can fork
+ * no new backend), its children are killed, then the postmaster. Where
+ * /proc is missing, SIGQUIT (immediate shutdown: the postmaster makes
+ * every child exit at once) then SIGKILL. Returns the pid killed, or null
+ * when nothing was running.
  */
 export function killPostgresNow(pgdata: string, log: Logger): number | null {
   const info = readPostmasterPid(pgdata);
   if (!info || info.pid <= 0 || !isProcessAlive(info.pid)) return null;
   const pid = info.pid;
-  if (processGroupOf(pid) === pid) {
-    kill(-pid, 'SIGKILL');
-  } else {
+  if (procStat(pid) === undefined) {
     kill(pid, 'SIGQUIT');
     kill(pid, 'SIGKILL');
+  } else {
+    kill(pid, 'SIGSTOP');
+    const deadline = performance.now() + 200;
+    while (procStat(pid)?.state !== 'T' && procStat(pid)?.state !== 'Z' && performance.now() < deadline) {
+      // A stopped postmaster forks no more backends; a few ms at most.
+    }
+    for (const child of childrenOf(pid)) kill(child, 'SIGKILL');
+    kill(pid, 'SIGKILL');
   }
-  log.warn(`Killed PostgreSQL (pid ${pid}) in "${pgdata}"`);
+  log.warn(`Killed PostgreSQL (pid ${pid}) and all its processes in "${pgdata}"`);
   return pid;
 }
-
 /** Waits (briefly, polling) until the postmaster is gone. */
 export async function waitPostgresGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
-  while (isProcessAlive(pid)) {
+  // A zombie (dead, not reaped yet by whoever inherited it) counts as gone.
+  while (isProcessAlive(pid) && procStat(pid)?.state !== 'Z') {
     if (performance.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -35,7 +35,13 @@ interface LoopMemory {
   unknownPairs: Set<string>;
   waitingRounds: number;
   droppedRounds: number;
+  /** Consecutive failures of the same transition (or of the monitor calls), for `create` to give up. */
+  failing: { key: string; count: number; since: number; last: string } | null;
 }
+
+/** `create` (without --run) gives up after this many failures spanning at least INIT_GIVE_UP_MS. */
+const INIT_GIVE_UP_COUNT = 5;
+const INIT_GIVE_UP_MS = 120_000;
 
 interface RoundOutcome {
   transitioned: boolean;
@@ -56,7 +62,7 @@ function skipEnsureBefore(current: NodeState, goal: NodeState): boolean {
 
 export async function runKeeperLoop(rt: KeeperRuntime, options: LoopOptions, tracker: RestartTracker): Promise<void> {
   const memory: LoopMemory = {
-    tracker, monitorFailing: false, lastFailureLog: 0, unknownPairs: new Set(), waitingRounds: 0, droppedRounds: 0,
+    tracker, monitorFailing: false, lastFailureLog: 0, unknownPairs: new Set(), waitingRounds: 0, droppedRounds: 0, failing: null,
   };
   let skipSleep = true;
   while (!rt.signal.aborted) {
@@ -65,6 +71,7 @@ export async function runKeeperLoop(rt: KeeperRuntime, options: LoopOptions, tra
     if (rt.signal.aborted) break;
     const outcome = await round(rt, memory, options);
     if (options.untilInitDone && outcome.initDone) return;
+    if (options.untilInitDone) giveUpWhenStuck(memory);
     skipSleep = outcome.transitioned;
   }
 }
@@ -88,8 +95,10 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
       assignment = await report(rt, current, facts, memory.tracker);
     } catch (error) {
       await onReportFailure(rt, memory, current, error);
+      noteFailure(memory, 'monitor', error);
       return outcome;
     }
+    if (memory.failing?.key === 'monitor') memory.failing = null;
     if (memory.monitorFailing) rt.log.info('Successfully got the goal state from the monitor');
     memory.monitorFailing = false;
     rt.monitorUnreachable = false;
@@ -124,6 +133,28 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
   }
   await saveState(rt);
   return outcome;
+}
+
+function noteFailure(memory: LoopMemory, key: string, error: unknown): void {
+  if (memory.failing?.key === key) {
+    memory.failing.count += 1;
+    memory.failing.last = messageOf(error);
+  } else {
+    memory.failing = { key, count: 1, since: performance.now(), last: messageOf(error) };
+  }
+}
+
+/** `create` without --run ends with an error when the same step keeps failing (spec 04 §3.2: exit 3). */
+function giveUpWhenStuck(memory: LoopMemory): void {
+  const f = memory.failing;
+  if (f === null) return;
+  const monitor = f.key === 'monitor';
+  if (monitor ? f.count > INIT_GIVE_UP_COUNT : f.count >= INIT_GIVE_UP_COUNT && performance.now() - f.since >= INIT_GIVE_UP_MS) {
+    throw new AutoctlError('BAD_STATE', monitor
+      ? `Failed to contact the monitor ${f.count} times in a row now, so we stop trying: ${f.last}`
+      : `Failed to initialise this node: ${f.key} failed ${f.count} times in ${Math.round((performance.now() - f.since) / 1000)} s: ${f.last}`,
+    { hint: 'fix the cause, then run the same pg_autoctl create postgres command again: it continues where it stopped' });
+  }
 }
 
 /** A changed system identifier means PGDATA is not the cluster this node registered (spec 02 §6.3 rule 6). */
@@ -219,10 +250,12 @@ async function transition(rt: KeeperRuntime, memory: LoopMemory, current: NodeSt
   } catch (error) {
     rt.log.error(`Failed to transition to state "${goal}", retrying... ${messageOf(error)}`);
     if (error instanceof AutoctlError && error.hint) rt.log.info(`HINT: ${error.hint}`);
+    noteFailure(memory, `the transition from "${current}" to "${goal}"`, error);
     return false;
   } finally {
     rt.transitionGoal = null;
   }
+  memory.failing = null;
   await saveState(rt, { currentRole: goal, assignedRole: goal });
   rt.log.info(`Transition complete: current state is now "${goal}"`);
   return true;

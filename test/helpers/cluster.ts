@@ -3,7 +3,7 @@
  * for keeper tests, nodes) each with its own PGDATA, port and XDG dirs, run
  * as the cluster account. Everything started is stopped on cleanup.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -162,12 +162,14 @@ export interface StartNodeOptions {
   run?: boolean;
 }
 
-/** Kills every process of a postmaster (it runs in its own process group). */
+/** Kills a postmaster and all its children at once (a crash of the whole instance). */
 export async function killPostmaster(pgdata: string): Promise<number | null> {
   const pid = await postmasterPid(pgdata);
   if (pid === null) return null;
-  try { process.kill(-pid, 'SIGKILL'); } catch { /* not a group leader */ }
-  try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  try { process.kill(pid, 'SIGSTOP'); } catch { /* gone */ }
+  for (const p of postgresProcesses(pid).reverse()) {
+    try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  }
   await waitFor(`postmaster ${pid} to exit`, () => !pidAlive(pid), { timeoutMs: 10_000, intervalMs: 50 });
   return pid;
 }
@@ -289,4 +291,31 @@ export async function nudgeRegistration(monitor: RunningMonitor, name: string, a
   await new Promise((r) => setTimeout(r, afterMs));
   await monitor.sql(`UPDATE pgautofailover.node SET goalstate = 'wait_standby'
                       WHERE nodename = $1 AND goalstate = 'init' AND reportedstate = 'init'`, [name]);
+}
+
+/** The pids of a postmaster and of all its children (each Postgres child runs in its own session). */
+export function postgresProcesses(postmaster: number): number[] {
+  const pids = [postmaster];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** SIGSTOP (or SIGCONT) every process of the Postgres serving `pgdata`: a frozen server. */
+export async function signalPostgres(pgdata: string, signal: 'SIGSTOP' | 'SIGCONT'): Promise<number[]> {
+  const pid = await postmasterPid(pgdata);
+  if (pid === null) return [];
+  const pids = postgresProcesses(pid);
+  for (const p of pids) {
+    try { process.kill(p, signal); } catch { /* gone */ }
+  }
+  return pids;
 }

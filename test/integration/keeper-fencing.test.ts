@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { pidAlive, runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, nudgeRegistration, postmasterPid, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, nudgeRegistration, postmasterPid, signalPostgres, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -31,12 +31,11 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
       const leaseMs = Number((await m.sql<{ setting: string }>(
         "SELECT setting FROM pgautofailover.settings WHERE name LIKE '%primary_lease_timeout'"))[0]?.setting ?? '20000');
 
-      const monitorPg = await postmasterPid(m.dirs.pgdata);
-      assert.ok(monitorPg !== null);
       const primaryPg = await postmasterPid(node1.dirs.pgdata);
       assert.ok(primaryPg !== null);
       const frozenAt = performance.now();
-      process.kill(-monitorPg, 'SIGSTOP');
+      const frozen = await signalPostgres(m.dirs.pgdata, 'SIGSTOP');
+      assert.ok(frozen.length > 1, 'the monitor\'s Postgres processes are frozen');
       let fencedAfterMs: number;
       try {
         await waitFor('the primary to kill its Postgres', () => !pidAlive(primaryPg), { timeoutMs: leaseMs + 10_000, intervalMs: 20 });
@@ -49,7 +48,7 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
         assert.equal(await postmasterPid(node1.dirs.pgdata), null, 'Postgres stays stopped without a lease');
         assert.match(node1.output(), /Reaching new state "demote_timeout"/);
       } finally {
-        process.kill(-monitorPg, 'SIGCONT');
+        await signalPostgres(m.dirs.pgdata, 'SIGCONT');
       }
 
       const rows = await waitFor('one primary and one secondary again', async () => {

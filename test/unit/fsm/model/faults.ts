@@ -133,7 +133,13 @@ function operatorCommand(world: World): void {
   } else if (roll < 87) {
     setNumberSyncStandbys(world, rng.int(3));
   } else if (roll < 93) {
-    if (target !== undefined && group.length > 1) requestRemoval(world, target.nodeId, rng.chance(0.15));
+    if (target !== undefined && group.length > 1) {
+      const force = rng.chance(0.15);
+      requestRemoval(world, target.nodeId, force);
+      // pg_autoctl drop node --force is for a machine that is gone: it is shut down.
+      const machine = world.nodes.find((n) => n.nodeId === target.nodeId && !n.retired);
+      if (force && machine !== undefined) crash(world, machine);
+    }
   } else {
     addNode(world);
   }

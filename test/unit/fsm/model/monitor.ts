@@ -121,6 +121,10 @@ function apply(world: World, decision: Decision): void {
   for (const c of decision.consumedRequests) log(world, `monitor: request ${c.kind} ${c.outcome}: ${c.message}`);
   m.requests = m.requests.filter((r) => !consumed.has(r.id));
   if (decision.assignments.length > 0 || decision.removals.length > 0 || decision.priorityChanges.length > 0) m.dirty = true;
+  // The operator made the group fully asynchronous (no quorum standby left,
+  // by a setting or a removal): earlier writes lose their protection.
+  const primary = writableNode(groupOf(m.nodes));
+  if (primary !== null && !hasQuorumStandby(world, primary.nodeId)) world.acked.clear();
   const one = m.nodes.filter((n) => isWritableState(n.goalState));
   if (one.length > 1) violate(world, 'two-writable-goals', `nodes ${one.map((n) => n.nodeId).join(', ')} have writable goals`);
 }
@@ -212,9 +216,6 @@ export function setQuorum(world: World, nodeId: number, value: boolean): boolean
   if (!value && writableNode(groupOf(m.nodes)) === null) return false;
   if (!validateReplicationQuorum(m.nodes, m.nss, nodeId, value).ok) return false;
   row.replicationQuorum = value;
-  // The operator made the group asynchronous: earlier writes lose their protection.
-  const primary = writableNode(groupOf(m.nodes));
-  if (!value && primary !== null && !hasQuorumStandby(world, primary.nodeId)) world.acked.clear();
   request(world, { kind: 'settings_changed', setting: 'replication_quorum', nodeId });
   return true;
 }

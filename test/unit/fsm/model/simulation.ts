@@ -110,7 +110,8 @@ function operatorRepairs(world: World): void {
     }
   }
   // Priority 0 on every node holding data leaves nothing to promote: the operator gives one a priority.
-  const holders = group.filter((n) => n.reportedState !== 'init' && n.reportedState !== 'wait_standby');
+  const withData = group.filter((n) => n.reportedState !== 'init' && n.reportedState !== 'wait_standby');
+  const holders = withData.length > 0 ? withData : group;
   const eligible = holders.filter((n) => (world.monitor.configuredPriority.get(n.nodeId) ?? 0) > 0);
   const first = holders[0];
   if (eligible.length === 0 && first !== undefined) setPriority(world, first.nodeId, 50);
