@@ -15,7 +15,7 @@ import type pg from 'pg';
 import type { Logger } from '../common/log.js';
 import { messageOf } from '../common/errors.js';
 import {
-  decide, isNodeState, isWritableState, synchronousStandbyNames,
+  decide, isNodeState, isWritableState, planRegistration, synchronousStandbyNames,
   type Decision, type FsmSettings, type GroupSnapshot, type NodeSnapshot, type NodeState, type OperatorRequest, type SyncState, type WriteLease,
 } from '../fsm/index.js';
 import { fsmSettingsFrom, type MonitorSettings } from './settings.js';
@@ -106,6 +106,7 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
         healthCheckedAt: r.health === -1 ? null : now - r.healthcheck_age_ms,
         reportedAt: now - r.report_age_ms,
         goalChangedAt: now - r.statechange_age_ms,
+        keeperGoalState: null,
         reportedLsn: lsnToBigint(r.reportedlsn),
         reportedTimeline: r.reportedtli,
         pgIsRunning: r.reportedpgisrunning !== false,
@@ -177,6 +178,33 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
        WHERE group_state.standby_names IS DISTINCT FROM EXCLUDED.standby_names`, [formationId, groupId, value]);
   }
 
+  /**
+   * A node that register_node just inserted (goal and report `init`) gets
+   * its first goal here: `single` for the first node of a group,
+   * `wait_standby` (or `report_lsn`) for the others (spec 03 §5.1 step 4).
+   * register_node itself already raised number_sync_standbys when needed.
+   * Returns the snapshot with those goals, or null when nothing changed.
+   */
+  async function assignRegistrations(snapshot: GroupSnapshot, now: number): Promise<GroupSnapshot | null> {
+    let nodes = snapshot.nodes;
+    let changed = false;
+    for (const node of snapshot.nodes) {
+      if (node.goalState !== 'init' || node.reportedState !== 'init') continue;
+      const others = nodes.filter((n) => n.nodeId !== node.nodeId);
+      if (others.length === 0) continue; // decide() makes the first node single
+      const formation = await client.query<{ opt_secondary: boolean }>('SELECT opt_secondary FROM pgautofailover.formation WHERE formationid = $1', [snapshot.formationId]);
+      const plan = planRegistration(others, snapshot.numberSyncStandbys, formation.rows[0]?.opt_secondary !== false,
+        { candidatePriority: node.candidatePriority, replicationQuorum: node.replicationQuorum });
+      if (!plan.ok) continue;
+      const label = `node ${node.nodeId} "${node.name}" (${node.host}:${node.port})`;
+      await client.query('SELECT pgautofailover.set_node_goal_state($1, $2, $3)', [node.nodeId, plan.goalState,
+        `Setting goal state of ${label} to ${plan.goalState} after it joined group ${snapshot.groupId} of formation "${snapshot.formationId}".`]);
+      nodes = nodes.map((n) => (n.nodeId === node.nodeId ? { ...n, goalState: plan.goalState, goalChangedAt: now } : n));
+      changed = true;
+    }
+    return changed ? { ...snapshot, nodes } : null;
+  }
+
   async function decideGroup(formationId: string, groupId: number): Promise<Decision | null> {
     const settings: FsmSettings = fsmSettingsFrom(deps.settings());
     await client.query('BEGIN');
@@ -188,7 +216,8 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
         await client.query('COMMIT');
         return null;
       }
-      const decision = decide(snapshot, now, settings);
+      const registered = await assignRegistrations(snapshot, now);
+      const decision = decide(registered ?? snapshot, now, settings);
       await apply(decision, snapshot);
       await storeStandbyNames(formationId, groupId);
       await client.query('COMMIT');
