@@ -121,6 +121,12 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
     }
     return;
   }
+  // R15c: an old primary left draining or in demote_timeout after another
+  // node became the primary (through R13) is done with its demotion.
+  if ((conv(a, 'draining') || conv(a, 'demote_timeout')) && p !== a && primaryRunning(p)) {
+    assign(work, 'R15c', [[a, 'demoted']], `now that ${label} is the primary.`);
+    return;
+  }
   // R16, R17: the old primary rejoins.
   if (conv(a, 'demoted')) {
     if (healthy(work, p) && primaryRunning(p)) {

@@ -11,6 +11,7 @@ import { resolveSslOptions, type SslOptionsInput } from '../options/ssl.js';
 import { parsePgBool, parsePort } from '../options/values.js';
 import { group, withCommonOptions } from '../tree.js';
 import { resolvePgdata } from '../target.js';
+import { registerCreatePostgres } from './create-postgres.js';
 import { runNode } from './run-node.js';
 
 interface CreateMonitorFlags extends SslOptionsInput {
@@ -104,4 +105,5 @@ export function registerCreateCommands(program: Command): void {
     .option('--skip-pg-hba', 'skip editing pg_hba.conf rules')
     .option('--run', 'create node then run pg_autoctl service');
   withSslOptions(monitor).action(createMonitorCommand);
+  registerCreatePostgres(create);
 }
