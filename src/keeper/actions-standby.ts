@@ -154,8 +154,18 @@ async function cleanShutdown(rt: KeeperRuntime): Promise<void> {
  */
 export async function actionRewindOrInit(rt: KeeperRuntime): Promise<void> {
   const primary = await currentPrimary(rt);
-  const label = upstreamLabel(primary);
   await checkUpstream(rt, primary);
+  await rejoin(rt, primary);
+}
+
+/**
+ * Stops Postgres and makes PGDATA a standby of `primary`: pg_rewind (after
+ * a crash recovery when needed; it changes nothing when our WAL is already
+ * part of the primary's history), else a fresh base backup. Then our own
+ * settings, certificate and standby setup, start, and no stale slots.
+ */
+async function rejoin(rt: KeeperRuntime, primary: PrimaryNode): Promise<void> {
+  const label = upstreamLabel(primary);
   await ensurePgStopped(rt);
   const pgdata = rt.config.postgresql.pgdata;
   let rewound = false;
@@ -168,7 +178,7 @@ export async function actionRewindOrInit(rt: KeeperRuntime): Promise<void> {
       });
       rewound = true;
     } catch (error) {
-      rt.log.warn(`Failed to rewind demoted primary to standby, trying pg_basebackup instead: ${messageOf(error)}`);
+      rt.log.warn(`Failed to rewind to a standby of ${label}, trying pg_basebackup instead: ${messageOf(error)}`);
     } finally {
       rt.postgres.setExpected('stopped');
     }
@@ -182,21 +192,53 @@ export async function actionRewindOrInit(rt: KeeperRuntime): Promise<void> {
   rt.log.info(`Following ${label}`);
 }
 
+/** The timeline of the local cluster: the running server's, else pg_controldata's; 0 when unknown. */
+async function localTimeline(rt: KeeperRuntime): Promise<number> {
+  if (rt.local.isReady()) {
+    try {
+      return (await rt.local.withClient((client) => localFacts(client))).timeline;
+    } catch {
+      return 0;
+    }
+  }
+  if (classifyPgData(rt.config.postgresql.pgdata) !== 'postgres') return 0;
+  try {
+    return (await readControlData(rt.bin, rt.config.postgresql.pgdata, rt.env)).timeline;
+  } catch {
+    return 0;
+  }
+}
+
 /** Our timeline must be the upstream's before we count as caught up (spec 05 §11.4). */
 async function requireSameTimeline(rt: KeeperRuntime, upstream: { host: string; port: number }): Promise<void> {
   const remote = await checkUpstream(rt, upstream);
-  const local = await rt.local.withClient((client) => localFacts(client));
-  if (local.timeline === remote.timeline) return;
-  if (local.timeline > remote.timeline) {
-    throw new AutoctlError('BAD_STATE', `local timeline ${local.timeline} is ahead of the upstream's timeline ${remote.timeline}`);
+  // A standby just (re)started needs a moment to connect its WAL receiver.
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const local = await rt.local.withClient((client) => localFacts(client));
+    if (local.timeline === remote.timeline) return;
+    if (local.timeline > remote.timeline) {
+      throw new AutoctlError('BAD_STATE', `local timeline ${local.timeline} is ahead of the upstream's timeline ${remote.timeline}`);
+    }
+    if (performance.now() > deadline || rt.signal.aborted) {
+      throw new AutoctlError('BAD_STATE', `waiting for the local timeline (${local.timeline}) to reach the upstream's timeline ${remote.timeline}`);
+    }
+    await sleep(POLL_MS);
   }
-  throw new AutoctlError('BAD_STATE', `waiting for the local timeline (${local.timeline}) to reach the upstream's timeline ${remote.timeline}`);
 }
 
 /** follow_primary: point the standby setup at the current primary (restart when it changed). */
 export async function actionFollowPrimary(rt: KeeperRuntime, goal: string): Promise<void> {
   const primary = await currentPrimary(rt);
-  await checkUpstream(rt, primary);
+  const remote = await checkUpstream(rt, primary);
+  const local = await localTimeline(rt);
+  if (local !== 0 && local !== remote.timeline) {
+    // Maybe an old primary whose WAL went past the fork: pg_rewind decides (and does nothing when not needed).
+    rt.log.info(`Local timeline ${local} is not the timeline ${remote.timeline} of ${upstreamLabel(primary)}: checking for a divergence with pg_rewind`);
+    await rejoin(rt, primary);
+    if (goal === 'secondary') await requireSameTimeline(rt, primary);
+    return;
+  }
   const changed = writeStandbyFor(rt, { upstream: primary });
   if (changed || !rt.local.isReady()) {
     rt.log.info(`Follow new primary ${upstreamLabel(primary)}`);

@@ -281,18 +281,6 @@ async function dumpOutputs(monitor: RunningMonitor | undefined, nodes: RunningNo
   process.stderr.write(`${parts.join('\n')}\n`);
 }
 
-/**
- * Stand-in for a monitor decision that is not implemented yet: a node left
- * in init/init after registration gets the goal register_node's rules give
- * it (spec 02 §5.2: wait_standby when the group has a primary). Remove once
- * the monitor service assigns it itself.
- */
-export async function nudgeRegistration(monitor: RunningMonitor, name: string, afterMs = 3000): Promise<void> {
-  await new Promise((r) => setTimeout(r, afterMs));
-  await monitor.sql(`UPDATE pgautofailover.node SET goalstate = 'wait_standby'
-                      WHERE nodename = $1 AND goalstate = 'init' AND reportedstate = 'init'`, [name]);
-}
-
 /** The pids of a postmaster and of all its children (each Postgres child runs in its own session). */
 export function postgresProcesses(postmaster: number): number[] {
   const pids = [postmaster];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort, makeTempDir, pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, nudgeRegistration, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -67,7 +67,6 @@ describe('keeper: adopting an existing data directory', { timeout: 300_000 }, ()
 
       const node2 = await startNode(m, 'node2', { extraArgs: NODE_ARGS });
       nodes.push(node2);
-      await nudgeRegistration(m, 'node2', 5000);
       await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
       await waitFor('the adopted data on the standby', async () => {
         const r = await node2.sql<{ n: string }>('SELECT count(*)::text AS n FROM orders', [], 'appdb');

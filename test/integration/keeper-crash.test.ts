@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, nudgeRegistration, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -30,7 +30,6 @@ describe('keeper: killed in the middle of a transition', { timeout: 600_000 }, (
       await waitForStates(m, { node1: 'single' }, { nodes });
       const node2 = await startNode(m, 'node2', { extraArgs: ['--auth', 'trust', '--ssl-self-signed', '--maximum-backup-rate', '1M'] });
       nodes.push(node2);
-      await nudgeRegistration(m, 'node2', 5000);
       await waitFor('pg_basebackup to run on node2', () => /Running \S*pg_basebackup/.test(node2.output()), { timeoutMs: 60_000 });
       await new Promise((r) => setTimeout(r, 2000));
       await node2.kill();
@@ -57,7 +56,6 @@ describe('keeper: killed in the middle of a transition', { timeout: 600_000 }, (
       await waitForStates(m, { node1: 'single' }, { nodes });
       const node2 = await startNode(m, 'node2');
       nodes.push(node2);
-      await nudgeRegistration(m, 'node2', 5000);
       await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
       await node1.sql('CREATE TABLE t (id int PRIMARY KEY)');
       await node1.sql('INSERT INTO t SELECT generate_series(1, 100)');

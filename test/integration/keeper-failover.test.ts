@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, nudgeRegistration, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -26,7 +26,6 @@ describe('keeper: failover', { timeout: 420_000 }, () => {
       await waitForStates(m, { node1: 'single' }, { nodes });
       const node2 = await startNode(m, 'node2');
       nodes.push(node2);
-      await nudgeRegistration(m, 'node2', 5000);
       await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
 
       await node1.sql('CREATE TABLE t (id int PRIMARY KEY, at timestamptz DEFAULT now())');

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { pidAlive, runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, nudgeRegistration, postmasterPid, signalPostgres, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, postmasterPid, signalPostgres, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -26,7 +26,6 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
       await waitForStates(m, { node1: 'single' }, { nodes });
       const node2 = await startNode(m, 'node2');
       nodes.push(node2);
-      await nudgeRegistration(m, 'node2', 5000);
       await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
       const leaseMs = Number((await m.sql<{ setting: string }>(
         "SELECT setting FROM pgautofailover.settings WHERE name LIKE '%primary_lease_timeout'"))[0]?.setting ?? '20000');

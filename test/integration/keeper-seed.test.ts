@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { runCleanups, waitFor } from '../helpers/fixture.js';
-import { dumpOnFailure, nudgeRegistration, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode } from '../helpers/cluster.js';
+import { dumpOnFailure, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode } from '../helpers/cluster.js';
 
 after(runCleanups);
 
@@ -24,7 +24,6 @@ describe('keeper: seed deployment', { timeout: 300_000 }, () => {
 
       const node2 = await startNode(m, 'node2');
       nodes.push(node2);
-      await nudgeRegistration(m, 'node2', 5000);
       await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
 
       const show = await m.cli(['show', 'state']);

@@ -1,0 +1,142 @@
+/**
+ * Network partition (DESIGN.md decision 9): the monitor and each node on
+ * its own test host (a network namespace on 10.231.0.0/24). The primary
+ * is cut off from both the monitor and the standby: the standby is
+ * promoted, the old primary stops accepting writes on its own (its write
+ * lease runs out), never while the new primary accepts writes, and after
+ * the network heals it rejoins as a standby. Nothing acknowledged is lost.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { asClusterUser, freePort, run, runCleanups, startBackground, waitFor, type BackgroundProcess } from '../helpers/fixture.js';
+import { FAST_MONITOR_SETTINGS, nodeDirs, type NodeDirs } from '../helpers/cluster.js';
+import { canMakeTestHosts, makeTestHosts, type TestHost } from '../helpers/netns.js';
+import { pgAutoctlArgv } from '../helpers/tool.js';
+
+after(runCleanups);
+
+interface HostNode {
+  name: string;
+  host: TestHost;
+  dirs: NodeDirs;
+  port: number;
+  procs: BackgroundProcess[];
+  start(args: readonly string[]): BackgroundProcess;
+  cli(args: readonly string[]): ReturnType<typeof run>;
+  /** psql on the node's own Postgres, from inside its host (loopback, trust). */
+  psql(sql: string, options?: { timeoutMs?: number; database?: string }): ReturnType<typeof run>;
+  output(): string;
+}
+
+function hostNode(name: string, host: TestHost, port: number): HostNode {
+  const dirs = nodeDirs(name);
+  const env = { ...dirs.env, PGDATA: dirs.pgdata };
+  const node: HostNode = {
+    name, host, dirs, port, procs: [],
+    start(args) {
+      const proc = startBackground(name, host.exec(asClusterUser(pgAutoctlArgv(args))), { env, asUser: false });
+      node.procs.push(proc);
+      return proc;
+    },
+    cli: (args) => run(host.exec(asClusterUser(pgAutoctlArgv(args))), { env, asUser: false, timeoutMs: 30_000 }),
+    psql: (sql, options = {}) => run(host.exec(asClusterUser(['psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+      '-h', '127.0.0.1', '-p', String(port), '-d', options.database ?? 'postgres', '-c', sql])), { asUser: false, timeoutMs: options.timeoutMs ?? 15_000 }),
+    output: () => node.procs.map((p, i) => `--- ${name} #${i + 1} ---\n${p.output()}`).join('\n'),
+  };
+  return node;
+}
+
+async function states(monitor: HostNode): Promise<Map<string, { reported: string; goal: string }>> {
+  const r = await monitor.psql('SELECT nodename, reportedstate, goalstate FROM pgautofailover.node ORDER BY nodeid', { database: 'pg_auto_failover' });
+  const out = new Map<string, { reported: string; goal: string }>();
+  if (r.exitCode !== 0) return out;
+  for (const line of r.stdout.trim().split('\n')) {
+    const [name = '', reported = '', goal = ''] = line.split('|');
+    if (name) out.set(name, { reported, goal });
+  }
+  return out;
+}
+
+function converged(map: Map<string, { reported: string; goal: string }>, name: string, state: string): boolean {
+  const s = map.get(name);
+  return s !== undefined && s.reported === state && s.goal === state;
+}
+
+describe('keeper: network partition', { skip: !canMakeTestHosts() && 'needs root and iproute2 to make network namespaces', timeout: 420_000 }, () => {
+  it('promotes the standby, fences the cut-off primary, and rejoins it after the network heals', async () => {
+    const [h1, h2, h3] = makeTestHosts(3);
+    if (!h1 || !h2 || !h3) throw new Error('test hosts');
+    const monitor = hostNode('monitor', h1, await freePort());
+    const node1 = hostNode('node1', h2, await freePort());
+    const node2 = hostNode('node2', h3, await freePort());
+    const all = [monitor, node1, node2];
+    try {
+      monitor.start(['create', 'monitor', '--pgdata', monitor.dirs.pgdata, '--pgport', String(monitor.port),
+        '--hostname', h1.ip, '--no-ssl', '--auth', 'trust', '--run']);
+      await waitFor('the monitor', () => monitor.procs[0]?.output().includes('Managing the monitor'), { timeoutMs: 90_000 });
+      const settings = Object.entries(FAST_MONITOR_SETTINGS).map(([k, v]) => `UPDATE pgautofailover.settings SET setting = '${v}' WHERE name = '${k}';`).join(' ');
+      const set = await run(h1.exec(asClusterUser(['psql', '-X', '-h', '127.0.0.1', '-p', String(monitor.port), '-d', 'pg_auto_failover', '-c', settings])), { asUser: false });
+      assert.equal(set.exitCode, 0, set.stderr);
+      const monitorUri = `postgres://autoctl_node@${h1.ip}:${monitor.port}/pg_auto_failover?sslmode=prefer`;
+
+      for (const [node, host] of [[node1, h2], [node2, h3]] as const) {
+        node.start(['create', 'postgres', '--pgdata', node.dirs.pgdata, '--pgport', String(node.port), '--hostname', host.ip,
+          '--name', node.name, '--monitor', monitorUri, '--auth', 'trust', '--ssl-self-signed', '--run']);
+        await waitFor(`${node.name} to join`, async () => {
+          const s = await states(monitor);
+          return node === node1 ? converged(s, 'node1', 'single') : converged(s, 'node1', 'primary') && converged(s, 'node2', 'secondary');
+        }, { timeoutMs: 120_000, intervalMs: 500 });
+      }
+
+      // Acknowledged writes (synchronous_commit = on, a synchronous standby).
+      const create = await node1.psql('CREATE TABLE acked (id int PRIMARY KEY); INSERT INTO acked SELECT generate_series(1, 500)');
+      assert.equal(create.exitCode, 0, create.stderr);
+
+      // Cut the primary off from the monitor and the standby.
+      const cutAt = performance.now();
+      h2.disconnect();
+
+      // The old primary must stop accepting writes on its own; the new one
+      // must not accept a write before that.
+      let fencedAt: number | null = null;
+      let openedAt: number | null = null;
+      const probeOld = (async () => {
+        await waitFor('the cut-off primary to stop accepting writes', async () => {
+          const r = await node1.psql('SET synchronous_commit = local; INSERT INTO acked VALUES (-1) ON CONFLICT DO NOTHING', { timeoutMs: 5_000 }).catch(() => ({ exitCode: 1 }));
+          if (r.exitCode !== 0) fencedAt = performance.now();
+          return r.exitCode !== 0;
+        }, { timeoutMs: 60_000, intervalMs: 100 });
+      })();
+      const probeNew = (async () => {
+        await waitFor('the standby to accept writes', async () => {
+          const r = await node2.psql('INSERT INTO acked VALUES (100000) ON CONFLICT DO NOTHING', { timeoutMs: 5_000 });
+          if (r.exitCode === 0) openedAt = performance.now();
+          return r.exitCode === 0;
+        }, { timeoutMs: 90_000, intervalMs: 100 });
+      })();
+      await Promise.all([probeOld, probeNew]);
+      assert.ok(fencedAt !== null && openedAt !== null);
+      process.stdout.write(`# partition: old primary fenced after ${Math.round(fencedAt - cutAt)} ms, new primary writable after ${Math.round(openedAt - cutAt)} ms\n`);
+      assert.ok(fencedAt < openedAt, 'the new primary accepted a write while the old one still could');
+
+      const count = await node2.psql('SELECT count(*) FROM acked WHERE id BETWEEN 1 AND 500');
+      assert.equal(count.stdout.trim(), '500', 'every acknowledged row survives the failover');
+
+      // Heal: the old primary rejoins as a standby and follows the new primary.
+      h2.reconnect();
+      await waitFor('node1 to rejoin as secondary', async () => {
+        const s = await states(monitor);
+        return converged(s, 'node1', 'secondary') && converged(s, 'node2', 'primary');
+      }, { timeoutMs: 150_000, intervalMs: 500 });
+      const write = await node2.psql('INSERT INTO acked VALUES (100001)');
+      assert.equal(write.exitCode, 0, write.stderr);
+      await waitFor('the new write on node1', async () => (await node1.psql('SELECT count(*) FROM acked WHERE id = 100001')).stdout.trim() === '1',
+        { timeoutMs: 30_000 });
+      const stray = await node1.psql('SELECT count(*) FROM acked WHERE id = -1');
+      assert.equal(stray.stdout.trim(), '0', 'a write the old primary took locally during the partition must not survive the rejoin');
+    } catch (error) {
+      process.stderr.write(`${all.map((n) => n.output()).join('\n')}\n`);
+      throw error;
+    }
+  });
+});
