@@ -48,8 +48,6 @@ interface Known { readonly node: WorkNode; readonly candidate: boolean }
 
 export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionResult {
   const nodes = group(work);
-  // Never while a node holds a writable goal: it is, or is about to be, the primary.
-  if (writableNode(nodes) !== null) return 'none';
 
   // Step 1: an ongoing promotion keeps its candidate (also one chosen by
   // R8, F1 or M1 that has not reported yet).
@@ -61,6 +59,9 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
     if (kept) return follow(work, a, c);
     assign(work, 'E1', [[c, 'report_lsn']], 'because it became unhealthy while fetching WAL: a new election starts.');
   }
+  // Never a new election while a node holds a writable goal: it is, or is
+  // about to be, the primary.
+  if (writableNode(nodes) !== null) return 'none';
 
   // Step 2: candidates, missing nodes, and nodes asked for their LSN.
   const fenceAt = writeFenceAt(work.lease, work.all, work.settings);

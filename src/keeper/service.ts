@@ -175,7 +175,10 @@ async function reloadConfig(rt: KeeperRuntime): Promise<void> {
     return;
   }
   const { config, changes } = planKeeperReload(rt.config, reread);
-  for (const change of changes) rt.log.info(`Reloading configuration: ${JSON.stringify(change)}`);
+  for (const change of changes) {
+    if (change.applied) rt.log.info(`Reloading configuration: ${change.path} is now "${String(change.after)}"; used to be "${String(change.before)}"`);
+    else rt.log.warn(`Reloading configuration: ${change.path} cannot change while running (${change.change}), keeping "${String(change.before)}"`);
+  }
   rt.config = config;
   rt.monitor.setUri(config.pg_autoctl.monitor);
   if (classifyPgData(config.postgresql.pgdata) === 'postgres' && writeNodeSettings(rt)) rt.postgres.reload();
