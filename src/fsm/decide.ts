@@ -8,10 +8,16 @@
  * makes the result independent of which event woke the monitor up). Every
  * rule sees the goals assigned before it in the same call.
  *
+ * The snapshot must carry the reporting nodes' fresh values (spec 02 open
+ * point: 2.x decided on the caller's previous report).
+ *
  * Pure: no I/O, no clock, no randomness. The same snapshot, time and
  * settings always give the same decision.
  */
+import type { Decision } from './decision.js';
 import { election } from './election.js';
+import { findTransition } from './keeper-transitions.js';
+import { writeFenceAt } from './lease.js';
 import { nodeLabel } from './messages.js';
 import { conv, inPrimaryRole, mayHoldData, primaryOrDemoted, writableNode } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
@@ -19,11 +25,8 @@ import { healthyCandidates, processRequest } from './requests.js';
 import type { FsmSettings } from './settings.js';
 import type { GroupSnapshot } from './snapshot.js';
 import { standbyRules } from './standby-rules.js';
-import { findTransition } from './keeper-transitions.js';
-import { writeFenceAt } from './lease.js';
 import { isWritableState, type NodeState } from './states.js';
 import { assign, assignOpeningWrites, finish, group, removeRow, startWork, unhealthy, type Work, type WorkNode } from './work.js';
-import type { Decision } from './decision.js';
 
 export type { Decision, GoalAssignment, PriorityChange, NodeRemoval, ConsumedRequest, FsmEvent, RequestOutcome } from './decision.js';
 export { DEFAULT_FSM_SETTINGS, type FsmSettings } from './settings.js';
@@ -91,9 +94,11 @@ function proceedGroupState(work: Work, a: WorkNode): void {
     return;
   }
   const p = primaryOrDemoted(nodes);
-  // With two nodes the failover trigger is R8; an election is still needed
-  // when the old primary is being demoted and the pair broke up (a node was
-  // removed meanwhile, or the promotion was abandoned).
+  // P5. Spec 02 open point: in 2.x, no primary and no failover in progress
+  // (a primary removed by force) is an error until an operator steps in;
+  // here it starts an election. With two nodes the failover trigger is R8;
+  // an election is still needed when the old primary is being demoted and
+  // the pair broke up (a node removed meanwhile, a promotion abandoned).
   const lost = p === null || (unhealthy(work, p) && (nodes.length > 2 || !isWritableState(p.goalState)));
   if (lost) {
     if (p !== null && nodes.length > 2) {

@@ -71,6 +71,9 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   for (const n of nodes) {
     const oldPrimarySide = inPrimaryRole(n) || beingDemoted(n) || demotedPrimary(n);
     if (oldPrimarySide && !(conv(n, 'draining') || conv(n, 'demoted'))) continue;
+    // Spec 02 open point: a dead quorum standby in maintenance blocks the
+    // election, in 2.x as here. Kept on purpose: it may hold writes that
+    // were acknowledged by it alone.
     if (unhealthy(work, n) && !reporting(work, n)) {
       if (conv(n, 'report_lsn') && n.pgIsRunning) known.push({ node: n, candidate: false });
       else if (n.replicationQuorum && mayHoldData(n) && !isPrimaryishState(n.reportedState)) missing.push(n);

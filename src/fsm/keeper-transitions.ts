@@ -5,10 +5,17 @@
  * the table means the goal cannot be reached from there, which the monitor
  * must never cause (tests check every pair decide() emits).
  *
- * `origin` tells the rows of pg_auto_failover 2.x from the rows added here:
- * goals 2.x could assign without a keeper edge (a primary fenced by its
- * write lease, a new node left alone, an abandoned fast-forward), which it
- * left stuck.
+ * `origin` tells the rows of pg_auto_failover 2.x from the rows added here.
+ * Spec 02 open point: 2.x assigns goals with no keeper edge (notably
+ * wait_primary -> draining/demote_timeout and wait_standby -> single) and
+ * the node stays stuck. We did both: the monitor no longer assigns the
+ * first one (failover only from a primary converged in primary, rule P5a/
+ * R8), and the edges added here cover what it still needs: a primary
+ * fenced by its write lease (X -> demote_timeout and back), a new node left
+ * alone (wait_standby -> single), abandoned promotions (fast_forward,
+ * prepare_promotion, join_secondary, wait_maintenance -> report_lsn).
+ * Every pair decide() emits in the tests and the model checker is checked
+ * against this table.
  */
 import type { KeeperAction } from './keeper-actions.js';
 import { NODE_STATES, type NodeState } from './states.js';
@@ -50,6 +57,7 @@ const FROM_2X: readonly Row[] = [
   ['primary', 'demoted', 'stop_postgres', 'Another node was promoted: stop and stay stopped.'],
   ['primary', 'demote_timeout', 'stop_postgres', 'Being demoted: stop and stay stopped.'],
   ['primary', 'prepare_maintenance', 'checkpoint_and_stop', 'Maintenance on the primary: checkpoint, then stop before a standby is promoted.'],
+  ['primary', 'maintenance', 'stop_and_configure_standby', 'Maintenance with prepare_maintenance skipped: stop as a standby, in the operator\'s hands (2.x only stopped Postgres, which could then restart as a primary).'],
   ['apply_settings', 'primary', 'enable_sync_rep', 'Apply the new synchronous_standby_names and wait for a synchronous standby.'],
   ['apply_settings', 'wait_primary', 'disable_sync_rep', 'No synchronous standby with the new settings: clear synchronous_standby_names.'],
   ['apply_settings', 'single', 'disable_replication', 'The standbys were removed: keep running alone.'],
@@ -109,7 +117,6 @@ const FROM_2X: readonly Row[] = [
 
 /** Edges 2.x lacks although its monitor (or the write lease) can require them. */
 const ADDED: readonly Row[] = [
-  ['primary', 'maintenance', 'stop_and_configure_standby', 'Maintenance with prepare_maintenance skipped: stop as a standby, in the operator\'s hands (2.x only stopped Postgres, which would restart as a primary).'],
   ['single', 'demote_timeout', 'stop_postgres', 'The write lease ran out: stop Postgres (the keeper does it by itself).'],
   ['wait_primary', 'demote_timeout', 'stop_postgres', 'The write lease ran out: stop Postgres (the keeper does it by itself).'],
   ['demote_timeout', 'wait_primary', 'restart_as_primary', 'Fenced by the lease but still the primary: start again once the lease is held, synchronous_standby_names empty.'],

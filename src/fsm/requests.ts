@@ -113,6 +113,9 @@ function promotion(work: Work, nodeId: number): { done: string } | { refused: Re
     }
   };
   const nodes = group(work);
+  // Spec 02 open point: 2.x ends a promotion of a report_lsn node during an
+  // election in perform_failover's "couldn't find the primary node" error;
+  // here the raised priority makes it win the election in progress.
   if (conv(target, 'report_lsn') && failoverInProgress(nodes) && writableNode(nodes) === null) {
     const chosen = nodes.find((n) => beingPromoted(n));
     if (chosen !== undefined) return { refused: `cannot promote ${nodeLabel(target)}: ${nodeLabel(chosen)} is already being promoted` };

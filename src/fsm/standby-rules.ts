@@ -9,7 +9,7 @@ import { formatBytes, nodeLabel } from './messages.js';
 import { conv, convIn, inMaintenance, inPrimaryRole } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
 import { isWritableState } from './states.js';
-import { assign, assignOpeningWrites, group, healthy, log, unhealthy, type Work, type WorkNode } from './work.js';
+import { assign, assignOpeningWrites, group, healthy, unhealthy, type Work, type WorkNode } from './work.js';
 
 /** Goals of an old primary that a promotion must demote first (R12, R15). */
 const isDemotionGoal = (p: WorkNode): boolean => p.goalState === 'draining' || p.goalState === 'demote_timeout';
@@ -65,7 +65,7 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
       assign(work, 'R5', [[a, 'catchingup'], [p, 'apply_settings']], `to add ${nodeLabel(a)} to the primary's synchronous standbys.`);
     } else if (conv(p, 'primary')) {
       assign(work, 'R6', [[a, 'catchingup']], `to copy ${label} as an asynchronous standby.`);
-    } else if (primaryRunning(p) && p.goalState !== 'single') {
+    } else if (primaryRunning(p) && p.goalState !== 'single' && p.reportedState !== 'single') {
       assign(work, 'R4', [[a, 'catchingup']], `after ${label} became ready to serve a base backup.`);
     }
     return;
@@ -78,7 +78,11 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
     }
     return;
   }
-  // R8: the failover trigger of a two-node group.
+  // R8: the failover trigger of a two-node group. Spec 02 open point: it
+  // never bypasses the election (more nodes go through P5), and the
+  // rules evaluated after an election see its assignments (work.ts).
+  // Only from a primary converged in primary: in wait_primary the writes
+  // were acknowledged without any standby.
   if (conv(a, 'secondary')) {
     if (group(work).length === 2 && conv(p, 'primary') && unhealthy(work, p) && healthy(work, a)
       && a.candidatePriority > 0 && walWithin(a, p, work.settings.promoteWalLogThreshold)) {

@@ -12,7 +12,7 @@ import {
   isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists,
   PGDATA_INIT_STATE_TEXT, type AutoctlPaths, type KeeperConfig,
 } from '../config/index.js';
-import { getNode } from '../monitor/api.js';
+import { getNode, updateNodeMetadata } from '../monitor/api.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
 import { enforceLease, restartTracker } from './ensure-state.js';
 import { WriteLease, needsWriteLease } from './lease.js';
@@ -179,8 +179,21 @@ async function reloadConfig(rt: KeeperRuntime): Promise<void> {
     if (change.applied) rt.log.info(`Reloading configuration: ${change.path} is now "${String(change.after)}"; used to be "${String(change.before)}"`);
     else rt.log.warn(`Reloading configuration: ${change.path} cannot change while running (${change.change}), keeping "${String(change.before)}"`);
   }
+  const before = rt.config.pg_autoctl;
   rt.config = config;
   rt.monitor.setUri(config.pg_autoctl.monitor);
+  const renamed = config.pg_autoctl.name !== before.name;
+  const moved = config.pg_autoctl.hostname !== before.hostname;
+  if ((renamed || moved) && !isMonitorDisabled(config)) {
+    try {
+      await onMonitor(rt, 'update_node_metadata', (c) => updateNodeMetadata(c, rt.state.currentNodeId, {
+        ...(renamed ? { name: config.pg_autoctl.name } : {}),
+        ...(moved ? { host: config.pg_autoctl.hostname } : {}),
+      }));
+    } catch (error) {
+      rt.log.warn(`Failed to update the node name or hostname on the monitor: ${messageOf(error)}`);
+    }
+  }
   if (classifyPgData(config.postgresql.pgdata) === 'postgres' && writeNodeSettings(rt)) rt.postgres.reload();
   rt.log.info(`Reloaded the new configuration from "${rt.paths.config}"`);
 }

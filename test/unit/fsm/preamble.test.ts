@@ -62,7 +62,7 @@ test('P3b: when no node holds data any more, the first node with priority > 0 st
 
 test('P4: a node in a primary role gets the primary rules', () => {
   const d = run(group([node(1, 'single'), node(2, 'wait_standby')]));
-  assert.deepEqual(rules(d), ['Q1', 'R4']);
+  assert.deepEqual(rules(d), ['Q1']);
 });
 
 test('P5a: more than 2 nodes, unhealthy primary converged in primary -> draining, then the election', () => {
