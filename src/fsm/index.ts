@@ -14,7 +14,7 @@ export { KEEPER_ACTIONS, KEEPER_ACTION_DESCRIPTIONS, type KeeperAction } from '.
 export { KEEPER_TRANSITIONS, TRANSITION_ORIGINS, findTransition, type KeeperTransition, type TransitionOrigin } from './keeper-transitions.js';
 export { isHealthy, isUnhealthy, isReporting, type HealthContext } from './health.js';
 export {
-  conv, inPrimaryRole, inMaintenance, beingDemoted, demotedPrimary, beingPromoted, readyToStreamWal,
+  conv, reportedKnowingGoal, inPrimaryRole, inMaintenance, beingDemoted, demotedPrimary, beingPromoted, readyToStreamWal,
   groupOf, writableNode, primaryOrDemoted, failoverSource, failoverInProgress,
 } from './node-predicates.js';
 export { checkOpenWrites, writeFenceAt, holderReportedFenced, type OpenWritesCheck } from './lease.js';

@@ -94,8 +94,8 @@ export const KEEPER_ACTION_DESCRIPTIONS: Readonly<Record<KeeperAction, string>> 
     + 'primary_conninfo, report its frozen WAL position, and drop its replication slots.',
   fast_forward: 'Ask the monitor for the most advanced report_lsn standby; stream from it (own slot name) with recovery_target_lsn = '
     + 'its reported LSN, recovery_target_action = pause; wait until replayed up to it; CHECKPOINT. If the local WAL diverged from '
-    + 'the source\'s history, pg_rewind from it first. When no other node is in report_lsn any more (removed by force), '
-    + 'there is nothing to fetch: done.',
+    + 'the source\'s history, pg_rewind from it first. Never backwards: when the source is not ahead of the local position '
+    + '(timeline, then LSN), or no other node is in report_lsn any more (removed by force), there is nothing to fetch: done.',
   cleanup_as_primary: 'Stop streaming from the WAL source: remove primary_conninfo and the recovery target; Postgres stays in '
     + 'recovery until the promotion.',
   drop_node: 'Stop Postgres, remove the init file; the node leaves the group. The keeper exits once the monitor deleted the node.',

@@ -57,7 +57,8 @@ export async function initPrimary(rt: KeeperRuntime): Promise<void> {
   writeNodeSettings(rt);
   await ensurePgRunning(rt);
 
-  await rt.local.withClient(async (client) => {
+  // The configured user may not exist yet: connect as initdb's superuser (the OS account) to create it.
+  await rt.local.withAdminClient(async (client) => {
     if (rt.config.postgresql.username) {
       const made = await createRole(client, { name: rt.config.postgresql.username, login: true, superuser: true });
       if (made === 'created') rt.log.info(`Created role "${rt.config.postgresql.username}"`);

@@ -57,6 +57,17 @@ export function enforceLease(rt: KeeperRuntime): boolean {
   return killed !== null;
 }
 
+/**
+ * What the lease guard must enforce now: the lease end while the node is
+ * in (or going to) a writable state, with no lease meaning "now"; null
+ * otherwise.
+ */
+export function guardedLeaseEnd(rt: KeeperRuntime): number | null {
+  const goal = rt.transitionGoal;
+  const leased = needsWriteLease(currentState(rt)) || (goal !== null && needsWriteLease(goal));
+  return leased ? (rt.lease.expiresAt() ?? performance.now()) : null;
+}
+
 async function ensureRunning(rt: KeeperRuntime, tracker: RestartTracker, state: NodeState): Promise<boolean> {
   const wasReady = rt.local.isReady();
   try {

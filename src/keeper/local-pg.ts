@@ -15,8 +15,10 @@ import {
 
 export interface LocalPg {
   pgdata: string;
-  /** Runs `fn` on a fresh connection to `dbname` (the configured dbname by default), always closed. */
+  /** Runs `fn` on a fresh connection to `dbname` ('postgres' by default) as the configured user, always closed. */
   withClient<T>(fn: (client: pg.Client) => Promise<T>, dbname?: string): Promise<T>;
+  /** The same as the OS account (initdb's superuser), for creating the configured user itself. */
+  withAdminClient<T>(fn: (client: pg.Client) => Promise<T>, dbname?: string): Promise<T>;
   /** True when a postmaster runs on PGDATA and says it accepts connections. */
   isReady(): boolean;
   /** Pid of a live postmaster on PGDATA (ready or not). */
@@ -25,22 +27,26 @@ export interface LocalPg {
 
 export function localPg(config: KeeperConfig, env: NodeJS.ProcessEnv, log: Logger): LocalPg {
   const pgdata = config.postgresql.pgdata;
+  const run = async <T>(fn: (client: pg.Client) => Promise<T>, dbname: string, user: string | undefined,
+    clientEnv: NodeJS.ProcessEnv): Promise<T> => {
+    const client = await connectLocal(pgdata, dbname, {
+      user,
+      host: config.postgresql.host || undefined,
+      connectTimeoutMs: 5000,
+      env: clientEnv,
+      log,
+    });
+    try {
+      return await fn(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
+  const withoutPgUser: NodeJS.ProcessEnv = { ...env, PGUSER: undefined };
   return {
     pgdata,
-    async withClient(fn, dbname) {
-      const client = await connectLocal(pgdata, dbname ?? 'postgres', {
-        user: config.postgresql.username || undefined,
-        host: config.postgresql.host || undefined,
-        connectTimeoutMs: 5000,
-        env,
-        log,
-      });
-      try {
-        return await fn(client);
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
+    withClient: (fn, dbname) => run(fn, dbname ?? 'postgres', config.postgresql.username || undefined, env),
+    withAdminClient: (fn, dbname) => run(fn, dbname ?? 'postgres', undefined, withoutPgUser),
     isReady() {
       const info = readPostmasterPid(pgdata);
       return info !== undefined && info.pid > 0 && isProcessAlive(info.pid) && (info.status === 'ready' || info.status === 'standby');

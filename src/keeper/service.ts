@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type pg from 'pg';
-import { AutoctlError, messageOf } from '../common/errors.js';
+import { messageOf } from '../common/errors.js';
 import { FatalServiceError, type Service, type ServiceContext } from '../common/service.js';
 import {
   isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists,
@@ -14,7 +14,8 @@ import {
 } from '../config/index.js';
 import { getNode, updateNodeMetadata } from '../monitor/api.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
-import { enforceLease, restartTracker } from './ensure-state.js';
+import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
+import { LeaseGuard } from './lease-guard.js';
 import { WriteLease, needsWriteLease } from './lease.js';
 import { loadLeaseEnd } from './lease-file.js';
 import { localPg, NOT_RUNNING } from './local-pg.js';
@@ -59,9 +60,12 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
     async run(ctx: ServiceContext): Promise<void> {
       const rt = await buildRuntime(options, ctx);
       runtime = rt;
+      const guard = isMonitorDisabled(rt.config) ? null
+        : LeaseGuard.start(rt.config.postgresql.pgdata, options.paths.dirs.runtime, guardedLeaseEnd(rt), rt.log, rt.env);
       const timer = setInterval(() => {
         try {
           enforceLease(rt);
+          guard?.arm(guardedLeaseEnd(rt));
         } catch (error) {
           rt.log.error(`Failed to check the write lease: ${messageOf(error)}`);
         }
@@ -71,6 +75,7 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
         await runKeeperLoop(rt, { untilInitDone, leaseFile: join(options.paths.dirs.runtime, 'pg_autoctl.lease') }, restartTracker());
       } finally {
         clearInterval(timer);
+        guard?.release();
         runtime = null;
         await rt.monitor.close();
       }
@@ -87,8 +92,7 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
   const log = ctx.log;
   const state = await readKeeperStateIfExists(paths.state);
   if (state === undefined) {
-    throw new FatalServiceError(`The keeper state file "${paths.state}" does not exist: this node is not registered`,
-      new AutoctlError('BAD_STATE', 'run pg_autoctl create postgres first'));
+    throw new FatalServiceError(`The keeper state file "${paths.state}" does not exist: this node is not registered; run pg_autoctl create postgres first`);
   }
   const bin = await findPgBinaries({ ...(config.postgresql.pg_ctl ? { pgctl: config.postgresql.pg_ctl } : {}), env });
   const lease = new WriteLease(() => performance.now(), config.timeout.network_partition_timeout * 1000);
@@ -143,8 +147,8 @@ async function startUp(rt: KeeperRuntime): Promise<void> {
     try {
       const row = await onMonitor(rt, 'node', (c) => getNode(c, { nodeId: rt.state.currentNodeId }));
       if (row === undefined) {
-        throw new FatalServiceError(`This node with id ${rt.state.currentNodeId} in formation "${rt.config.pg_autoctl.formation}" and group ${rt.state.currentGroup} has been dropped from the monitor`,
-          new AutoctlError('BAD_STATE', `To get rid of the configuration file and PGDATA directory, run pg_autoctl drop node --pgdata "${rt.config.postgresql.pgdata}" --destroy`));
+        rt.log.info(`To get rid of the configuration file and PGDATA directory, run pg_autoctl drop node --pgdata "${rt.config.postgresql.pgdata}" --destroy`);
+        throw new FatalServiceError(`This node with id ${rt.state.currentNodeId} in formation "${rt.config.pg_autoctl.formation}" and group ${rt.state.currentGroup} has been dropped from the monitor`);
       }
     } catch (error) {
       if (error instanceof FatalServiceError) throw error;

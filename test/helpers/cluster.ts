@@ -307,3 +307,14 @@ export async function signalPostgres(pgdata: string, signal: 'SIGSTOP' | 'SIGCON
   }
   return pids;
 }
+
+/** True when the process is gone or a zombie (a dead child its frozen parent has not reaped). */
+export function processGone(pid: number): boolean {
+  if (!pidAlive(pid)) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] === 'Z';
+  } catch {
+    return true;
+  }
+}

@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { pidAlive, runCleanups, waitFor } from '../helpers/fixture.js';
+import { runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, postmasterPid, signalPostgres, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, postmasterPid, processGone, signalPostgres, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -37,7 +37,7 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
       assert.ok(frozen.length > 1, 'the monitor\'s Postgres processes are frozen');
       let fencedAfterMs: number;
       try {
-        await waitFor('the primary to kill its Postgres', () => !pidAlive(primaryPg), { timeoutMs: leaseMs + 10_000, intervalMs: 20 });
+        await waitFor('the primary to kill its Postgres', () => processGone(primaryPg), { timeoutMs: leaseMs + 10_000, intervalMs: 20 });
         fencedAfterMs = performance.now() - frozenAt;
         process.stdout.write(`primary fenced ${(fencedAfterMs / 1000).toFixed(2)} s after the monitor froze (lease ${leaseMs} ms)\n`);
         assert.ok(fencedAfterMs <= leaseMs + 500, `fenced within the lease (${fencedAfterMs} ms)`);
@@ -64,6 +64,41 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
         await writer.sql('CREATE TABLE IF NOT EXISTS after_fence (id int)');
         return true;
       }, { timeoutMs: 30_000 });
+    });
+  });
+
+  it('fences the primary whose pg_autoctl is frozen (the lease guard), then rejoins it after a failover', async () => {
+    const m: RunningMonitor = await startMonitor({ name: 'monitor-frozen' });
+    const group: RunningNode[] = [];
+    await dumpOnFailure(m, () => group, async () => {
+      const node1 = await startNode(m, 'node1');
+      group.push(node1);
+      await waitForStates(m, { node1: 'single' }, { nodes: group });
+      const node2 = await startNode(m, 'node2');
+      group.push(node2);
+      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes: group, timeoutMs: 90_000 });
+      await node1.sql('CREATE TABLE t (id int PRIMARY KEY)');
+      await node1.sql('INSERT INTO t SELECT generate_series(1, 100)');
+      const leaseMs = Number((await m.sql<{ setting: string }>(
+        "SELECT setting FROM pgautofailover.settings WHERE name LIKE '%primary_lease_timeout'"))[0]?.setting ?? '20000');
+
+      const primaryPg = await postmasterPid(node1.dirs.pgdata);
+      assert.ok(primaryPg !== null);
+      const frozenAt = performance.now();
+      node1.proc.kill('SIGSTOP');
+      try {
+        await waitFor('the lease guard to kill the primary\'s Postgres', () => processGone(primaryPg), { timeoutMs: leaseMs + 10_000, intervalMs: 20 });
+        const fencedAfterMs = performance.now() - frozenAt;
+        process.stdout.write(`frozen keeper: Postgres killed ${(fencedAfterMs / 1000).toFixed(2)} s after the freeze (lease ${leaseMs} ms)\n`);
+        assert.ok(fencedAfterMs <= leaseMs + 500, `fenced within the lease (${fencedAfterMs} ms)`);
+        await waitForStates(m, { node2: 'wait_primary' }, { nodes: group, timeoutMs: 60_000 });
+        await node2.sql('INSERT INTO t VALUES (101)');
+      } finally {
+        node1.proc.kill('SIGCONT');
+      }
+      await waitForStates(m, { node1: 'secondary', node2: 'primary' }, { nodes: group, timeoutMs: 120_000 });
+      await waitFor('the new row on node1', async () =>
+        (await node1.sql<{ n: string }>('SELECT count(*)::text AS n FROM t'))[0]?.n === '101', { timeoutMs: 30_000 });
     });
   });
 });

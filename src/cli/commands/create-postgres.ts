@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { badArgs, messageOf } from '../../common/errors.js';
 import { MONITOR_SCHEMA_VERSION, VERSION } from '../../common/version.js';
-import { removePidFile, writePidFile } from '../../config/index.js';
+import { removePidFile, writePidFile, type AutoctlPaths, type KeeperConfig } from '../../config/index.js';
 import { createNode, type CreateNodeOptions } from '../../keeper/create-node.js';
 import { keeperInitService } from '../../keeper/service.js';
 import { findPgBinaries, parseConnInfo } from '../../postgres/index.js';
@@ -120,7 +120,7 @@ function resolveOptions(flags: CreatePostgresFlags, ctx: CommandContext): Create
 }
 
 /** A supervisor with the Postgres controller and the transient node-init service; its exit code. */
-async function runNodeInit(ctx: CommandContext, created: { paths: Parameters<typeof keeperInitService>[0]['paths']; config: Parameters<typeof keeperInitService>[0]['config'] }, pgdataAsGiven: string): Promise<number> {
+async function runNodeInit(ctx: CommandContext, created: { paths: AutoctlPaths; config: KeeperConfig }, pgdataAsGiven: string): Promise<number> {
   const { paths, config } = created;
   const bin = await findPgBinaries({ ...(config.postgresql.pg_ctl ? { pgctl: config.postgresql.pg_ctl } : {}), env: ctx.env });
   const postgres = createPostgresController(localPostgresPort({

@@ -128,6 +128,7 @@ describe('fencing', () => {
     const local: LocalPg = {
       pgdata,
       withClient: () => Promise.reject(new Error('no SQL in this test')),
+      withAdminClient: () => Promise.reject(new Error('no SQL in this test')),
       isReady: () => true,
       runningPid: () => {
         try {

@@ -111,7 +111,10 @@ export function runAction(world: World, node: SimNode, action: KeeperAction, goa
       }
       const source = simNodeById(world, row.nodeId);
       if (!canCopy(world, node, source)) return false;
-      if (!pg.hasData || !world.tls.contains(source.pg.pos, pg.pos)) pg.pos = source.pg.pos;
+      // Only forward: a source behind this node (its intended source was removed) has nothing to give.
+      const sourceAhead = world.tls.number(source.pg.pos) > world.tls.number(pg.pos)
+        || (world.tls.number(source.pg.pos) === world.tls.number(pg.pos) && source.pg.pos.lsn > pg.pos.lsn);
+      if (!pg.hasData || sourceAhead) pg.pos = source.pg.pos;
       becomeStandby(node, null);
       return true;
     }
@@ -163,7 +166,9 @@ function becomeStandby(node: SimNode, upstream: number | null): void {
 function initPrimary(world: World, node: SimNode): boolean {
   const pg = node.pg;
   for (const other of world.nodes) {
-    if (other === node || other.retired || !other.pg.hasData) continue;
+    // A node registered anew (init, wait_standby) holds no data for the group, whatever is on its disk.
+    if (other === node || other.retired || !other.pg.hasData || other.state === 'init' || other.state === 'wait_standby'
+      || other.state === 'dropped') continue;
     const row = world.monitor.nodes.find((n) => n.nodeId === other.nodeId && n.goalState !== 'dropped');
     if (row !== undefined && world.acked.has(world.tls.sysid(other.pg.pos))) {
       violate(world, 'fresh-primary-over-data', `node ${node.nodeId} creates a new instance while node ${other.nodeId} holds acknowledged writes`);
