@@ -11,8 +11,8 @@ export class AutoctlCommand extends Command {
   }
 
   breadcrumb(): string {
-    const names: string[] = [];
-    for (let cmd: Command | null = this; cmd; cmd = cmd.parent) names.unshift(cmd.name());
+    const names = [this.name()];
+    for (let parent = this.parent; parent; parent = parent.parent) names.unshift(parent.name());
     return names.join(' ');
   }
 

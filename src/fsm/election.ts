@@ -69,8 +69,11 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   const known: Known[] = [];
   const missing: WorkNode[] = [];
   for (const n of nodes) {
+    // An old primary converged in draining, demote_timeout (its promotion
+    // abandoned: 2.x left it there for ever) or demoted joins the election.
+    const stoppedOldPrimary = conv(n, 'draining') || conv(n, 'demote_timeout') || conv(n, 'demoted');
     const oldPrimarySide = inPrimaryRole(n) || beingDemoted(n) || demotedPrimary(n);
-    if (oldPrimarySide && !(conv(n, 'draining') || conv(n, 'demoted'))) continue;
+    if (oldPrimarySide && !stoppedOldPrimary) continue;
     // Spec 02 open point: a dead quorum standby in maintenance blocks the
     // election, in 2.x as here. Kept on purpose: it may hold writes that
     // were acknowledged by it alone.
@@ -93,10 +96,8 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
       continue;
     }
     // Standbys (goal secondary, catchingup or join_secondary, wherever their
-    // keeper stands) and old primaries converged in draining or demoted.
-    const standby = standbyForElection(n);
-    const oldPrimary = conv(n, 'draining') || conv(n, 'demoted');
-    if (standby || oldPrimary) {
+    // keeper stands) and stopped old primaries.
+    if (standbyForElection(n) || stoppedOldPrimary) {
       assign(work, 'E2', [[n, 'report_lsn']], 'to report its LSN for the election of a new primary.');
       missing.push(n);
       continue;

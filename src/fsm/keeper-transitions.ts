@@ -123,6 +123,7 @@ const ADDED: readonly Row[] = [
   ['demote_timeout', 'apply_settings', 'restart_as_primary', 'Fenced by the lease while settings changed: start again once the lease is held.'],
   ['demote_timeout', 'draining', 'stop_postgres', 'Fenced by the lease, then demoted: Postgres is already stopped; keep it so.'],
   ['demote_timeout', 'prepare_maintenance', 'stop_postgres', 'Fenced by the lease, then sent to maintenance: Postgres is already stopped; keep it so.'],
+  ['demote_timeout', 'report_lsn', 'report_lsn_drop_slots', 'The promotion this old primary stopped for was abandoned: restart in recovery without upstream and take part in the next election.'],
   ['wait_standby', 'single', 'init_primary', 'Every node with data was removed: start a new instance, discarding any unfinished base backup.'],
   ['fast_forward', 'report_lsn', 'report_lsn', 'The fast-forward was abandoned: stop streaming from the source and report the position reached.'],
   ['prepare_promotion', 'report_lsn', 'report_lsn', 'The promotion was abandoned before it started: restart in recovery without upstream and report the position.'],

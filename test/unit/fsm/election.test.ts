@@ -27,8 +27,10 @@ test('E2: standbys, old primaries and left-behind election nodes are asked for t
     node(4, 'maintenance', 'catchingup'),
     node(5, 'join_secondary', 'secondary'),
     node(6, 'demoted', 'demoted', PG_DOWN),
+    node(7, 'demote_timeout', 'demote_timeout', PG_DOWN),
   ]));
-  assert.deepEqual(goals(d), { 1: 'report_lsn', 2: 'report_lsn', 3: 'report_lsn', 4: 'report_lsn', 5: 'report_lsn', 6: 'report_lsn' });
+  assert.deepEqual(goals(d), { 1: 'report_lsn', 2: 'report_lsn', 3: 'report_lsn', 4: 'report_lsn', 5: 'report_lsn', 6: 'report_lsn',
+    7: 'report_lsn' });
   assert.deepEqual(rules(d), ['E2']);
   assert.match(d.logs.join('\n'), /Failover still in progress: waiting for node 1 .* to report a current LSN/);
 });
