@@ -19,7 +19,7 @@ import { election } from './election.js';
 import { findTransition } from './keeper-transitions.js';
 import { writeFenceAt } from './lease.js';
 import { nodeLabel } from './messages.js';
-import { conv, inPrimaryRole, mayHoldData, primaryOrDemoted, writableNode } from './node-predicates.js';
+import { conv, inPrimaryRole, mayHoldData, primaryOrDemoted, reportedKnowingGoal, writableNode } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
 import { healthyCandidates, processRequest } from './requests.js';
 import type { FsmSettings } from './settings.js';
@@ -63,8 +63,11 @@ function proceedGroupState(work: Work, a: WorkNode): void {
   // P3: a node alone in its group.
   if (nodes.length === 1 && !conv(a, 'single')) {
     // A keeper that cannot reach single from where it stands (maintenance,
-    // fast_forward, join_secondary...) goes through report_lsn first. A
-    // node without data and priority 0 waits for an operator.
+    // fast_forward, join_secondary...) goes through report_lsn first; one
+    // that has not reported since its last goal change (it may stand in
+    // any goal assigned since) is waited for. A node without data and
+    // priority 0 waits for an operator.
+    if (!reportedKnowingGoal(a)) return;
     if (!mayHoldData(a) && a.candidatePriority <= 0) return;
     if (a.candidatePriority > 0 && canReach(a, 'single')) {
       assignOpeningWrites(work, 'P3', a, [[a, 'single']], 'because it is the only node of the group.');

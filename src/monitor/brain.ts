@@ -31,7 +31,7 @@ export interface Brain {
 
 interface NodeRow {
   nodeid: string; nodename: string; nodehost: string; nodeport: number; goalstate: string; reportedstate: string;
-  health: number; healthcheck_age_ms: number; report_age_ms: number; statechange_age_ms: number;
+  health: number; healthcheck_age_ms: number; report_age_ms: number; goalchange_age_ms: number;
   reportedlsn: string; reportedtli: number; reportedpgisrunning: boolean | null; reportedrepstate: string | null;
   candidatepriority: number; replicationquorum: boolean;
 }
@@ -86,7 +86,7 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
       `SELECT nodeid, nodename, nodehost, nodeport, goalstate::text, reportedstate::text, health,
               (extract(epoch FROM now() - healthchecktime) * 1000)::float8 AS healthcheck_age_ms,
               (extract(epoch FROM now() - reporttime) * 1000)::float8 AS report_age_ms,
-              (extract(epoch FROM now() - statechangetime) * 1000)::float8 AS statechange_age_ms,
+              (extract(epoch FROM now() - goalchangetime) * 1000)::float8 AS goalchange_age_ms,
               reportedlsn::text, reportedtli, reportedpgisrunning, reportedrepstate, candidatepriority, replicationquorum
          FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid FOR UPDATE`, [formationId, groupId]);
     const requests = await client.query<RequestRow>(
@@ -105,7 +105,7 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
         health: r.health === 1 ? 'good' : r.health === 0 ? 'bad' : 'unknown',
         healthCheckedAt: r.health === -1 ? null : now - r.healthcheck_age_ms,
         reportedAt: now - r.report_age_ms,
-        goalChangedAt: now - r.statechange_age_ms,
+        goalChangedAt: now - r.goalchange_age_ms,
         keeperGoalState: null,
         reportedLsn: lsnToBigint(r.reportedlsn),
         reportedTimeline: r.reportedtli,

@@ -96,6 +96,10 @@ CREATE TABLE pgautofailover.node (
   candidatepriority   integer                          NOT NULL DEFAULT 100,
   replicationquorum   boolean                          NOT NULL DEFAULT true,
   nodecluster         text                             NOT NULL DEFAULT 'default',
+  -- Not in 2.x: when the goal state last changed. statechangetime also
+  -- moves when the reported state changes, and the decisions need to know
+  -- whether a report was made after the goal it answers was assigned.
+  goalchangetime      timestamptz                      NOT NULL DEFAULT now(),
   CONSTRAINT node_pkey PRIMARY KEY (nodeid),
   CONSTRAINT node_formationid_nodename_key UNIQUE (formationid, nodename),
   CONSTRAINT node_nodehost_nodeport_key UNIQUE (nodehost, nodeport),
@@ -217,7 +221,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA pgautofailover FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA pgautofailover FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA pgautofailover TO autoctl_node, autoctl;
 
-GRANT UPDATE (goalstate, statechangetime, health, healthchecktime, candidatepriority)
+GRANT UPDATE (goalstate, statechangetime, goalchangetime, health, healthchecktime, candidatepriority)
   ON pgautofailover.node TO autoctl;
 GRANT DELETE ON pgautofailover.node TO autoctl;
 GRANT INSERT ON pgautofailover.event TO autoctl;

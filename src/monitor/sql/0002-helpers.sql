@@ -373,7 +373,7 @@ AS $$
 DECLARE
   n pgautofailover.node;
 BEGIN
-  UPDATE pgautofailover.node x SET goalstate = $2, statechangetime = now()
+  UPDATE pgautofailover.node x SET goalstate = $2, statechangetime = now(), goalchangetime = now()
    WHERE x.nodeid = $1
   RETURNING x.* INTO n;
   IF NOT FOUND THEN

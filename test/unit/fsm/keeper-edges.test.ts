@@ -33,6 +33,7 @@ const WITNESSES: Record<string, () => Decision> = {
   'stop_replication>single': () => run(group([node(1, 'stop_replication')])),
   'wait_standby>single': () => run(group([node(1, 'wait_standby')])),
   'wait_maintenance>report_lsn': () => run(group([node(1, 'wait_maintenance')])),
+  'demote_timeout>report_lsn': () => run(group([node(1, 'demote_timeout', 'demote_timeout', PG_DOWN), node(2, 'secondary'), node(3, 'secondary')])),
   'fast_forward>report_lsn': () => run(group([node(1, 'primary', 'draining', DEAD), node(2, 'fast_forward', 'fast_forward', DEAD), node(3, 'report_lsn')])),
   'prepare_maintenance>catchingup': () => run(group([node(1, 'prepare_maintenance', 'prepare_maintenance', PG_DOWN), node(2, 'primary'),
     node(3, 'secondary')], requests({ id: 1, kind: 'maintenance', nodeId: 1, enable: false }))),

@@ -10,7 +10,7 @@ import {
 } from '../../../../src/fsm/index.js';
 import { snapshot } from './monitor.js';
 import { ackAll, checkPromotion } from './postgres.js';
-import { SLOT_MONITOR, pgServes, reachable, simNodeById, violate, type SimNode, type SyncNames, type World } from './world.js';
+import { SLOT_MONITOR, pgServes, reachable, simNodeById, type SimNode, type SyncNames, type World } from './world.js';
 import { stopPostgres } from './keeper.js';
 
 export function runAction(world: World, node: SimNode, action: KeeperAction, goal: NodeState): boolean {
@@ -165,15 +165,6 @@ function becomeStandby(node: SimNode, upstream: number | null): void {
 
 function initPrimary(world: World, node: SimNode): boolean {
   const pg = node.pg;
-  for (const other of world.nodes) {
-    // A node registered anew (init, wait_standby) holds no data for the group, whatever is on its disk.
-    if (other === node || other.retired || !other.pg.hasData || other.state === 'init' || other.state === 'wait_standby'
-      || other.state === 'dropped') continue;
-    const row = world.monitor.nodes.find((n) => n.nodeId === other.nodeId && n.goalState !== 'dropped');
-    if (row !== undefined && world.acked.has(world.tls.sysid(other.pg.pos))) {
-      violate(world, 'fresh-primary-over-data', `node ${node.nodeId} creates a new instance while node ${other.nodeId} holds acknowledged writes`);
-    }
-  }
   pg.hasData = true;
   pg.pos = world.tls.newSystem(1 << 20);
   pg.promoted = true;

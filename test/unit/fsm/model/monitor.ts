@@ -144,6 +144,17 @@ function checkDecision(world: World, snap: GroupSnapshot, decision: Decision): v
       && findTransition(a.reportedState, a.previousGoalState) !== undefined && findTransition(a.previousGoalState, a.goalState) === undefined) {
       violate(world, 'unreachable-goal', `[${a.rule}] node ${a.nodeId} may be in ${a.previousGoalState} (reported ${a.reportedState}), assigned ${a.goalState}`);
     }
+    // A new instance (single for a node without data) while another node holds acknowledged writes.
+    if (a.goalState === 'single' && (a.reportedState === 'init' || a.reportedState === 'wait_standby' || a.reportedState === 'dropped')) {
+      for (const other of world.nodes) {
+        if (other.nodeId === a.nodeId || other.retired || !other.pg.hasData) continue;
+        if (other.state === 'init' || other.state === 'wait_standby' || other.state === 'dropped') continue;
+        if (!snap.nodes.some((n) => n.nodeId === other.nodeId && n.goalState !== 'dropped')) continue;
+        if (world.acked.has(world.tls.sysid(other.pg.pos))) {
+          violate(world, 'fresh-primary-over-data', `[${a.rule}] node ${a.nodeId} gets a new instance while node ${other.nodeId} holds acknowledged writes`);
+        }
+      }
+    }
     // The rules that choose the node to promote (later rules carry on with that choice).
     const selecting = a.rule === 'E5' || ((a.rule === 'R8' || a.rule === 'F1' || a.rule === 'M1') && a.goalState === 'prepare_promotion')
       || (a.rule === 'P3' && a.goalState === 'single' && a.reportedState !== 'init' && a.reportedState !== 'wait_standby' && a.reportedState !== 'dropped');
