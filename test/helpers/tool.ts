@@ -4,7 +4,7 @@
  */
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onCleanup, run, type CommandResult } from './fixture.js';
 
@@ -40,4 +40,28 @@ export function pgAutoctlArgv(args: readonly string[]): string[] {
 /** Runs `pg_autoctl args...` as the cluster account and collects its output. */
 export function pgAutoctl(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CommandResult> {
   return run(pgAutoctlArgv(args), options);
+}
+
+let repoCopy: string | undefined;
+
+/**
+ * A copy of the checkout's sources, tests and node_modules that the cluster
+ * account can read, for tests that run TypeScript files as that account
+ * (CI's clone may sit in a directory it cannot read). Made once per process.
+ */
+export function readableRepo(): string {
+  if (repoCopy) return repoCopy;
+  const dir = mkdtempSync(join(tmpdir(), 'pgaf-src-'));
+  for (const part of ['src', 'test', 'node_modules', 'package.json', 'tsconfig.json']) {
+    cpSync(join(repo, part), join(dir, part), { recursive: true, dereference: false });
+  }
+  makeReadable(dir);
+  onCleanup(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  repoCopy = dir;
+  return dir;
+}
+
+/** The path of a file of the checkout inside {@link readableRepo}. */
+export function readablePath(file: string): string {
+  return join(readableRepo(), relative(repo, file));
 }

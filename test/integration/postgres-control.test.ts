@@ -150,16 +150,20 @@ async function defineTests(): Promise<void> {
   const fixture = await import('../helpers/fixture.js');
   const { startTempPostgres } = await import('../helpers/temp-postgres.js');
   const { freePort, makeTempDir, onCleanup, run, runCleanups, waitFor, pgBinDir, IS_ROOT } = fixture;
-  const tsx = import.meta.resolve('tsx');
+  const { readablePath } = await import('../helpers/tool.js');
+  const { pathToFileURL } = await import('node:url');
+  // The steps run as the cluster account, from a copy it can read.
+  const tsx = pathToFileURL(readablePath(fileURLToPath(import.meta.resolve('tsx')))).href;
+  const selfCopy = readablePath(SELF);
 
   /** Runs a step as the cluster account; returns its JSON, or throws with its stderr. */
   async function step<T>(name: string, args: object): Promise<T> {
-    const result = await run([process.execPath, '--import', tsx, SELF, '--step', name, JSON.stringify(args)], { timeoutMs: 120_000 });
+    const result = await run([process.execPath, '--import', tsx, selfCopy, '--step', name, JSON.stringify(args)], { timeoutMs: 120_000 });
     if (result.exitCode !== 0) throw new Error(`step ${name} failed: ${result.stderr}${result.stdout}`);
     return JSON.parse(result.stdout) as T;
   }
   const stepError = async (name: string, args: object): Promise<string> => {
-    const result = await run([process.execPath, '--import', tsx, SELF, '--step', name, JSON.stringify(args)], { timeoutMs: 120_000 });
+    const result = await run([process.execPath, '--import', tsx, selfCopy, '--step', name, JSON.stringify(args)], { timeoutMs: 120_000 });
     assert.notEqual(result.exitCode, 0, `step ${name} should fail`);
     return result.stderr;
   };
