@@ -40,12 +40,15 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
         await waitFor('the primary to kill its Postgres', () => processGone(primaryPg), { timeoutMs: leaseMs + 10_000, intervalMs: 20 });
         fencedAfterMs = performance.now() - frozenAt;
         process.stdout.write(`primary fenced ${(fencedAfterMs / 1000).toFixed(2)} s after the monitor froze (lease ${leaseMs} ms)\n`);
-        assert.ok(fencedAfterMs <= leaseMs + 500, `fenced within the lease (${fencedAfterMs} ms)`);
+        // A deadline, not a benchmark: the lease plus scheduling slack on a loaded machine.
+        assert.ok(fencedAfterMs <= leaseMs + 1000, `fenced within the lease (${fencedAfterMs} ms)`);
         await assert.rejects(node1.sql('SELECT 1'));
         // Stays fenced while the monitor is gone.
         await new Promise((r) => setTimeout(r, 2000));
         assert.equal(await postmasterPid(node1.dirs.pgdata), null, 'Postgres stays stopped without a lease');
-        assert.match(node1.output(), /Reaching new state "demote_timeout"/);
+        // Who stopped Postgres (the keeper's timer, or the lease guard when the
+        // keeper is stuck in a call to the frozen monitor) depends on timing.
+        assert.match(node1.output(), /Reaching new state "demote_timeout"|exited with SIGKILL|PostgreSQL has been stopped to fence it/);
       } finally {
         await signalPostgres(m.dirs.pgdata, 'SIGCONT');
       }
@@ -90,7 +93,8 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
         await waitFor('the lease guard to kill the primary\'s Postgres', () => processGone(primaryPg), { timeoutMs: leaseMs + 10_000, intervalMs: 20 });
         const fencedAfterMs = performance.now() - frozenAt;
         process.stdout.write(`frozen keeper: Postgres killed ${(fencedAfterMs / 1000).toFixed(2)} s after the freeze (lease ${leaseMs} ms)\n`);
-        assert.ok(fencedAfterMs <= leaseMs + 500, `fenced within the lease (${fencedAfterMs} ms)`);
+        // A deadline, not a benchmark: the lease plus scheduling slack on a loaded machine.
+        assert.ok(fencedAfterMs <= leaseMs + 1000, `fenced within the lease (${fencedAfterMs} ms)`);
         await waitForStates(m, { node2: 'wait_primary' }, { nodes: group, timeoutMs: 60_000 });
         await node2.sql('INSERT INTO t VALUES (101)');
       } finally {
