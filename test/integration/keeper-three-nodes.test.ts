@@ -36,8 +36,9 @@ describe('keeper: three nodes', { timeout: 600_000 }, () => {
         const a = byName.get('node2');
         const b = byName.get('node3');
         if (!a || !b || a.reportedstate !== a.goalstate || b.reportedstate !== b.goalstate) return undefined;
-        const states = [a.reportedstate, b.reportedstate].sort();
-        return (states[0] === 'secondary' && (states[1] === 'wait_primary' || states[1] === 'primary')) ? r : undefined;
+        const states = [a.reportedstate, b.reportedstate];
+        const onePrimary = states.filter((s) => s === 'wait_primary' || s === 'primary').length === 1;
+        return onePrimary && states.includes('secondary') ? r : undefined;
       }, { timeoutMs: 120_000, intervalMs: 200 });
       const primaryName = rows.find((r) => r.nodename !== 'node1' && r.reportedstate !== 'secondary')?.nodename;
       const primary = nodes.find((n) => n.name === primaryName);

@@ -149,7 +149,9 @@ function checkDecision(world: World, snap: GroupSnapshot, decision: Decision): v
       for (const other of world.nodes) {
         if (other.nodeId === a.nodeId || other.retired || !other.pg.hasData) continue;
         if (other.state === 'init' || other.state === 'wait_standby' || other.state === 'dropped') continue;
-        if (!snap.nodes.some((n) => n.nodeId === other.nodeId && n.goalState !== 'dropped')) continue;
+        const leaving = decision.assignments.some((x) => x.nodeId === other.nodeId && x.goalState === 'dropped')
+          || decision.removals.some((r) => r.nodeId === other.nodeId);
+        if (leaving || !snap.nodes.some((n) => n.nodeId === other.nodeId && n.goalState !== 'dropped')) continue;
         if (world.acked.has(world.tls.sysid(other.pg.pos))) {
           violate(world, 'fresh-primary-over-data', `[${a.rule}] node ${a.nodeId} gets a new instance while node ${other.nodeId} holds acknowledged writes`);
         }
