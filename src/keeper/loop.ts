@@ -186,6 +186,7 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     tli: facts.timeline,
     lsn: facts.lsn,
     syncState: facts.syncState,
+    knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
   }));
   if (isWritableState(assignment.goalState)) rt.lease.grant(sentAt);
   // An answer that arrives after the lease it grants has ended renews nothing.

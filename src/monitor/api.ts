@@ -114,14 +114,17 @@ export interface NodeActiveArgs {
   /** 0n: unknown, keeps the stored LSN. */
   lsn: bigint;
   syncState: SyncState;
+  /** The goal the keeper had received when it gathered this report ('unknown': not sent). */
+  knownGoal?: ReplicationState;
 }
 
 /** node_active: records the report and returns the node's current assignment. */
 export function nodeActive(client: MonitorClient, args: NodeActiveArgs): Promise<NodeAssignment> {
   return call(client, 'node_active',
     `SELECT * FROM pgautofailover.node_active($1::text, $2::bigint, $3::int, $4::pgautofailover.replication_state,
-       $5::bool, $6::int, $7::pg_lsn, $8::text)`,
-    [args.formation, args.nodeId, args.groupId, args.state, args.pgIsRunning, args.tli, formatLsn(args.lsn), args.syncState],
+       $5::bool, $6::int, $7::pg_lsn, $8::text, $9::pgautofailover.replication_state)`,
+    [args.formation, args.nodeId, args.groupId, args.state, args.pgIsRunning, args.tli, formatLsn(args.lsn), args.syncState,
+      args.knownGoal ?? 'unknown'],
     one('node_active', mapAssignment));
 }
 

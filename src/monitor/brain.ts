@@ -33,7 +33,7 @@ interface NodeRow {
   nodeid: string; nodename: string; nodehost: string; nodeport: number; goalstate: string; reportedstate: string;
   health: number; healthcheck_age_ms: number; report_age_ms: number; goalchange_age_ms: number;
   reportedlsn: string; reportedtli: number; reportedpgisrunning: boolean | null; reportedrepstate: string | null;
-  candidatepriority: number; replicationquorum: boolean;
+  candidatepriority: number; replicationquorum: boolean; keepergoalstate: string | null;
 }
 
 interface RequestRow { id: string; kind: string; nodeid: string | null; force: boolean }
@@ -87,7 +87,8 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
               (extract(epoch FROM now() - healthchecktime) * 1000)::float8 AS healthcheck_age_ms,
               (extract(epoch FROM now() - reporttime) * 1000)::float8 AS report_age_ms,
               (extract(epoch FROM now() - goalchangetime) * 1000)::float8 AS goalchange_age_ms,
-              reportedlsn::text, reportedtli, reportedpgisrunning, reportedrepstate, candidatepriority, replicationquorum
+              reportedlsn::text, reportedtli, reportedpgisrunning, reportedrepstate, candidatepriority, replicationquorum,
+              keepergoalstate::text
          FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid FOR UPDATE`, [formationId, groupId]);
     const requests = await client.query<RequestRow>(
       `SELECT id, kind, nodeid, force FROM pgautofailover.request
@@ -106,7 +107,7 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
         healthCheckedAt: r.health === -1 ? null : now - r.healthcheck_age_ms,
         reportedAt: now - r.report_age_ms,
         goalChangedAt: now - r.goalchange_age_ms,
-        keeperGoalState: null,
+        keeperGoalState: r.keepergoalstate === null ? null : state(r.keepergoalstate),
         reportedLsn: lsnToBigint(r.reportedlsn),
         reportedTimeline: r.reportedtli,
         pgIsRunning: r.reportedpgisrunning !== false,

@@ -100,6 +100,10 @@ CREATE TABLE pgautofailover.node (
   -- moves when the reported state changes, and the decisions need to know
   -- whether a report was made after the goal it answers was assigned.
   goalchangetime      timestamptz                      NOT NULL DEFAULT now(),
+  -- Not in 2.x: the goal the keeper had received when it made its last
+  -- report (NULL: not sent). A report counts as converged in a state only
+  -- when the keeper already knew that state as its goal.
+  keepergoalstate     pgautofailover.replication_state,
   CONSTRAINT node_pkey PRIMARY KEY (nodeid),
   CONSTRAINT node_formationid_nodename_key UNIQUE (formationid, nodename),
   CONSTRAINT node_nodehost_nodeport_key UNIQUE (nodehost, nodeport),

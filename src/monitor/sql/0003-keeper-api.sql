@@ -255,6 +255,7 @@ CREATE FUNCTION pgautofailover.node_active(
     current_tli integer DEFAULT 1,
     current_lsn pg_lsn DEFAULT '0/0',
     current_rep_state text DEFAULT '',
+    current_goal_state pgautofailover.replication_state DEFAULT 'unknown',
     OUT assigned_node_id bigint,
     OUT assigned_group_id integer,
     OUT assigned_group_state pgautofailover.replication_state,
@@ -298,7 +299,8 @@ BEGIN
          reportedtli = CASE WHEN current_tli = 0 THEN x.reportedtli ELSE current_tli END,
          reportedlsn = CASE WHEN current_lsn = '0/0' THEN x.reportedlsn ELSE current_lsn END,
          walreporttime = CASE WHEN current_lsn = '0/0' THEN x.walreporttime ELSE now() END,
-         statechangetime = CASE WHEN state_changed THEN now() ELSE x.statechangetime END
+         statechangetime = CASE WHEN state_changed THEN now() ELSE x.statechangetime END,
+         keepergoalstate = CASE WHEN current_goal_state = 'unknown' THEN NULL ELSE current_goal_state END
    WHERE x.nodeid = n.nodeid
   RETURNING x.* INTO n;
 
@@ -563,7 +565,7 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.register_node(text, text, integer, name, text, bigint, bigint, integer,
                                pgautofailover.replication_state, text, integer, boolean, text),
   pgautofailover.node_active(text, bigint, integer, pgautofailover.replication_state,
-                             boolean, integer, pg_lsn, text),
+                             boolean, integer, pg_lsn, text, pgautofailover.replication_state),
   pgautofailover.get_primary(text, integer),
   pgautofailover.get_nodes(text, integer),
   pgautofailover.get_other_nodes(bigint),
