@@ -34,7 +34,10 @@ describe('monitor API calls', () => {
     const goal = await api.nodeActive(client, { formation: 'default', nodeId: 1, groupId: 0, state: 'wait_primary',
       pgIsRunning: true, tli: 2, lsn: 0x30000d8n, syncState: 'quorum' });
     assert.equal(goal.goalState, 'primary');
-    assert.deepEqual(calls[0]?.values, ['default', 1, 0, 'wait_primary', true, 2, '0/30000D8', 'quorum']);
+    assert.deepEqual(calls[0]?.values, ['default', 1, 0, 'wait_primary', true, 2, '0/30000D8', 'quorum', 'unknown']);
+    await api.nodeActive(client, { formation: 'default', nodeId: 1, groupId: 0, state: 'wait_primary',
+      pgIsRunning: true, tli: 2, lsn: 0x30000d8n, syncState: 'quorum', knownGoal: 'primary' });
+    assert.equal(calls[1]?.values?.[8], 'primary', 'the goal the keeper knew is sent as the last argument');
   });
 
   it('picks the overload of last_events and current_state', async () => {
