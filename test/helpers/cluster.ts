@@ -160,6 +160,8 @@ export interface StartNodeOptions {
   env?: NodeJS.ProcessEnv;
   /** false: `create postgres` without --run (it exits once the node is initialised). */
   run?: boolean;
+  /** Leave out --name: the monitor names the node `node_<id>` (then `name` must be that). */
+  defaultName?: boolean;
 }
 
 /** Kills a postmaster and all its children at once (a crash of the whole instance). */
@@ -182,7 +184,7 @@ export async function startNode(monitor: RunningMonitor, name: string, options: 
   const env: NodeJS.ProcessEnv = { ...dirs.env, ...options.env, PGDATA: pgdata };
   const outputs: BackgroundProcess[] = [];
   const args = ['create', 'postgres', '--pgdata', pgdata, '--pgport', String(port), '--hostname', '127.0.0.1',
-    '--name', name, '--monitor', monitor.uri, ...(options.extraArgs ?? ['--auth', 'trust', '--ssl-self-signed']),
+    ...(options.defaultName ? [] : ['--name', name]), '--monitor', monitor.uri, ...(options.extraArgs ?? ['--auth', 'trust', '--ssl-self-signed']),
     ...(options.run === false ? [] : ['--run'])];
   onCleanup(`kill the postmaster of ${name}`, async () => { await killPostmaster(pgdata).catch(() => undefined); });
   const start = (argv: string[]): BackgroundProcess => {

@@ -18,20 +18,24 @@ describe('keeper: seed deployment', { timeout: 300_000 }, () => {
     monitor = await startMonitor();
     const m = monitor;
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
+      const node1 = await startNode(m, 'node_1', { defaultName: true });
       nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
+      await waitForStates(m, { node_1: 'single' }, { nodes });
 
-      const node2 = await startNode(m, 'node2');
+      const node2 = await startNode(m, 'node_2', { defaultName: true });
       nodes.push(node2);
-      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
+      await waitForStates(m, { node_1: 'primary', node_2: 'secondary' }, { nodes, timeoutMs: 90_000 });
 
       const show = await m.cli(['show', 'state']);
       process.stdout.write(show.stdout);
-      if (show.exitCode === 0) {
-        assert.match(show.stdout, /node1.*primary/);
-        assert.match(show.stdout, /node2.*secondary/);
-      }
+      assert.equal(show.exitCode, 0, show.stderr);
+      assert.match(show.stdout, /^node_1 \|\s+1 \|.*\|\s+primary \|\s+primary$/m);
+      assert.match(show.stdout, /^node_2 \|\s+2 \|.*\|\s+secondary \|\s+secondary$/m);
+
+      const uri = await m.cli(['show', 'uri']);
+      assert.equal(uri.exitCode, 0, uri.stderr);
+      assert.match(uri.stdout, /^\s+monitor \| monitor \| postgres:\/\/autoctl_node@.*\/pg_auto_failover\?sslmode=prefer$/m);
+      assert.match(uri.stdout, /^\s+formation \| default \| postgres:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/postgres\?target_session_attrs=read-write&sslmode=prefer$/m);
 
       const standbyNames = await node1.sql<{ v: string }>('SELECT current_setting(\'synchronous_standby_names\') AS v');
       assert.match(standbyNames[0]?.v ?? '', /pgautofailover_standby_2/);
