@@ -3,21 +3,18 @@
  * (two hexadecimal halves) is what Postgres and the event messages show.
  */
 import { badArgs } from '../common/errors.js';
-
-const LSN_PATTERN = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
+import { lsnFromText, lsnToText } from '../common/lsn.js';
 
 export function formatLsn(lsn: bigint): string {
-  const high = (lsn >> 32n).toString(16).toUpperCase();
-  const low = (lsn & 0xffffffffn).toString(16).toUpperCase();
-  return `${high}/${low}`;
+  const text = lsnToText(lsn);
+  if (text === null) throw badArgs(`LSN out of range: ${lsn}`);
+  return text;
 }
 
 export function parseLsn(text: string): bigint {
-  const match = LSN_PATTERN.exec(text.trim());
-  if (match === null || match[1] === undefined || match[2] === undefined) {
-    throw badArgs(`invalid LSN "${text}": expected two hexadecimal numbers separated by a slash`);
-  }
-  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
+  const lsn = lsnFromText(text.trim());
+  if (lsn === null) throw badArgs(`invalid LSN "${text}": expected two hexadecimal numbers separated by a slash`);
+  return lsn;
 }
 
 /** A WAL position with its timeline, compared timeline first (spec 02 §4.4 step 4). */

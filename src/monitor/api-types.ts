@@ -4,6 +4,7 @@
  * node ids numbers, states checked members of a closed set.
  */
 import { ERROR_CODES } from '../common/errors.js';
+import { lsnFromText, lsnToText } from '../common/lsn.js';
 
 /** The states of pgautofailover.replication_state, in enum order. */
 export const REPLICATION_STATES = [
@@ -224,19 +225,18 @@ export class MonitorDataError extends Error {
   }
 }
 
-const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
-
 /** '0/3000060' -> 0x3000060n. */
 export function parseLsn(text: string): bigint {
-  const match = LSN_TEXT.exec(text);
-  if (!match || match[1] === undefined || match[2] === undefined) throw new MonitorDataError(`invalid LSN "${text}"`);
-  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
+  const lsn = lsnFromText(text);
+  if (lsn === null) throw new MonitorDataError(`invalid LSN "${text}"`);
+  return lsn;
 }
 
 /** 0x3000060n -> '0/3000060' (upper-case hex, as Postgres prints it). */
 export function formatLsn(lsn: bigint): string {
-  if (lsn < 0n || lsn > 0xffff_ffff_ffff_ffffn) throw new MonitorDataError(`LSN out of range: ${lsn}`);
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffff_ffffn).toString(16).toUpperCase()}`;
+  const text = lsnToText(lsn);
+  if (text === null) throw new MonitorDataError(`LSN out of range: ${lsn}`);
+  return text;
 }
 
 export function isReplicationState(value: unknown): value is ReplicationState {

@@ -15,7 +15,7 @@ import type pg from 'pg';
 import type { Logger } from '../common/log.js';
 import { messageOf } from '../common/errors.js';
 import {
-  decide, isNodeState, isWritableState, planRegistration, synchronousStandbyNames,
+  decide, isNodeState, parseLsn, isWritableState, planRegistration, synchronousStandbyNames,
   type Decision, type FsmSettings, type GroupSnapshot, type NodeSnapshot, type NodeState, type OperatorRequest, type SyncState, type WriteLease,
 } from '../fsm/index.js';
 import { fsmSettingsFrom, type MonitorSettings } from './settings.js';
@@ -39,11 +39,6 @@ interface NodeRow {
 interface RequestRow { id: string; kind: string; nodeid: string | null; force: boolean }
 
 const SYNC_STATES: readonly SyncState[] = ['unknown', 'sync', 'async', 'quorum', 'potential'];
-
-function lsnToBigint(text: string): bigint {
-  const [hi = '0', lo = '0'] = text.split('/');
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
-}
 
 function state(value: string): NodeState {
   return isNodeState(value) ? value : 'unknown';
@@ -108,7 +103,7 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
         reportedAt: now - r.report_age_ms,
         goalChangedAt: now - r.goalchange_age_ms,
         keeperGoalState: r.keepergoalstate === null ? null : state(r.keepergoalstate),
-        reportedLsn: lsnToBigint(r.reportedlsn),
+        reportedLsn: parseLsn(r.reportedlsn),
         reportedTimeline: r.reportedtli,
         pgIsRunning: r.reportedpgisrunning !== false,
         replicationState: SYNC_STATES.find((s) => s === r.reportedrepstate) ?? 'unknown',
