@@ -35,6 +35,8 @@ export interface FieldSpec<T extends FieldValue = FieldValue> {
   readonly change: ChangePolicy;
   /** Validates a decoded value; returns why it is refused, or undefined. */
   readonly check: (value: unknown) => string | undefined;
+  /** A value not written to the file (keys added after 2.0, so that 2.0's files stay byte for byte). */
+  readonly omitWhen?: T;
 }
 
 export type ConfigSchema = { readonly [section: string]: { readonly [key: string]: FieldSpec } };
@@ -83,12 +85,15 @@ export function stringField(options: FieldOptions & { default?: string; valid?: 
 }
 
 /** An integer within [min, max]. */
-export function intField(options: FieldOptions & { default: number; min: number; max: number }): FieldSpec<number> {
+export function intField(options: FieldOptions & { default: number; min: number; max: number; omitWhen?: number }): FieldSpec<number> {
   const { min, max } = options;
   const schema = z.int({ error: 'expected an integer' })
     .min(min, { error: `must be between ${min} and ${max}` })
     .max(max, { error: `must be between ${min} and ${max}` });
-  return { kind: 'int', defaultValue: options.default, required: options.required ?? false, change: options.change, check: checker(schema) };
+  return {
+    kind: 'int', defaultValue: options.default, required: options.required ?? false, change: options.change, check: checker(schema),
+    ...(options.omitWhen === undefined ? {} : { omitWhen: options.omitWhen }),
+  };
 }
 
 /** One of a closed set of strings. */
@@ -197,8 +202,11 @@ export function toIniSections<S extends ConfigSchema>(schema: S, config: ConfigO
   const root = config as Readonly<Record<string, Readonly<Record<string, FieldValue>>>>;
   return Object.entries(schema).map(([section, fields]) => ({
     name: section,
-    entries: Object.keys(fields).map((key) => [key, root[section]?.[key] ?? ''] as const),
-  }));
+    entries: Object.entries(fields).map(([key, field]) => {
+      const value = root[section]?.[key] ?? '';
+      return [key, field.omitWhen !== undefined && value === field.omitWhen ? '' : value] as const;
+    }),
+  })).filter((section) => section.entries.some(([, value]) => value !== '') || !Object.values(schema[section.name] ?? {}).every((f) => f.omitWhen !== undefined));
 }
 
 /**

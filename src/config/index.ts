@@ -11,7 +11,7 @@ export {
 } from './config-fields.js';
 export {
   CITUS_ROLES, HBA_LEVELS, KEEPER_SCHEMA, MONITOR_DISABLED, NODE_KINDS,
-  backupDirectoryForNode, defaultBackupDirectory, defaultKeeperConfig, isMonitorDisabled, parseKeeperConfig, planKeeperReload, renderKeeperConfig,
+  backupDirectoryForNode, defaultBackupDirectory, defaultHttpPort, defaultKeeperConfig, isMonitorDisabled, parseKeeperConfig, planKeeperReload, renderKeeperConfig,
   type HbaLevel, type KeeperConfig, type KeeperConfigKey, type NodeKind,
 } from './keeper-config.js';
 export {

@@ -85,7 +85,24 @@ export const KEEPER_SCHEMA = {
     role: enumField(CITUS_ROLES, { default: 'primary', change: 'unsupported' }),
     cluster_name: stringField({ change: 'unsupported' }),
   },
+  // Not in pg_auto_failover 2.0: the keeper's HTTP listener (failsafe
+  // vouches between keepers). 0 turns it off; it listens on
+  // postgresql.listen_addresses.
+  http: {
+    port: intField({ default: 0, min: 0, max: 65535, change: 'offline', omitWhen: 0 }),
+  },
 } satisfies ConfigSchema;
+
+/**
+ * The HTTP port `create postgres` picks without --http-port: Patroni's
+ * 8008 for the default Postgres port 5432, shifted like the Postgres port,
+ * so that several nodes on one host get distinct ports. Null when that
+ * falls outside 1024..65535.
+ */
+export function defaultHttpPort(pgport: number): number | null {
+  const port = 8008 + (pgport - 5432);
+  return port >= 1024 && port <= 65535 ? port : null;
+}
 
 export type KeeperConfig = ConfigOf<typeof KEEPER_SCHEMA>;
 export type KeeperConfigKey = KeyPathOf<typeof KEEPER_SCHEMA>;

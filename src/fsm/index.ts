@@ -25,3 +25,4 @@ export {
   validateNumberSyncStandbys, validateReplicationQuorum, validateCandidatePriority, quorumStandbyCount, type PriorityCheck,
 } from './settings-validation.js';
 export { nodeLabel } from './messages.js';
+export * from './failsafe.js';

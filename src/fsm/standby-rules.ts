@@ -59,8 +59,13 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
     noPrimaryRules(work, a);
     return;
   }
-  // R4-R6: a new standby may copy the primary.
+  // R4-R6: a new standby may copy the primary, once the primary reported
+  // after the standby was told to wait: its keeper then knows the new node
+  // (it fetches the group after each report), so the failsafe asks it too
+  // (src/fsm/failsafe.ts).
   if (conv(a, 'wait_standby')) {
+    // P's next report decides again.
+    if (p.reportedAt === null || p.reportedAt <= a.goalChangedAt) return;
     if (conv(p, 'primary') && a.replicationQuorum) {
       assign(work, 'R5', [[a, 'catchingup'], [p, 'apply_settings']], `to add ${nodeLabel(a)} to the primary's synchronous standbys.`);
     } else if (conv(p, 'primary')) {

@@ -16,7 +16,7 @@ import type pg from 'pg';
 import { AutoctlError, badArgs, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import {
-  backupDirectoryForNode, checkPidFile, defaultKeeperConfig, ensurePaths, initialKeeperState, isKeeperConfig, pathsFor,
+  backupDirectoryForNode, checkPidFile, defaultHttpPort, defaultKeeperConfig, ensurePaths, initialKeeperState, isKeeperConfig, pathsFor,
   readConfigFile, readInitFileIfExists, readKeeperStateIfExists, removeInitFile, writeConfigFile, writeInitFile,
   writeKeeperState, type AutoctlPaths, type HbaLevel, type KeeperConfig, type KeeperState, type PgdataInitState,
 } from '../config/index.js';
@@ -57,6 +57,8 @@ export interface CreateNodeOptions {
   candidatePriority: number;
   replicationQuorum: boolean;
   maximumBackupRate: string;
+  /** --http-port; undefined: derived from the Postgres port (defaultHttpPort); 0: no listener. */
+  httpPort?: number | undefined;
   env: NodeJS.ProcessEnv;
   cwd: string;
 }
@@ -73,13 +75,13 @@ export function createRetryBudgetMs(env: NodeJS.ProcessEnv): number {
 }
 
 /** Fails with a clear message when something already listens on the port. */
-function checkPortFree(port: number, host: string | undefined, pgdata: string): Promise<void> {
+function checkPortFree(port: number, host: string | undefined, pgdata: string, what = 'postgres'): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(error.code === 'EADDRINUSE'
-        ? badArgs(`cannot start postgres in "${pgdata}": port ${port} is already in use`)
-        : badArgs(`cannot use port ${port} for postgres in "${pgdata}": ${error.message}`));
+        ? badArgs(`cannot start ${what} in "${pgdata}": port ${port} is already in use`)
+        : badArgs(`cannot use port ${port} for ${what} in "${pgdata}": ${error.message}`));
     });
     const done = (): void => { server.close(() => resolve()); };
     if (host === undefined) server.listen(port, done);
@@ -118,7 +120,7 @@ function hbaLevel(options: CreateNodeOptions): HbaLevel {
 }
 
 /** The configuration `create` writes: defaults, then every option given. */
-function buildConfig(base: KeeperConfig, options: CreateNodeOptions, hostname: string, port: number, bin: PgBinaries, pgdata: string): KeeperConfig {
+function buildConfig(base: KeeperConfig, options: CreateNodeOptions, hostname: string, port: number, httpPort: number, bin: PgBinaries, pgdata: string): KeeperConfig {
   const ssl = options.ssl;
   return {
     ...base,
@@ -151,7 +153,16 @@ function buildConfig(base: KeeperConfig, options: CreateNodeOptions, hostname: s
       key_file: ssl.createCertificates ? `${pgdata}/server.key` : ssl.serverKey,
     },
     replication: { ...base.replication, maximum_backup_rate: options.maximumBackupRate },
+    http: { ...base.http, port: httpPort },
   };
+}
+
+/** The keeper's HTTP port: --http-port, else derived from the Postgres port. */
+function resolveHttpPort(options: CreateNodeOptions, pgport: number): number {
+  if (options.httpPort !== undefined) return options.httpPort;
+  const derived = defaultHttpPort(pgport);
+  if (derived === null) throw badArgs(`cannot derive the HTTP port of this node from its Postgres port ${pgport}: please give one with --http-port`);
+  return derived;
 }
 
 /** Removes directories this run created for pg_autoctl's own files, when left empty. */
@@ -196,6 +207,11 @@ async function createNodeIn(paths: AutoctlPaths, options: CreateNodeOptions, log
   const port = options.port ?? 5432;
   await checkPortFree(port, undefined, pgdata);
   await checkPortFree(port, '127.0.0.1', pgdata);
+  const httpPort = existing?.http.port ?? resolveHttpPort(options, port);
+  if (existing === undefined && httpPort !== 0) {
+    if (httpPort === port) throw badArgs(`--http-port ${httpPort} is the Postgres port of this node`);
+    await checkPortFree(httpPort, undefined, pgdata, 'the HTTP listener of pg_autoctl');
+  }
 
   const monitorInfo = parseConnInfo(options.monitorUri);
   const monitorHost = monitorInfo.hosts[0];
@@ -222,7 +238,7 @@ async function createNodeIn(paths: AutoctlPaths, options: CreateNodeOptions, log
   const created: string[] = [];
   try {
     await checkFormation(client, options.formation, options.dbname, log);
-    let config = buildConfig(existing ?? defaultKeeperConfig({ pgdata, hostname }), options, hostname, port, bin, pgdata);
+    let config = buildConfig(existing ?? defaultKeeperConfig({ pgdata, hostname }), options, hostname, port, httpPort, bin, pgdata);
     if (existing === undefined) created.push(paths.config);
     await writeConfigFile(paths.config, config);
     log.info(`Writing configuration file at "${paths.config}"`);

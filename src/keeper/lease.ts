@@ -8,6 +8,7 @@
  *
  * Pure bookkeeping: the clock is passed in; fencing lives in fence.ts.
  */
+import { leaseMarginMs } from '../fsm/failsafe.js';
 import { isWritableState, type NodeState } from '../fsm/states.js';
 
 /** Monotonic milliseconds (performance.now() in production). */
@@ -25,21 +26,28 @@ export function needsWriteLease(state: NodeState): boolean {
 
 /** The length the keeper uses for a monitor lease of `monitorLeaseMs`: 5% (at least 100 ms) shorter. */
 export function keeperLeaseMs(monitorLeaseMs: number): number {
-  const margin = Math.max(100, Math.floor(monitorLeaseMs / 20));
-  return Math.max(0, monitorLeaseMs - margin);
+  return Math.max(0, monitorLeaseMs - leaseMarginMs(monitorLeaseMs));
 }
 
 export class WriteLease {
   private end: number | null = null;
   private lengthMs: number;
+  private monitorMs: number;
 
   constructor(private readonly clock: MonotonicClock, monitorLeaseMs: number) {
+    this.monitorMs = monitorLeaseMs;
     this.lengthMs = keeperLeaseMs(monitorLeaseMs);
   }
 
   /** Changes the lease length for later grants (read from the monitor's settings on connect). */
   setMonitorLeaseMs(monitorLeaseMs: number): void {
+    this.monitorMs = monitorLeaseMs;
     this.lengthMs = keeperLeaseMs(monitorLeaseMs);
+  }
+
+  /** The monitor's lease length this keeper's lease is derived from (the failsafe's L). */
+  get monitorLeaseMs(): number {
+    return this.monitorMs;
   }
 
   get durationMs(): number {

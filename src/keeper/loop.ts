@@ -9,11 +9,12 @@ import { AutoctlError, messageOf } from '../common/errors.js';
 import { NodeDroppedError, sleep } from '../common/service.js';
 import { readInitFileIfExists, readKeeperState, removeInitFile, isMonitorDisabled } from '../config/index.js';
 import { isWritableState, isNodeState, type NodeState } from '../fsm/states.js';
-import { getOtherNodes, nodeActive } from '../monitor/api.js';
+import { getFailsafePeers, getOtherNodes, nodeActive, recordFailsafeEvent, setNodeHttpPort } from '../monitor/api.js';
 import type { NodeAssignment } from '../monitor/api-types.js';
 import { sqlStateOf } from '../monitor/api-types.js';
 import { classifyPgData } from '../postgres/index.js';
 import { enforceLease, ensureCurrentState, reportedPgRunning, type RestartTracker } from './ensure-state.js';
+import { endOutage, noteLeaseGrant, promiseHoldMs, refreshFailsafe, runVouchRound } from './failsafe.js';
 import { syncReplicationHba } from './hba-sync.js';
 import { needsWriteLease } from './lease.js';
 import { storeLeaseEnd } from './lease-file.js';
@@ -99,7 +100,8 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
       return outcome;
     }
     if (memory.failing?.key === 'monitor') memory.failing = null;
-    if (memory.monitorFailing) rt.log.info('Successfully got the goal state from the monitor');
+    const wasFailing = memory.monitorFailing;
+    if (wasFailing) rt.log.info('Successfully got the goal state from the monitor');
     memory.monitorFailing = false;
     rt.monitorUnreachable = false;
     goal = assignment.goalState;
@@ -111,7 +113,16 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
     });
     if (needsWriteLease(current) || isWritableState(goal)) storeLeaseEnd(options.leaseFile, rt.lease.expiresAt());
     rt.monitor.ensureListening();
+    // A monitor back from an outage may be a restored one: publish again.
+    if (wasFailing) rt.failsafe.publishedHttpPort = undefined;
     await refreshOtherNodes(rt);
+    await refreshFailsafe(rt, rt.httpPort, {
+      peers: () => onMonitor(rt, 'failsafe_peers', (c) => getFailsafePeers(c, rt.state.currentNodeId)),
+      publish: (port) => onMonitor(rt, 'set_node_http_port', (c) => setNodeHttpPort(c, rt.state.currentNodeId, port)),
+    });
+    if (wasFailing) {
+      await endOutage(rt, (line) => onMonitor(rt, 'record_failsafe_event', (c) => recordFailsafeEvent(c, rt.state.currentNodeId, line)));
+    }
 
     if (!INIT_STATES.has(current) && (await readInitFileIfExists(rt.paths.init)) !== undefined) {
       await removeInitFile(rt.paths.init);
@@ -188,7 +199,10 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     syncState: facts.syncState,
     knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
   }));
-  if (isWritableState(assignment.goalState)) rt.lease.grant(sentAt);
+  if (isWritableState(assignment.goalState)) {
+    rt.lease.grant(sentAt);
+    noteLeaseGrant(rt);
+  }
   // An answer that arrives after the lease it grants has ended renews nothing.
   enforceLease(rt);
   return assignment;
@@ -205,6 +219,8 @@ async function onReportFailure(rt: KeeperRuntime, memory: LoopMemory, current: N
   }
   memory.monitorFailing = true;
   rt.monitorUnreachable = true;
+  // The failsafe: a primary still holding its lease asks its standbys to vouch for it.
+  if (needsWriteLease(current) && rt.lease.valid() && !rt.signal.aborted) await runVouchRound(rt);
   enforceLease(rt);
   if (needsWriteLease(current) && rt.lease.valid()) {
     rt.log.debug(`The write lease of this node ends in ${Math.round(rt.lease.remainingMs())} ms unless the monitor answers`);
@@ -242,6 +258,16 @@ async function transition(rt: KeeperRuntime, memory: LoopMemory, current: NodeSt
     }
     return false;
   }
+  const holdMs = promiseHoldMs(rt, goal);
+  if (holdMs > 0) {
+    const key = `promise:${goal}`;
+    if (!memory.unknownPairs.has(key)) {
+      rt.log.warn(`Monitor assigned new state "${goal}": holding it for ${Math.ceil(holdMs)} ms, until the vouch this node gave for the old primary's write lease has run out`);
+      memory.unknownPairs.add(key);
+    }
+    return false;
+  }
+  memory.unknownPairs.delete(`promise:${goal}`);
   rt.log.info(`Monitor assigned new state "${goal}"`);
   if (!skipEnsureBefore(current, goal)) await ensureCurrentState(rt, memory.tracker);
   rt.log.info(`FSM transition from "${current}" to "${goal}": ${plan.comment}`);

@@ -58,6 +58,23 @@ function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => void,
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Pause between connection attempts after `failures` consecutive failed
+ * ones: 100 ms doubling up to MAX_BACK_OFF_MS, so that a keeper reports to
+ * a returned monitor within about a second of it accepting connections.
+ */
+export const MAX_BACK_OFF_MS = 800;
+export function backOffMs(failures: number): number {
+  return Math.min(MAX_BACK_OFF_MS, 100 * 2 ** Math.max(0, Math.min(failures - 1, 4)));
+}
+
+/** A call refused without any attempt: the previous attempt failed less than the back-off ago. */
+export class BackOffError extends AutoctlError {
+  constructor(message: string) {
+    super('MONITOR', message);
+  }
+}
+
 export class MonitorLink {
   private main: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
@@ -106,7 +123,7 @@ export class MonitorLink {
     if (this.connecting) return this.connecting;
     const now = performance.now();
     if (now < this.nextAttemptAt) {
-      throw new AutoctlError('MONITOR', `the monitor at "${scrubPasswords(this.options.uri)}" is unreachable, next attempt in ${Math.ceil(this.nextAttemptAt - now)} ms`);
+      throw new BackOffError(`the monitor at "${scrubPasswords(this.options.uri)}" is unreachable, next attempt in ${Math.ceil(this.nextAttemptAt - now)} ms`);
     }
     this.connecting = (async () => {
       const client = await this.open('keeper');
@@ -147,11 +164,15 @@ export class MonitorLink {
       this.nextAttemptAt = 0;
       return result;
     } catch (error) {
+      // A call refused locally inside the back-off window tried nothing:
+      // it must not push the next attempt further (that starved every
+      // reconnection while the loop called once a second).
+      if (error instanceof BackOffError) throw error;
       // A server-side SQL error on a healthy connection keeps the connection.
       if (!(isServerError(error) && used !== null && this.main === used)) {
         this.reset();
         this.failures += 1;
-        this.nextAttemptAt = performance.now() + Math.min(2000, 100 * 2 ** Math.min(this.failures, 5));
+        this.nextAttemptAt = performance.now() + backOffMs(this.failures);
       }
       throw error;
     }

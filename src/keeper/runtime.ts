@@ -13,6 +13,7 @@ import { isNodeState, type NodeState } from '../fsm/states.js';
 import type { NodeAddress } from '../monitor/api-types.js';
 import type { PgBinaries } from '../postgres/index.js';
 import type { WriteLease } from './lease.js';
+import type { FailsafeState } from './failsafe.js';
 import type { LocalPg, PgReport } from './local-pg.js';
 import type { MonitorLink } from './monitor-link.js';
 
@@ -45,6 +46,12 @@ export interface KeeperRuntime {
   transitionGoal: NodeState | null;
   /** State file writes, serialised (the lease timer and the loop both write). */
   stateWrites: Promise<void>;
+  /** Where the lease end is kept across restarts (the failsafe files sit beside it). */
+  readonly leaseFile: string;
+  /** The failsafe: material from the monitor, vouch promises, outage bookkeeping. */
+  failsafe: FailsafeState;
+  /** Port the keeper's HTTP listener listens on, null when it is off or failed to start. */
+  httpPort: number | null;
 }
 
 export function currentState(rt: KeeperRuntime): NodeState {

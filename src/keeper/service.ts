@@ -15,6 +15,8 @@ import {
 import { getNode, updateNodeMetadata } from '../monitor/api.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
+import { registerFailsafeRoutes, restoreFailsafe } from './failsafe.js';
+import { HttpListener } from './http-listener.js';
 import { LeaseGuard } from './lease-guard.js';
 import { WriteLease, needsWriteLease } from './lease.js';
 import { loadLeaseEnd } from './lease-file.js';
@@ -60,6 +62,7 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
     async run(ctx: ServiceContext): Promise<void> {
       const rt = await buildRuntime(options, ctx);
       runtime = rt;
+      const http = isMonitorDisabled(rt.config) ? null : await startHttpListener(rt);
       const guard = isMonitorDisabled(rt.config) ? null
         : LeaseGuard.start(rt.config.postgresql.pgdata, options.paths.dirs.runtime, guardedLeaseEnd(rt), rt.log, rt.env);
       const timer = setInterval(() => {
@@ -72,11 +75,12 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
       }, LEASE_CHECK_MS);
       try {
         await startUp(rt);
-        await runKeeperLoop(rt, { untilInitDone, leaseFile: join(options.paths.dirs.runtime, 'pg_autoctl.lease') }, restartTracker());
+        await runKeeperLoop(rt, { untilInitDone, leaseFile: rt.leaseFile }, restartTracker());
       } finally {
         clearInterval(timer);
         guard?.release();
         runtime = null;
+        await http?.close();
         await rt.monitor.close();
       }
     },
@@ -96,7 +100,8 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
   }
   const bin = await findPgBinaries({ ...(config.postgresql.pg_ctl ? { pgctl: config.postgresql.pg_ctl } : {}), env });
   const lease = new WriteLease(() => performance.now(), config.timeout.network_partition_timeout * 1000);
-  const storedEnd = loadLeaseEnd(join(paths.dirs.runtime, 'pg_autoctl.lease'));
+  const leaseFile = join(paths.dirs.runtime, 'pg_autoctl.lease');
+  const storedEnd = loadLeaseEnd(leaseFile);
   if (storedEnd !== null) lease.extendTo(storedEnd);
   const holder: { rt?: KeeperRuntime } = {};
   const monitor = new MonitorLink({
@@ -130,9 +135,43 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     monitorUnreachable: false,
     transitionGoal: null,
     stateWrites: Promise.resolve(),
+    leaseFile,
+    failsafe: restoreFailsafe(leaseFile),
+    httpPort: null,
   };
   holder.rt = rt;
   return rt;
+}
+
+/** The address the HTTP listener binds: the first of postgresql.listen_addresses, all of them for `*`. */
+function httpListenHost(listenAddresses: string): string | undefined {
+  const first = listenAddresses.split(',').map((a) => a.trim()).find((a) => a !== '');
+  return first === undefined || first === '*' ? undefined : first;
+}
+
+/**
+ * Starts the keeper's HTTP listener (http.port; 0 = off). A port in use is
+ * logged and the keeper runs on without it: the failsafe is then off for
+ * this node, which its peers see as a node that does not vouch.
+ */
+async function startHttpListener(rt: KeeperRuntime): Promise<HttpListener | null> {
+  const port = rt.config.http.port;
+  if (port === 0) {
+    rt.log.warn('The HTTP listener of this node is off (http.port = 0): the failsafe cannot keep this node\'s primary serving through a monitor outage');
+    return null;
+  }
+  const listener = new HttpListener(rt.log);
+  registerFailsafeRoutes(rt, listener);
+  const host = httpListenHost(rt.config.postgresql.listen_addresses);
+  try {
+    await listener.listen(port, host);
+    rt.httpPort = port;
+    rt.log.info(`HTTP listener on ${host ?? '*'}:${port}`);
+    return listener;
+  } catch (error) {
+    rt.log.error(`Failed to start the HTTP listener on ${host ?? '*'}:${port}: ${messageOf(error)}`);
+    return null;
+  }
 }
 
 /** spec 05 §12.1: resume notice, dropped-node check, configuration applied to Postgres. */

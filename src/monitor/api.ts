@@ -150,6 +150,56 @@ export function getOtherNodes(client: MonitorClient, nodeId: NodeId, goalState?:
       [nodeId, goalState], (rows) => rows.map(mapNodeAddress));
 }
 
+/** One other node of the group as failsafe_peers returns it. */
+export interface FailsafePeer {
+  nodeId: NodeId;
+  name: string;
+  host: string;
+  port: number;
+  /** Port of the node's HTTP listener, null when it published none. */
+  httpPort: number | null;
+  candidatePriority: number;
+}
+
+/** failsafe_peers: the other nodes of the group with their HTTP ports, and the group's secret ('' when alone). */
+export function getFailsafePeers(client: MonitorClient, nodeId: NodeId): Promise<{ peers: FailsafePeer[]; secret: string }> {
+  return call(client, 'failsafe_peers', 'SELECT * FROM pgautofailover.failsafe_peers($1::bigint)', [nodeId], (rows) => ({
+    peers: rows.map((row) => ({
+      nodeId: asInt(row.node_id, 'node_id'),
+      name: asText(row.node_name, 'node_name'),
+      host: asText(row.node_host, 'node_host'),
+      port: asInt(row.node_port, 'node_port'),
+      httpPort: row.http_port === null ? null : asInt(row.http_port, 'http_port'),
+      candidatePriority: asInt(row.candidate_priority, 'candidate_priority'),
+    })),
+    secret: rows[0] === undefined ? '' : asText(rows[0].group_secret, 'group_secret'),
+  }));
+}
+
+/** The HTTP listeners the keepers of a formation published (table node, column httpport). */
+export function getHttpEndpoints(client: MonitorClient, formation: string | null):
+Promise<Array<{ nodeId: NodeId; name: string; host: string; httpPort: number }>> {
+  return call(client, 'node',
+    `SELECT nodeid, nodename, nodehost, httpport FROM pgautofailover.node
+      WHERE httpport IS NOT NULL AND ($1::text IS NULL OR formationid = $1) ORDER BY formationid, groupid, nodeid`,
+    [formation], (rows) => rows.map((row) => ({
+      nodeId: asInt(row.nodeid, 'nodeid'),
+      name: asText(row.nodename, 'nodename'),
+      host: asText(row.nodehost, 'nodehost'),
+      httpPort: asInt(row.httpport, 'httpport'),
+    })));
+}
+
+/** set_node_http_port: publishes (or, with null, withdraws) the keeper's HTTP listener port. */
+export function setNodeHttpPort(client: MonitorClient, nodeId: NodeId, httpPort: number | null): Promise<void> {
+  return call(client, 'set_node_http_port', 'SELECT pgautofailover.set_node_http_port($1::bigint, $2::int)', [nodeId, httpPort], nothing);
+}
+
+/** record_failsafe_event: an event telling what the keeper did while the monitor was away. */
+export function recordFailsafeEvent(client: MonitorClient, nodeId: NodeId, description: string): Promise<void> {
+  return call(client, 'record_failsafe_event', 'SELECT pgautofailover.record_failsafe_event($1::bigint, $2::text)', [nodeId, description], nothing);
+}
+
 /** get_most_advanced_standby: the report_lsn node with the highest LSN, if any. */
 export function getMostAdvancedStandby(client: MonitorClient, formation = 'default', groupId = 0): Promise<NodeAddress | undefined> {
   return call(client, 'get_most_advanced_standby',

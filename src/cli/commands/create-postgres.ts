@@ -43,6 +43,7 @@ interface CreatePostgresFlags extends SslOptionsInput {
   candidatePriority?: string;
   replicationQuorum?: string;
   maximumBackupRate?: string;
+  httpPort?: string;
   run?: boolean;
   disableMonitor?: boolean;
   nodeId?: string;
@@ -64,6 +65,15 @@ function parseReplicationQuorum(value: string | undefined): boolean {
   } catch {
     throw badArgs('--replication-quorum argument is not valid. Valid values are "true" or "false".');
   }
+}
+
+function parseHttpPort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n > 65535) {
+    throw badArgs(`--http-port argument "${value}" is not valid: expected a TCP port from 1 to 65535, or 0 for no HTTP listener`);
+  }
+  return n;
 }
 
 function parseMonitorUri(value: string | undefined): string {
@@ -114,6 +124,7 @@ function resolveOptions(flags: CreatePostgresFlags, ctx: CommandContext): Create
     candidatePriority: parseCandidatePriority(flags.candidatePriority ?? env.PG_AUTOCTL_CANDIDATE_PRIORITY),
     replicationQuorum: parseReplicationQuorum(flags.replicationQuorum ?? env.PG_AUTOCTL_REPLICATION_QUORUM),
     maximumBackupRate: flags.maximumBackupRate ?? '100M',
+    httpPort: parseHttpPort(flags.httpPort ?? env.PG_AUTOCTL_HTTP_PORT),
     env,
     cwd: ctx.cwd,
   };
@@ -186,6 +197,7 @@ export function registerCreatePostgres(create: Command): void {
     .option('--candidate-priority <n>', 'priority of the node to be promoted to become primary')
     .option('--replication-quorum <bool>', 'true if node participates in write quorum')
     .option('--maximum-backup-rate <rate>', 'maximum transfer rate of data transferred from the server during initial sync')
+    .option('--http-port <port>', 'port of the keeper\'s HTTP listener (failsafe vouches); 0 for none; default: 8008 shifted like --pgport')
     .option('--disable-monitor', 'do not use a monitor (not supported)')
     .option('--node-id <id>', 'node id when the monitor is disabled (not supported)')
     .option('--run', 'create node then run pg_autoctl service');

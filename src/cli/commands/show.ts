@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { AutoctlError, badArgs } from '../../common/errors.js';
 import { isKeeperConfig } from '../../config/index.js';
+import { getHttpEndpoints } from '../../monitor/api.js';
 import { contextFor } from '../context.js';
 import { connectMonitor, resolveMonitor, withMonitor, type MonitorTarget } from '../monitor-target.js';
 import { renderJson } from '../render/json.js';
@@ -74,9 +75,13 @@ async function showState(flags: ShowFlags, cmd: Command): Promise<void> {
   const target = await resolveMonitor(ctx, flags);
   const formation = formationOf(target, flags);
   const groupId = groupOf(flags);
-  const rows = await withMonitor(ctx, target, (client) => stateRows(client, formation, groupId));
+  const { rows, http } = await withMonitor(ctx, target, async (client) => ({
+    rows: await stateRows(client, formation, groupId),
+    http: ctx.json ? await getHttpEndpoints(client, formation) : [],
+  }));
   if (ctx.json) {
-    ctx.out(renderJson(rows.map((r) => ({ ...r, node_id: Number(r.node_id) }))));
+    const portOf = new Map(http.map((h) => [h.nodeId, h.httpPort]));
+    ctx.out(renderJson(rows.map((r) => ({ ...r, node_id: Number(r.node_id), http_port: portOf.get(Number(r.node_id)) ?? null }))));
     return;
   }
   ctx.out(renderStateTable(rows));
@@ -162,6 +167,10 @@ async function showUri(flags: ShowFlags, cmd: Command): Promise<void> {
     const entries: Array<{ type: string; name: string; uri: string }> = [{ type: 'monitor', name: 'monitor', uri: target.uri }];
     for (const { formationid } of rows) {
       entries.push({ type: 'formation', name: formationid, uri: (await formationUri(client, formationid, ssl)) ?? '' });
+    }
+    // Not in 2.0: each keeper's HTTP listener (failsafe vouches).
+    for (const endpoint of await getHttpEndpoints(client, null)) {
+      entries.push({ type: 'http', name: endpoint.name, uri: `http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.httpPort}` });
     }
     if (ctx.json) {
       ctx.out(renderJson(entries.map((e) => ({ uri: e.uri, name: e.name, type: e.type }))));

@@ -39,6 +39,8 @@ const WITNESSES: Record<string, () => Decision> = {
     node(3, 'secondary')], requests({ id: 1, kind: 'maintenance', nodeId: 1, enable: false }))),
   'prepare_maintenance>report_lsn': () => run(group([node(1, 'prepare_maintenance', 'prepare_maintenance', PG_DOWN), node(2, 'report_lsn'),
     node(3, 'report_lsn')], requests({ id: 1, kind: 'maintenance', nodeId: 1, enable: false }))),
+  'catchingup>maintenance': () => run(group([node(1, 'primary'), node(2, 'secondary'), node(3, 'catchingup')],
+    requests({ id: 1, kind: 'maintenance', nodeId: 3, enable: true }))),
   'demote_timeout>prepare_maintenance': () => run(group([node(1, 'primary', 'primary', { keeperGoalState: 'primary' }), node(2, 'secondary'),
     node(3, 'secondary')], requests({ id: 1, kind: 'maintenance', nodeId: 1, enable: true }))),
 };
