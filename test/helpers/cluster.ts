@@ -42,6 +42,7 @@ export function nodeDirs(name: string, root = makeTempDir(`pgaf-${name}-`)): Nod
 export interface RunningMonitor {
   dirs: NodeDirs;
   port: number;
+  /** The current pg_autoctl process of the monitor. */
   proc: BackgroundProcess;
   /** `pg_autoctl show uri --formation monitor` output. */
   uri: string;
@@ -49,6 +50,10 @@ export interface RunningMonitor {
   cli(args: readonly string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<CommandResult>;
   /** A superuser client on the monitor database (trusted local connection). */
   sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<T[]>;
+  /** A crash of the monitor host: SIGKILL of pg_autoctl, then of its whole Postgres. */
+  crash(): Promise<void>;
+  /** `pg_autoctl run` for the monitor again (after {@link crash}). */
+  run(): BackgroundProcess;
 }
 
 /** Monitor settings that make tests fail over in seconds (DESIGN.md decision 9). */
@@ -68,7 +73,8 @@ export async function startMonitor(options: { extraArgs?: string[]; name?: strin
   const env = { ...dirs.env, PGDATA: dirs.pgdata };
   const args = ['create', 'monitor', '--pgport', String(port), '--hostname', '127.0.0.1',
     ...(options.extraArgs ?? ['--no-ssl', '--auth', 'trust']), '--run'];
-  const proc = startBackground('monitor', pgAutoctlArgv(args), { env });
+  let proc = startBackground('monitor', pgAutoctlArgv(args), { env });
+  const procs = [proc];
   const cli = (a: readonly string[], o: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> =>
     pgAutoctl(a, { env: { ...env, ...o.env }, ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }) });
   const uri = await waitFor('the monitor to be ready', async () => {
@@ -92,12 +98,29 @@ export async function startMonitor(options: { extraArgs?: string[]; name?: strin
     await sql('UPDATE pgautofailover.settings SET setting = $2 WHERE name = $1', [name, value]).catch(() => undefined);
   }
   onCleanup('stop monitor', async () => {
-    if (!proc.exited()) {
-      proc.kill('SIGTERM');
-      await proc.wait(30_000).catch(() => { proc.kill('SIGKILL'); });
+    for (const p of procs) {
+      if (!p.exited()) {
+        p.kill('SIGTERM');
+        await p.wait(30_000).catch(() => { p.kill('SIGKILL'); });
+      }
     }
+    await killPostmaster(dirs.pgdata).catch(() => undefined);
   });
-  return { dirs, port, proc, uri, cli, sql };
+  const monitor: RunningMonitor = {
+    dirs, port, proc, uri, cli, sql,
+    async crash() {
+      monitor.proc.kill('SIGKILL');
+      await monitor.proc.wait(10_000).catch(() => undefined);
+      await killPostmaster(dirs.pgdata);
+    },
+    run() {
+      proc = startBackground('monitor', pgAutoctlArgv(['run', '--pgdata', dirs.pgdata]), { env });
+      procs.push(proc);
+      monitor.proc = proc;
+      return proc;
+    },
+  };
+  return monitor;
 }
 
 export function clusterUserName(): string {
@@ -132,6 +155,8 @@ export interface RunningNode {
   name: string;
   dirs: NodeDirs;
   port: number;
+  /** Port of the keeper's HTTP listener (null when the test chose it through extraArgs). */
+  httpPort: number | null;
   monitor: RunningMonitor;
   /** The current pg_autoctl process of the node (create --run, or the latest run). */
   proc: BackgroundProcess;
@@ -183,7 +208,9 @@ export async function startNode(monitor: RunningMonitor, name: string, options: 
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...dirs.env, ...options.env, PGDATA: pgdata };
   const outputs: BackgroundProcess[] = [];
+  const httpPort = (options.extraArgs ?? []).includes('--http-port') ? null : await freePort();
   const args = ['create', 'postgres', '--pgdata', pgdata, '--pgport', String(port), '--hostname', '127.0.0.1',
+    ...(httpPort === null ? [] : ['--http-port', String(httpPort)]),
     ...(options.defaultName ? [] : ['--name', name]), '--monitor', monitor.uri, ...(options.extraArgs ?? ['--auth', 'trust', '--ssl-self-signed']),
     ...(options.run === false ? [] : ['--run'])];
   onCleanup(`kill the postmaster of ${name}`, async () => { await killPostmaster(pgdata).catch(() => undefined); });
@@ -196,6 +223,7 @@ export async function startNode(monitor: RunningMonitor, name: string, options: 
     name,
     dirs: { ...dirs, pgdata },
     port,
+    httpPort,
     monitor,
     proc: start(args),
     output: () => outputs.map((p, i) => `--- ${name} pg_autoctl #${i + 1} (pid ${p.pid}) ---\n${p.output()}`).join('\n'),
