@@ -4,7 +4,9 @@
  * runs out (spec 05 §12.4, lease-based), and records demote_timeout. When
  * the monitor answers again the group converges back to a primary and a
  * secondary. The monitor is frozen with SIGSTOP (all its Postgres
- * processes), which cuts every node off it at once.
+ * processes), which cuts every node off it at once; the standby's keeper
+ * is frozen too, so that no vouch extends the lease (the failsafe, see
+ * failsafe.test.ts).
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -33,6 +35,7 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
       const primaryPg = await postmasterPid(node1.dirs.pgdata);
       assert.ok(primaryPg !== null);
       const frozenAt = performance.now();
+      node2.proc.kill('SIGSTOP');
       const frozen = await signalPostgres(m.dirs.pgdata, 'SIGSTOP');
       assert.ok(frozen.length > 1, 'the monitor\'s Postgres processes are frozen');
       let fencedAfterMs: number;
@@ -51,6 +54,7 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
         assert.match(node1.output(), /Reaching new state "demote_timeout"|exited with SIGKILL|PostgreSQL has been stopped to fence it/);
       } finally {
         await signalPostgres(m.dirs.pgdata, 'SIGCONT');
+        node2.proc.kill('SIGCONT');
       }
 
       const rows = await waitFor('one primary and one secondary again', async () => {
