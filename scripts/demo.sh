@@ -6,6 +6,11 @@
 # Settings: DEMO_DIR (default /tmp/pgaf-demo), DEMO_PORT (monitor port,
 # default 6000; the nodes use the next two ports).
 set -euo pipefail
+# Typed by a sudoer, the script goes on as root (installs, cluster account);
+# typed in a root shell, which may have no sudo, it just runs.
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+  exec sudo env "PATH=$PATH" bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 
 DEMO_DIR=${DEMO_DIR:-/tmp/pgaf-demo}

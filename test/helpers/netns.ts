@@ -21,6 +21,10 @@ export interface TestHost {
   disconnect(): void;
   /** Puts this host back on the test network. */
   reconnect(): void;
+  /** Cuts this host off one peer only (packets to it are dropped, so no TCP either way). */
+  cutFrom(peer: TestHost): void;
+  /** Undoes {@link cutFrom}. */
+  healFrom(peer: TestHost): void;
 }
 
 function ip(args: readonly string[]): void {
@@ -69,6 +73,8 @@ export function makeTestHosts(count: number): TestHost[] {
       exec: (argv) => ['ip', 'netns', 'exec', ns, ...argv],
       disconnect: () => ip(['netns', 'exec', ns, 'ip', 'link', 'set', inside, 'down']),
       reconnect: () => ip(['netns', 'exec', ns, 'ip', 'link', 'set', inside, 'up']),
+      cutFrom: (peer) => ip(['netns', 'exec', ns, 'ip', 'route', 'add', 'blackhole', `${peer.ip}/32`]),
+      healFrom: (peer) => ip(['netns', 'exec', ns, 'ip', 'route', 'del', 'blackhole', `${peer.ip}/32`]),
     });
   }
   return hosts;
