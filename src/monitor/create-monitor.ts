@@ -14,7 +14,7 @@ import {
   type AutoctlPaths, type MonitorConfig,
 } from '../config/index.js';
 import {
-  applyHbaRules, classifyPgData, findPgBinaries, hbaPathOf, initdb, monitorHbaRules, readPostmasterPid,
+  applyHbaRules, classifyPgData, findPgBinaries, hbaPathOf, initdb, initdbAuth, monitorHbaRules, readPostmasterPid,
   isProcessAlive, renderMonitorSettingsFile, hostResources, writeAutoFailoverSettings, ensureIncludeLine,
   spawnPostmaster, waitForPostgresReady, stopPostgres, createSelfSignedCertificate, monitorLanCidr,
   type PgBinaries, type SslMode,
@@ -129,7 +129,7 @@ export async function createMonitor(options: CreateMonitorOptions, log: Logger, 
         if (created) rmSync(pgdata, { recursive: true, force: true });
         else for (const name of readdirSync(pgdata)) rmSync(`${pgdata}/${name}`, { recursive: true, force: true });
       });
-      await initdb(bin, pgdata, { auth: 'trust', log, env: options.env });
+      await initdb(bin, pgdata, { ...initdbAuth(options.authMethod), log, env: options.env });
     } else {
       log.info(`Using the existing PostgreSQL cluster at "${pgdata}"`);
     }

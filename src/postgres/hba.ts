@@ -258,6 +258,36 @@ export function addHbaRules(file: HbaFile, rules: readonly HbaRule[]): { file: H
   return { file: current, added };
 }
 
+/** The pg_ident.conf map of the local `peer` lines when `--username` is not the OS account. */
+export const PEER_MAP = 'pg_autoctl';
+
+/**
+ * initdb's `local ... peer` lines (no options) with `map=pg_autoctl`, so
+ * the OS account owning PGDATA may also log in as the `--username` role;
+ * the map keeps every other OS user to the role of its own name.
+ */
+export function withPeerMap(file: HbaFile): { file: HbaFile; changed: boolean } {
+  let changed = false;
+  const lines = file.lines.map((line): HbaLine => {
+    if (line.kind !== 'rule' || line.type !== 'local' || line.method !== 'peer' || line.options.length > 0) return line;
+    changed = true;
+    return parseHbaLine(`${line.raw.replace(/\s*(#.*)?$/, '')} map=${PEER_MAP}`);
+  });
+  return { file: { ...file, lines }, changed };
+}
+
+/** pg_ident.conf lines of {@link PEER_MAP}: `osUser` may log in as `dbUser`, everyone as themselves. */
+export function peerMapLines(osUser: string, dbUser: string): string[] {
+  for (const name of [osUser, dbUser]) {
+    // eslint-disable-next-line no-control-regex
+    if (name === '' || /[\s#"\x00-\x1f\x7f]/.test(name)) throw new AutoctlError('BAD_CONFIG', `refusing to write a pg_ident.conf line for user ${JSON.stringify(name)}`);
+  }
+  return [
+    `${PEER_MAP} ${osUser} ${dbUser} ${HBA_COMMENT}`,
+    `${PEER_MAP} /^(.*)$ \\1 ${HBA_COMMENT}`,
+  ];
+}
+
 /** `hostssl` when SSL is active, else `host` (spec 05 §8). */
 export const hbaConnectionType = (sslActive: boolean): 'host' | 'hostssl' => (sslActive ? 'hostssl' : 'host');
 
