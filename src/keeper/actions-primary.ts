@@ -4,12 +4,13 @@
  * on and off, promotion, and stopping Postgres. Every action is idempotent:
  * a keeper killed half-way redoes it from the start and succeeds.
  */
+import { userInfo } from 'node:os';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import { readInitFileIfExists } from '../config/index.js';
 import { setNodeSystemIdentifier, synchronousStandbyNames } from '../monitor/api.js';
 import {
   alterSystemReset, cancelSyncRepWaiters, checkpoint, classifyPgData, createDatabase, createExtension, createRole,
-  currentSetting, formatLsn, initdb, isInRecovery, parseLsn, pgCtlPromote, replicationRows,
+  allowPeerLoginAs, currentSetting, ensureReplicationRole, formatLsn, initdb, initdbAuth, isInRecovery, parseLsn, pgCtlPromote, replicationRows,
   setDefaultTransactionReadOnly, setSynchronousStandbyNames, systemIdentifier,
 } from '../postgres/index.js';
 import { applicationUser, syncReplicationHba, writeInitHbaRules } from './hba-sync.js';
@@ -45,7 +46,9 @@ export async function initPrimary(rt: KeeperRuntime): Promise<void> {
   }
   const kind = classifyPgData(pgdata);
   if (kind === 'missing' || kind === 'empty') {
-    await initdb(rt.bin, pgdata, { auth: 'trust', log: rt.log, env: rt.env });
+    const cfg = rt.config.postgresql;
+    await initdb(rt.bin, pgdata, { ...initdbAuth(cfg.hba_level === 'skip' ? null : cfg.auth_method), log: rt.log, env: rt.env });
+    allowPeerLoginAs(pgdata, userInfo().username, applicationUser(rt), rt.log);
   } else if (kind !== 'postgres') {
     throw new AutoctlError('BAD_STATE', `PGDATA "${pgdata}" is not empty and does not contain a PostgreSQL cluster`);
   } else {
@@ -88,12 +91,12 @@ export async function initPrimary(rt: KeeperRuntime): Promise<void> {
 
   await rt.local.withClient(async (client) => {
     await createRole(client, { name: MONITOR_HEALTH_USER, login: true, connectionLimit: 1, password: MONITOR_HEALTH_PASSWORD });
-    await createRole(client, {
-      name: REPLICATION_USER, login: true, superuser: true, replication: true,
-      ...(rt.config.replication.password ? { password: rt.config.replication.password } : {}),
-    });
     await client.query('SELECT pg_reload_conf()');
   });
+  // Not a superuser (issue 8): REPLICATION, and in the formation's database
+  // (where pg_rewind connects) EXECUTE on the file functions it reads with.
+  await rt.local.withClient((client) => ensureReplicationRole(client, REPLICATION_USER, rt.config.replication.password || undefined),
+    rt.config.postgresql.dbname);
   await publishSystemIdentifier(rt);
   await maintainSlots(rt, { advance: false });
 }

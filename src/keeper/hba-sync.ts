@@ -3,23 +3,24 @@
  * the application user from this node and the health-check rule from the
  * monitor host; then, whenever the set of other nodes of the group changes
  * (and after every copy of another node's PGDATA), streaming replication
- * and dbname access for each of them. Rules are only ever added.
+ * and dbname access for each of them. Rules are only ever added, and
+ * only with fields that were checked (hbaAddressFor, formatHbaRuleText).
  */
 import { userInfo } from 'node:os';
 import { messageOf } from '../common/errors.js';
 import {
-  applyHbaRules, hbaAddressFor, hbaPathOf, lanCidrFor, nodeInitHbaRules, parseConnInfo, replicationHbaRules,
-  type HbaRule,
+  applyHbaRules, displayHost, hbaAddressFor, hbaPathOf, lanCidrFor, nodeInitHbaRules, parseConnInfo, replicationHbaRules,
+  type HbaRule, type Resolver,
 } from '../postgres/index.js';
 import type { KeeperRuntime } from './runtime.js';
 
 const addressCache = new Map<string, string>();
 
 /** The ADDRESS column for a host (DNS checked both ways; else its IP), cached per process. */
-async function addressOf(rt: KeeperRuntime, host: string): Promise<string> {
+async function addressOf(rt: KeeperRuntime, host: string, resolver?: Resolver): Promise<string> {
   const cached = addressCache.get(host);
   if (cached !== undefined) return cached;
-  const found = await hbaAddressFor(host);
+  const found = await hbaAddressFor(host, resolver);
   for (const warning of found.warnings) rt.log.warn(warning);
   addressCache.set(host, found.address);
   return found.address;
@@ -60,19 +61,46 @@ export async function writeInitHbaRules(rt: KeeperRuntime): Promise<boolean> {
   }));
 }
 
+/** How long a host whose rules could not be written waits before the next try. */
+export const HBA_RETRY_MS = 10_000;
+
 /**
  * Replication rules for every other node, written when their host list
  * changed since the last time (or always with `force`, after a copy of
- * another node's files). Reloads a running Postgres when rules were added.
+ * another node's files). Each host is handled on its own: one that does
+ * not resolve, or that is refused (not an IP address or an RFC 1123 host
+ * name), is skipped, logged once, and retried every {@link HBA_RETRY_MS}
+ * while the rules of the others are written. Reloads a running Postgres
+ * when rules were added.
  */
-export async function syncReplicationHba(rt: KeeperRuntime, options: { force?: boolean } = {}): Promise<void> {
+export async function syncReplicationHba(rt: KeeperRuntime, options: { force?: boolean; resolver?: Resolver } = {}): Promise<void> {
   const hosts = [...new Set(rt.otherNodes.map((n) => n.host))].sort();
   const key = hosts.join(',');
-  if (!options.force && key === rt.hbaHostsKey) return;
+  const now = performance.now();
+  const failures = rt.hbaHostFailures;
+  for (const host of [...failures.keys()]) if (!hosts.includes(host)) failures.delete(host);
+  const retryDue = [...failures.values()].some((f) => f.retryAt <= now);
+  if (!options.force && key === rt.hbaHostsKey && !retryDue) return;
+  const addresses: string[] = [];
+  for (const host of hosts) {
+    const failure = failures.get(host);
+    if (failure && failure.retryAt > now && !options.force) continue;
+    try {
+      addresses.push(await addressOf(rt, host, options.resolver));
+      if (failure) {
+        rt.log.info(`Writing the pg_hba.conf rules for other node host ${displayHost(host)} now that it is usable`);
+        failures.delete(host);
+      }
+    } catch (error) {
+      const message = messageOf(error);
+      if (failure?.message !== message) {
+        rt.log.warn(`Skipping the pg_hba.conf rules for other node host ${displayHost(host)} (retrying every ${HBA_RETRY_MS / 1000} s): ${message}`);
+      }
+      failures.set(host, { message, retryAt: now + HBA_RETRY_MS });
+    }
+  }
   try {
-    const addresses: string[] = [];
-    for (const host of hosts) addresses.push(await addressOf(rt, host));
-    const changed = writeRules(rt, replicationHbaRules({
+    const changed = addresses.length > 0 && writeRules(rt, replicationHbaRules({
       dbname: rt.config.postgresql.dbname,
       otherNodeAddresses: addresses,
       authMethod: rt.config.postgresql.auth_method || 'trust',

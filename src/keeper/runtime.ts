@@ -34,6 +34,8 @@ export interface KeeperRuntime {
   otherNodes: NodeAddress[];
   /** Host list the replication HBA rules were last written for ('' = never). */
   hbaHostsKey: string;
+  /** Hosts of other nodes whose HBA rules could not be written, by host: the error (logged once) and when to retry (monotonic ms). */
+  hbaHostFailures: Map<string, { message: string; retryAt: number }>;
   /** enable_sync_rep: the LSN a synchronous standby must reach before `primary` is reported. */
   syncTargetLsn: bigint | null;
   /** Facts of the last round (reused by heartbeats during transitions). */

@@ -129,6 +129,7 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     state,
     otherNodes: [],
     hbaHostsKey: '',
+    hbaHostFailures: new Map(),
     syncTargetLsn: null,
     lastFacts: NOT_RUNNING,
     fencedAt: null,

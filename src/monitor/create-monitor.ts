@@ -14,9 +14,9 @@ import {
   type AutoctlPaths, type MonitorConfig,
 } from '../config/index.js';
 import {
-  applyHbaRules, classifyPgData, findPgBinaries, hbaPathOf, initdb, monitorHbaRules, readPostmasterPid,
+  applyHbaRules, classifyPgData, findPgBinaries, hbaPathOf, initdb, initdbAuth, monitorHbaRules, readPostmasterPid,
   isProcessAlive, renderMonitorSettingsFile, hostResources, writeAutoFailoverSettings, ensureIncludeLine,
-  spawnPostmaster, waitForPostgresReady, stopPostgres, createSelfSignedCertificate, lanCidrFor, hbaAddressFor,
+  spawnPostmaster, waitForPostgresReady, stopPostgres, createSelfSignedCertificate, monitorLanCidr,
   type PgBinaries, type SslMode,
 } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
@@ -129,7 +129,7 @@ export async function createMonitor(options: CreateMonitorOptions, log: Logger, 
         if (created) rmSync(pgdata, { recursive: true, force: true });
         else for (const name of readdirSync(pgdata)) rmSync(`${pgdata}/${name}`, { recursive: true, force: true });
       });
-      await initdb(bin, pgdata, { auth: 'trust', log, env: options.env });
+      await initdb(bin, pgdata, { ...initdbAuth(options.authMethod), log, env: options.env });
     } else {
       log.info(`Using the existing PostgreSQL cluster at "${pgdata}"`);
     }
@@ -146,10 +146,16 @@ export async function createMonitor(options: CreateMonitorOptions, log: Logger, 
     }), log);
     ensureIncludeLine(pgdata, 'postgresql-auto-failover.conf', log);
 
-    const address = await hbaAddressFor(options.hostname).catch(() => undefined);
-    const lan = address && !address.isHostname ? lanCidrFor(address.ip) : '127.0.0.0/8';
-    applyHbaRules(hbaPathOf(pgdata), monitorHbaRules({ lanCidr: lan, authMethod: options.authMethod ?? 'trust', sslActive: options.ssl.active }),
-      { skip: options.skipHba, log });
+    // With --skip-pg-hba the rule is only logged, so failing to find the LAN is no error then.
+    const lan = await monitorLanCidr(options.hostname).catch((error: unknown) => {
+      if (!options.skipHba) throw error;
+      return undefined;
+    });
+    if (lan !== undefined) {
+      for (const warning of lan.warnings) log.warn(warning);
+      applyHbaRules(hbaPathOf(pgdata), monitorHbaRules({ lanCidr: lan.cidr, authMethod: options.authMethod ?? 'trust', sslActive: options.ssl.active }),
+        { skip: options.skipHba, log });
+    }
 
     const postmaster = spawnPostmaster(bin, pgdata, {
       port: options.port, listenAddresses: options.listen, logFile: `${pgdata}/startup.log`, env: options.env,

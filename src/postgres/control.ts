@@ -21,14 +21,32 @@ type Bin = Pick<PgBinaries, 'binDir'>;
 export interface InitdbOptions {
   /** Bootstrap superuser name (`-U`); the OS user by default. */
   username?: string | undefined;
-  /** `--auth` (local and host); pg_autoctl uses `trust` (spec 05 §5). */
-  auth?: string | undefined;
+  /** `--auth-local`, for Unix socket lines; see {@link initdbAuth}. */
+  authLocal?: string | undefined;
+  /** `--auth-host`, for the 127.0.0.1 and ::1 lines; see {@link initdbAuth}. */
+  authHost?: string | undefined;
   encoding?: string;
   locale?: string | undefined;
   /** `--no-sync`: faster, for tests only. */
   noSync?: boolean;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
+}
+
+/** Methods that are valid on Unix socket lines only. */
+const LOCAL_ONLY_METHODS = new Set(['peer']);
+
+/**
+ * initdb's authentication (issue 8 finding 7): `peer` on Unix socket lines,
+ * so only the OS account owning PGDATA (pg_autoctl itself) reaches the
+ * superuser role named after it, never every local user; the `--auth`
+ * method on the loopback host lines, or `scram-sha-256` without one (or
+ * for a method host lines cannot use). Nothing trusts more than asked.
+ */
+export function initdbAuth(authMethod: string | null | undefined): { authLocal: string; authHost: string } {
+  const host = authMethod === null || authMethod === undefined || authMethod === '' || LOCAL_ONLY_METHODS.has(authMethod)
+    ? 'scram-sha-256' : authMethod;
+  return { authLocal: 'peer', authHost: host };
 }
 
 /** Creates a cluster in a missing or empty PGDATA (mode 0700). */
@@ -43,7 +61,8 @@ export async function initdb(bin: Bin, pgdata: string, options: InitdbOptions = 
   mkdirSync(pgdata, { recursive: true, mode: 0o700 });
   chmodSync(pgdata, 0o700);
   const args = ['-D', pgdata, '-E', options.encoding ?? 'UTF8'];
-  if (options.auth !== undefined) args.push(`--auth=${options.auth}`);
+  if (options.authLocal !== undefined) args.push(`--auth-local=${options.authLocal}`);
+  if (options.authHost !== undefined) args.push(`--auth-host=${options.authHost}`);
   if (options.username !== undefined) args.push('-U', options.username);
   if (options.locale !== undefined) args.push(`--locale=${options.locale}`);
   if (options.noSync) args.push('--no-sync');

@@ -3,11 +3,11 @@
  * The caller reloads Postgres afterwards when it is running and rules were
  * added (`pg_reload_conf()` or reloadPostgres()).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { addHbaRules, formatHbaRule, parseHba, renderHba, type HbaRule } from './hba.js';
+import { addHbaRules, formatHbaRule, parseHba, peerMapLines, renderHba, withPeerMap, type HbaRule } from './hba.js';
 
 export const hbaPathOf = (pgdata: string): string => join(pgdata, 'pg_hba.conf');
 
@@ -29,4 +29,25 @@ export function applyHbaRules(path: string, rules: readonly HbaRule[], options: 
   for (const rule of added) options.log?.info(`Adding HBA rule: ${formatHbaRule(rule)}`);
   writeFileAtomic(path, renderHba(file));
   return added;
+}
+
+/**
+ * After initdb, when the role pg_autoctl connects as (`--username`) is not
+ * the OS account: map the account to that role on the `peer` socket lines
+ * (pg_ident.conf map `pg_autoctl`). Idempotent.
+ */
+export function allowPeerLoginAs(pgdata: string, osUser: string, dbUser: string, log?: Logger): void {
+  if (osUser === dbUser) return;
+  const identPath = join(pgdata, 'pg_ident.conf');
+  const ident = existsSync(identPath) ? readFileSync(identPath, 'utf8') : '';
+  const missing = peerMapLines(osUser, dbUser).filter((line) => !ident.split('\n').includes(line));
+  if (missing.length > 0) {
+    writeFileAtomic(identPath, `${ident}${ident === '' || ident.endsWith('\n') ? '' : '\n'}${missing.join('\n')}\n`);
+  }
+  const hbaPath = hbaPathOf(pgdata);
+  const { file, changed } = withPeerMap(parseHba(readFileSync(hbaPath, 'utf8')));
+  if (changed) {
+    log?.info(`Mapping the OS account "${osUser}" to the role "${dbUser}" on the local peer lines of pg_hba.conf`);
+    writeFileAtomic(hbaPath, renderHba(file));
+  }
 }

@@ -14,6 +14,7 @@ export * from './hba-file.js';
 export * from './local-client.js';
 export * from './lsn.js';
 export * from './network.js';
+export * from './node-host.js';
 export * from './pg-client.js';
 export * from './pgpass.js';
 export * from './replication.js';

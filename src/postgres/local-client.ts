@@ -2,7 +2,8 @@
  * Connections to this node's own Postgres (spec 05 §10): `port=<port>
  * dbname=<dbname> [host=<postgresql.host>] [user=<postgresql.username>]`,
  * where an unset host means the socket directory the running postmaster
- * advertises in postmaster.pid. Local access relies on initdb's trust rules.
+ * advertises in postmaster.pid. Local access relies on initdb's `peer` rules
+ * (pg_autoctl runs as the OS account owning PGDATA; see initdbAuth).
  */
 import type pg from 'pg';
 import { AutoctlError } from '../common/errors.js';

@@ -9,6 +9,7 @@ import { promises as dnsPromises } from 'node:dns';
 import { isIP, createConnection } from 'node:net';
 import { hostname as osHostname, networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { AutoctlError } from '../common/errors.js';
+import { classifyNodeHost, invalidHostMessage } from './node-host.js';
 
 export interface Resolver {
   /** Forward lookup: every address of a name. */
@@ -39,13 +40,17 @@ export function hostCidr(ip: string): string {
 }
 
 /**
- * The HBA address for a host: CIDRs verbatim, IPs as `/32` or `/128`, a
- * host name as is when forward and reverse DNS agree (as Postgres requires
- * to match host names), else its IP address with warnings.
+ * The HBA address for a host: IPs as `/32` or `/128`, a host name as is
+ * when forward and reverse DNS agree (as Postgres requires to match host
+ * names), else its IP address with warnings. Anything that is not an IP
+ * address or an RFC 1123 host name (a CIDR, whitespace, `#`, quotes, HBA
+ * keywords) is refused: hosts come from the monitor, and a rule for
+ * `0.0.0.0/0` or an injected line would open this node to everyone.
  */
 export async function hbaAddressFor(host: string, resolver: Resolver = systemResolver): Promise<HbaAddress> {
-  if (host.includes('/')) return { address: host, isHostname: false, ip: host.split('/')[0] ?? host, warnings: [] };
-  if (isIP(host) !== 0) return { address: hostCidr(host), isHostname: false, ip: host, warnings: [] };
+  const kind = classifyNodeHost(host);
+  if (!kind.ok) throw new AutoctlError('BAD_CONFIG', `refusing to write a pg_hba.conf rule for ${invalidHostMessage(host, kind.errors)}`);
+  if (kind.value !== 'hostname') return { address: hostCidr(host), isHostname: false, ip: host, warnings: [] };
   let addresses: string[];
   try {
     addresses = await resolver.lookup(host);
@@ -145,6 +150,42 @@ export function lanCidrFor(ip: string, interfaces: Interfaces = networkInterface
       { hint: 'use --hostname with a name or address of this machine, or --skip-pg-hba' });
   }
   return networkOfCidr(entry.cidr);
+}
+
+const isLoopback = (ip: string): boolean => ip.startsWith('127.') || ip === '::1';
+
+export interface MonitorLan {
+  cidr: string;
+  /** Why the rule is not the network of `--hostname` itself (log as WARN). */
+  warnings: string[];
+}
+
+/**
+ * The LAN of the monitor's HBA rule for keepers (create monitor): the
+ * network of the local interface holding `--hostname` (an IP, or an
+ * address of a name, non-loopback first), else the network of the default
+ * route's local address. The keepers connect from that LAN whether or not
+ * the name also resolves back (reverse DNS), so a name never narrows the
+ * rule to loopback.
+ */
+export async function monitorLanCidr(hostname: string, deps: {
+  resolver?: Resolver; interfaces?: Interfaces; defaultRoute?: () => Promise<string>;
+} = {}): Promise<MonitorLan> {
+  const interfaces = deps.interfaces ?? networkInterfaces();
+  if (isIP(hostname) !== 0) return { cidr: lanCidrFor(hostname, interfaces), warnings: [] };
+  const addresses = await (deps.resolver ?? systemResolver).lookup(hostname).catch(() => [] as string[]);
+  const local = addresses.filter((ip) => localInterfaceAddress(ip, interfaces) !== undefined);
+  const chosen = local.find((ip) => !isLoopback(ip)) ?? local[0];
+  if (chosen !== undefined) return { cidr: lanCidrFor(chosen, interfaces), warnings: [] };
+  let routeIp: string;
+  try {
+    routeIp = await (deps.defaultRoute ?? defaultRouteIp)();
+  } catch (error) {
+    throw new AutoctlError('BAD_CONFIG', `cannot find the LAN for the monitor's pg_hba.conf rule: "${hostname}" has no local address and there is no default route`,
+      { cause: error, hint: 'use --hostname with an IP address of this machine, or --skip-pg-hba and edit pg_hba.conf yourself' });
+  }
+  const cidr = lanCidrFor(routeIp, interfaces);
+  return { cidr, warnings: [`Host name "${hostname}" does not resolve to a local address: allowing keepers from ${cidr}, the network of the default route's address ${routeIp}`] };
 }
 
 /**

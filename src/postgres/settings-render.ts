@@ -121,6 +121,9 @@ const LOGGING: ConfSetting[] = [
   ['log_lock_waits', 'on'],
 ];
 
+/** `max_slot_wal_keep_size` of data nodes (PostgreSQL 13+): twice `wal_keep_size`. */
+export const MAX_SLOT_WAL_KEEP_SIZE = '16 GB';
+
 /** Settings of a data node (spec 05 §7.2), in the file's order. */
 export function nodeSettings(input: NodeSettingsInput): ConfSetting[] {
   return [
@@ -139,6 +142,11 @@ export function nodeSettings(input: NodeSettingsInput): ConfSetting[] {
     ...passwordEncryption(input.authMethod),
     ...sslSettings(input.ssl),
     input.pgMajor >= 13 ? ['wal_keep_size', quoteConfValue('8 GB')] : ['wal_keep_segments', '512'],
+    // A replication slot (one per registered standby) retains WAL without
+    // bound; cap it so that a standby that is gone, or a node registered
+    // only to hold a slot, cannot fill the primary's disk. A standby that
+    // falls further behind than this loses its slot and is rebuilt.
+    ...(input.pgMajor >= 13 ? [['max_slot_wal_keep_size', quoteConfValue(MAX_SLOT_WAL_KEEP_SIZE)] as ConfSetting] : []),
   ];
 }
 

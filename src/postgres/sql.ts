@@ -196,6 +196,30 @@ export async function createRole(client: SqlClient, spec: RoleSpec): Promise<'cr
   }
 }
 
+/**
+ * What pg_rewind needs from a source server role that is not a superuser
+ * (PostgreSQL docs, pg_rewind "Notes"): EXECUTE on the file access
+ * functions, granted in the database pg_rewind connects to (function
+ * privileges live in each database's catalog).
+ */
+export const REWIND_FUNCTIONS = [
+  'pg_catalog.pg_ls_dir(text, boolean, boolean)',
+  'pg_catalog.pg_stat_file(text, boolean)',
+  'pg_catalog.pg_read_binary_file(text)',
+  'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)',
+] as const;
+
+/**
+ * The streaming replication role: LOGIN REPLICATION, never SUPERUSER (a
+ * role created as one by an older version loses it), plus the grants of
+ * {@link REWIND_FUNCTIONS} in `client`'s database. Idempotent.
+ */
+export async function ensureReplicationRole(client: SqlClient, name: string, password?: string): Promise<void> {
+  await createRole(client, { name, login: true, replication: true, ...(password === undefined ? {} : { password }) });
+  await client.query(`ALTER ROLE ${quoteIdent(name)} NOSUPERUSER LOGIN REPLICATION`);
+  for (const fn of REWIND_FUNCTIONS) await client.query(`GRANT EXECUTE ON FUNCTION ${fn} TO ${quoteIdent(name)}`);
+}
+
 export async function alterRolePassword(client: SqlClient, name: string, password: string): Promise<void> {
   await client.query(`ALTER ROLE ${quoteIdent(name)} PASSWORD ${quoteLiteral(password)}`);
 }

@@ -52,6 +52,7 @@ describe('keeper: failover', { timeout: 420_000 }, () => {
       node1.run();
       await waitForStates(m, { node1: 'secondary', node2: 'primary' }, { nodes, timeoutMs: 120_000 });
       assert.match(node1.output(), /pg_rewind/, 'the old primary was rewound');
+      assert.doesNotMatch(node1.output(), /Failed to rewind/, 'pg_rewind succeeded as the non-superuser replication role');
 
       await node2.sql('INSERT INTO t (id) SELECT g FROM generate_series(2001, 2100) g');
       await waitFor('new rows on the old primary', async () => {

@@ -64,7 +64,7 @@ async function start(args: NodeArgs): Promise<number> {
 const steps: Record<string, (input: never) => Promise<unknown>> = {
   async init(args: NodeArgs) {
     const bin = await findPgBinaries({ env: process.env });
-    await initdb(bin, args.pgdata, { auth: 'trust', noSync: true, log });
+    await initdb(bin, args.pgdata, { authLocal: 'trust', authHost: 'trust', noSync: true, log });
     if (args.ssl) await createSelfSignedCertificate(args.pgdata, 'localhost', { log });
     await writeNodeSettings(args, bin.version.major);
     const sslActive = args.ssl;

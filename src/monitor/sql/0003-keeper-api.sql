@@ -50,7 +50,35 @@ DECLARE
   sysid bigint := NULLIF(sysidentifier, 0);
   primary_id bigint;
   quorum_standbys integer;
+  host_ok boolean;
+  host_ip inet;
+  -- Each node gets a replication slot and a health check: a group is bounded.
+  max_group_nodes constant integer := 16;
 BEGIN
+  -- The host goes into pg_hba.conf and connection strings on every node of
+  -- the group: only an IP address or an RFC 1123 host name (no CIDR,
+  -- whitespace, comment, quote or HBA keyword). The keeper checks again.
+  host_ok := false;
+  IF node_host ~ '^[0-9A-Fa-f:.]+$' AND node_host ~ '[:.]' THEN
+    BEGIN
+      host_ip := node_host::inet;
+      host_ok := masklen(host_ip) = CASE family(host_ip) WHEN 4 THEN 32 ELSE 128 END;
+    EXCEPTION WHEN invalid_text_representation THEN
+      host_ok := false;
+    END;
+  END IF;
+  IF NOT host_ok THEN
+    host_ok := length(node_host) <= 253
+      AND node_host !~ '^[0-9.]+$'
+      AND lower(node_host) NOT IN ('all', 'samehost', 'samenet')
+      AND node_host ~ '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+  END IF;
+  IF NOT host_ok THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('invalid node host %s: expected an IP address or an RFC 1123 host name', to_json(node_host)::text),
+      HINT = 'A network (CIDR), whitespace, "#", quotes and the pg_hba.conf keywords all, samehost and samenet are refused.';
+  END IF;
+
   PERFORM pgautofailover.lock_formation(formation_id, true);
 
   SELECT x.* INTO f FROM pgautofailover.formation x WHERE x.formationid = formation_id;
@@ -133,6 +161,12 @@ BEGIN
 
   SELECT count(*) INTO members FROM pgautofailover.node x
    WHERE x.formationid = f.formationid AND x.groupid = grp AND x.goalstate <> 'dropped';
+
+  IF members >= max_group_nodes THEN
+    RAISE EXCEPTION USING ERRCODE = '54000',
+      MESSAGE = format('group %s of formation "%s" already has %s nodes, the most a group may have', grp, f.formationid, members),
+      HINT = 'Remove a node (pg_autoctl drop node) before registering another one.';
+  END IF;
 
   IF members = 0 AND priority > 0 THEN
     expected := 'single';
@@ -509,9 +543,36 @@ SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
 DECLARE
   n pgautofailover.node;
+  host_ok boolean;
+  host_ip inet;
 BEGIN
   IF node_id IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'update_node_metadata: node_id must not be NULL';
+  END IF;
+  IF node_host IS NOT NULL THEN
+    -- The host goes into pg_hba.conf and connection strings on every node of
+    -- the group: only an IP address or an RFC 1123 host name (no CIDR,
+    -- whitespace, comment, quote or HBA keyword). The keeper checks again.
+    host_ok := false;
+    IF node_host ~ '^[0-9A-Fa-f:.]+$' AND node_host ~ '[:.]' THEN
+      BEGIN
+        host_ip := node_host::inet;
+        host_ok := masklen(host_ip) = CASE family(host_ip) WHEN 4 THEN 32 ELSE 128 END;
+      EXCEPTION WHEN invalid_text_representation THEN
+        host_ok := false;
+      END;
+    END IF;
+    IF NOT host_ok THEN
+      host_ok := length(node_host) <= 253
+        AND node_host !~ '^[0-9.]+$'
+        AND lower(node_host) NOT IN ('all', 'samehost', 'samenet')
+        AND node_host ~ '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+    END IF;
+    IF NOT host_ok THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('invalid node host %s: expected an IP address or an RFC 1123 host name', to_json(node_host)::text),
+        HINT = 'A network (CIDR), whitespace, "#", quotes and the pg_hba.conf keywords all, samehost and samenet are refused.';
+    END IF;
   END IF;
   SELECT x.* INTO n FROM pgautofailover.node x WHERE x.nodeid = node_id;
   IF NOT FOUND THEN

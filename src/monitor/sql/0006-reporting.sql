@@ -91,7 +91,10 @@ AS $$
 $$;
 
 -- A multi-host connection URI over the group 0 nodes of one node cluster,
--- by node id; NULL when there is none. IPv6 addresses are bracketed.
+-- by node id; NULL when there is none. Hosts, the dbname and the query
+-- values are percent-encoded (RFC 3986: every byte of their UTF-8 text
+-- outside the unreserved characters, and '/' in paths of the query
+-- values); IPv6 addresses are bracketed, their ':' kept.
 CREATE FUNCTION pgautofailover.formation_uri(
     formation_id text DEFAULT 'default',
     cluster_name text DEFAULT 'default',
@@ -102,18 +105,39 @@ RETURNS text
 LANGUAGE sql STABLE STRICT
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
+  WITH members AS (
+    SELECT n.nodeid, n.nodehost, n.nodeport, f.dbname
+      FROM pgautofailover.node n
+      JOIN pgautofailover.formation f ON f.formationid = n.formationid
+     WHERE n.formationid = $1 AND n.groupid = 0 AND n.nodecluster = $2
+  ), input(key, value, keep) AS (
+    SELECT 'host ' || m.nodeid, m.nodehost,
+           CASE WHEN m.nodehost LIKE '%:%' THEN '[A-Za-z0-9._~:-]' ELSE '[A-Za-z0-9._~-]' END
+      FROM members m
+    UNION ALL SELECT 'dbname', min(m.dbname), '[A-Za-z0-9._~-]' FROM members m
+    UNION ALL SELECT 'sslmode', $3, '[A-Za-z0-9._~-]'
+    UNION ALL SELECT 'sslrootcert', $4, '[A-Za-z0-9._~/-]'
+    UNION ALL SELECT 'sslcrl', $5, '[A-Za-z0-9._~/-]'
+  ), encoded(key, value) AS (
+    SELECT i.key,
+           coalesce(string_agg(CASE WHEN b.byte < 128 AND chr(b.byte) ~ i.keep THEN chr(b.byte)
+                                    ELSE '%' || upper(lpad(to_hex(b.byte), 2, '0')) END, '' ORDER BY b.pos), '')
+      FROM input i
+      LEFT JOIN LATERAL (
+        SELECT pos, get_byte(convert_to(coalesce(i.value, ''), 'UTF8'), pos) AS byte
+          FROM generate_series(0, octet_length(convert_to(coalesce(i.value, ''), 'UTF8')) - 1) AS pos) b ON true
+     GROUP BY i.key
+  )
   SELECT format('postgres://%s/%s?%ssslmode=%s%s%s',
-                string_agg(CASE WHEN n.nodehost LIKE '%:%' AND n.nodehost NOT LIKE '[%'
-                                THEN '[' || n.nodehost || ']' ELSE n.nodehost END
-                           || ':' || n.nodeport, ',' ORDER BY n.nodeid),
-                min(f.dbname),
+                string_agg(CASE WHEN m.nodehost LIKE '%:%' THEN '[' || h.value || ']' ELSE h.value END
+                           || ':' || m.nodeport, ',' ORDER BY m.nodeid),
+                (SELECT e.value FROM encoded e WHERE e.key = 'dbname'),
                 CASE WHEN $2 = 'default' THEN 'target_session_attrs=read-write&' ELSE '' END,
-                $3,
-                CASE WHEN $4 <> '' THEN '&sslrootcert=' || $4 ELSE '' END,
-                CASE WHEN $5 <> '' THEN '&sslcrl=' || $5 ELSE '' END)
-    FROM pgautofailover.node n
-    JOIN pgautofailover.formation f ON f.formationid = n.formationid
-   WHERE n.formationid = $1 AND n.groupid = 0 AND n.nodecluster = $2
+                (SELECT e.value FROM encoded e WHERE e.key = 'sslmode'),
+                CASE WHEN $4 <> '' THEN '&sslrootcert=' || (SELECT e.value FROM encoded e WHERE e.key = 'sslrootcert') ELSE '' END,
+                CASE WHEN $5 <> '' THEN '&sslcrl=' || (SELECT e.value FROM encoded e WHERE e.key = 'sslcrl') ELSE '' END)
+    FROM members m
+    JOIN encoded h ON h.key = 'host ' || m.nodeid
   HAVING count(*) > 0
 $$;
 

@@ -37,9 +37,9 @@ describe('network facts', () => {
     assert.throws(() => lanCidrFor('10.0.0.1', interfaces), /cannot find a local network interface/);
   });
 
-  it('chooses HBA addresses: CIDR verbatim, IP as /32 or /128, names only when DNS agrees', async () => {
+  it('chooses HBA addresses: CIDR refused, IP as /32 or /128, names only when DNS agrees', async () => {
     const dns = resolver({ 'node1.lan': ['192.168.1.17'], 'alias.lan': ['192.168.1.18'] }, { '192.168.1.17': ['node1.lan.'], '192.168.1.18': ['other.lan'] });
-    assert.deepEqual(await hbaAddressFor('10.0.0.0/8', dns), { address: '10.0.0.0/8', isHostname: false, ip: '10.0.0.0', warnings: [] });
+    await assert.rejects(hbaAddressFor('10.0.0.0/8', dns), /refusing to write a pg_hba.conf rule for invalid node host "10.0.0.0\/8": it contains "\/"/);
     assert.deepEqual(await hbaAddressFor('127.0.0.1', dns), { address: '127.0.0.1/32', isHostname: false, ip: '127.0.0.1', warnings: [] });
     assert.equal((await hbaAddressFor('::1', dns)).address, '::1/128');
     assert.deepEqual(await hbaAddressFor('node1.lan', dns), { address: 'node1.lan', isHostname: true, ip: '192.168.1.17', warnings: [] });

@@ -42,6 +42,7 @@ log_lock_waits = on
 ssl = off
 ${CIPHERS}
 wal_keep_size = '8 GB'
+max_slot_wal_keep_size = '16 GB'
 ${TUNING}`;
 
 /** files/monitor_postgresql-auto-failover.conf.out without 2.x's C extension preload. */
