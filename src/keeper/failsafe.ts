@@ -365,13 +365,21 @@ async function ask(material: FailsafeMaterial, peer: FailsafePeer, leaseMs: numb
  */
 export async function vouchRound(rt: KeeperRuntime, monitorLeaseMs: number): Promise<RoundResult> {
   const material = rt.failsafe.material;
-  if (material === null || material.secret === '' || material.peers.length === 0) {
-    return { extended: false, leaseEnd: null, yes: [], refusals: ['no other node of the group to vouch for this one'] };
+  if (material === null) {
+    return { extended: false, leaseEnd: null, yes: [], refusals: ['this node never got the list of its group\'s nodes from the monitor'] };
   }
   if (!material.freshForLease) {
     return { extended: false, leaseEnd: null, yes: [], refusals: ['the list of the group\'s nodes is older than the last lease grant'] };
   }
   const sentAt = performance.now();
+  // Alone in its group (a `single`), as in 2.0 the node keeps serving: no
+  // other node can be promoted without it (a new standby waits for this
+  // node's report, rules R4-R6); dropping it meanwhile is the operator's
+  // call (docs/architecture.md, "The failsafe").
+  if (material.peers.length === 0) return { extended: true, leaseEnd: vouchedLeaseEnd(sentAt, monitorLeaseMs), yes: [], refusals: [] };
+  if (material.secret === '') {
+    return { extended: false, leaseEnd: null, yes: [], refusals: ['no group secret from the monitor'] };
+  }
   const timeoutMs = Math.max(200, Math.min(1000, Math.floor(monitorLeaseMs / 10)));
   const answers = await Promise.all(material.peers.map(async (peer) => ({ peer, ...(await ask(material, peer, monitorLeaseMs, timeoutMs)) })));
   const yes = answers.filter((a) => a.yes).map((a) => a.peer.nodeId);
@@ -446,7 +454,9 @@ export async function runVouchRound(rt: KeeperRuntime): Promise<void> {
     rt.lease.extendTo(result.leaseEnd);
     storeLeaseEnd(rt.leaseFile, rt.lease.expiresAt());
     if (outage.extended === 0) {
-      rt.log.warn(`The monitor is unreachable: nodes ${result.yes.join(', ')} vouched for this primary, write lease extended by the failsafe`);
+      rt.log.warn(result.yes.length === 0
+        ? 'The monitor is unreachable: this node is alone in its group and keeps serving (failsafe)'
+        : `The monitor is unreachable: nodes ${result.yes.join(', ')} vouched for this primary, write lease extended by the failsafe`);
     }
     outage.extended += 1;
     for (const id of result.yes) outage.vouchers.add(id);
@@ -471,7 +481,9 @@ export async function endOutage(rt: KeeperRuntime, record: (description: string)
   if (outage !== null && outage.rounds > 0) {
     const seconds = Math.round((performance.now() - outage.since) / 1000);
     lines.push(outage.extended > 0
-      ? `kept its write lease for ${seconds} s without the monitor on the vouches of node${outage.vouchers.size > 1 ? 's' : ''} ${[...outage.vouchers].join(', ')} (${outage.extended} of ${outage.rounds} rounds)`
+      ? (outage.vouchers.size === 0
+        ? `kept its write lease for ${seconds} s without the monitor, alone in its group`
+        : `kept its write lease for ${seconds} s without the monitor on the vouches of node${outage.vouchers.size > 1 ? 's' : ''} ${[...outage.vouchers].join(', ')} (${outage.extended} of ${outage.rounds} rounds)`)
       : `could not renew its write lease for ${seconds} s without the monitor: ${outage.lastRefusal ?? 'no vouch'}`);
   }
   if (vouched !== null) {

@@ -13,6 +13,8 @@ export interface Writer {
   readonly errors: Array<{ message: string; at: number }>;
   /** Longest time between two acknowledgements within [from, to] (ms); also counts the edges. */
   longestGap(from: number, to: number): number;
+  /** Where that gap starts, in ms after `from`. */
+  longestGapStart(from: number, to: number): number;
   stop(): Promise<void>;
 }
 
@@ -56,14 +58,23 @@ export async function startWriter(port: number, options: { table?: string; inter
     }
     await client?.end().catch(() => undefined);
   })();
+  const worst = (from: number, to: number): { gap: number; start: number } => {
+    const times = [from, ...acked.map((a) => a.at).filter((t) => t >= from && t <= to), to];
+    let best = { gap: 0, start: from };
+    for (let i = 1; i < times.length; i += 1) {
+      const gap = (times[i] ?? 0) - (times[i - 1] ?? 0);
+      if (gap > best.gap) best = { gap, start: times[i - 1] ?? from };
+    }
+    return best;
+  };
   return {
     acked,
     errors,
     longestGap(from, to) {
-      const times = [from, ...acked.map((a) => a.at).filter((t) => t >= from && t <= to), to];
-      let gap = 0;
-      for (let i = 1; i < times.length; i += 1) gap = Math.max(gap, (times[i] ?? 0) - (times[i - 1] ?? 0));
-      return gap;
+      return worst(from, to).gap;
+    },
+    longestGapStart(from, to) {
+      return worst(from, to).start - from;
     },
     async stop() {
       stopped = true;

@@ -137,7 +137,8 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
         }, { timeoutMs: 10_000, intervalMs: 100 });
         const gap = writer.longestGap(downAt, performance.now());
         process.stdout.write(`# outage ${outageMs / 1000} s: reports after ${JSON.stringify(delays)} s, ${listeners} LISTEN connections, `
-          + `longest write gap ${Math.round(gap)} ms, ${writer.acked.length} writes acknowledged\n`);
+          + `longest write gap ${Math.round(gap)} ms (from ${Math.round(writer.longestGapStart(downAt, performance.now()))} ms after the crash), `
+          + `${writer.acked.length} writes acknowledged\n`);
         for (const [name, delay] of Object.entries(delays)) assert.ok(delay <= 2, `${name} reported ${delay} s after the monitor came back`);
         assert.ok(gap <= 1000, `writes paused for ${Math.round(gap)} ms during the outage`);
         // Past the startup grace and the unhealthy timeout: still no failover.
@@ -184,6 +185,31 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
         const states = r.filter((n) => n.reportedstate === n.goalstate).map((n) => n.reportedstate).sort();
         return states.length === 2 && states[0] === 'primary' && states[1] === 'secondary';
       }, { timeoutMs: 180_000, intervalMs: 500 });
+    });
+  });
+
+  it('keeps a single node serving through a monitor outage, as pg_auto_failover 2.0 does', async () => {
+    const nodes: RunningNode[] = [];
+    const m = await startMonitor({ name: 'monitor-single' });
+    await threeMonitorSettings(m);
+    await dumpOnFailure(m, () => nodes, async () => {
+      const node1 = await startNode(m, 'node1');
+      nodes.push(node1);
+      await waitForStates(m, { node1: 'single' }, { nodes });
+      const writer = await startWriter(node1.port);
+      onCleanup('stop the writer', () => writer.stop());
+      await waitFor('the first writes', () => writer.acked.length >= 5, { timeoutMs: 10_000 });
+      const downAt = performance.now();
+      await m.crash();
+      await new Promise((r) => setTimeout(r, 2 * LEASE_MS + 2000));
+      const gap = writer.longestGap(downAt, performance.now());
+      process.stdout.write(`# single without the monitor for ${Math.round((performance.now() - downAt) / 1000)} s: longest write gap ${Math.round(gap)} ms\n`);
+      assert.ok(gap <= 1000, `writes paused for ${Math.round(gap)} ms`);
+      m.run();
+      await monitorBack(m);
+      await waitForStates(m, { node1: 'single' }, { nodes, timeoutMs: 20_000 });
+      await writer.stop();
+      assert.match(node1.output(), /alone in its group and keeps serving/);
     });
   });
 
