@@ -29,11 +29,12 @@ export type ConfSetting = readonly [name: string, value: string];
  * BAD_CONFIG error naming the setting, never the value (it may be a password).
  */
 export function quoteConfValue(value: string, name?: string): string {
-  const bad = /[\u0000-\u001f\u007f]/.exec(value);
-  if (bad !== null) {
-    const what = bad[0] === '\n' || bad[0] === '\r' ? 'a newline' : `a control character (code ${bad[0].charCodeAt(0)})`;
+  const at = [...value].findIndex((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  const bad = at < 0 ? undefined : [...value][at];
+  if (bad !== undefined) {
+    const what = bad === '\n' || bad === '\r' ? 'a newline' : `a control character (code ${bad.charCodeAt(0)})`;
     throw new AutoctlError('BAD_CONFIG',
-      `cannot write ${name === undefined ? 'a setting' : `the setting "${name}"`} to the PostgreSQL configuration: its value contains ${what} at position ${bad.index + 1}`);
+      `cannot write ${name === undefined ? 'a setting' : `the setting "${name}"`} to the PostgreSQL configuration: its value contains ${what} at position ${at + 1}`);
   }
   return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
