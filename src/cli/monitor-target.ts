@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { AutoctlError, messageOf } from '../common/errors.js';
+import { maskSecrets } from '../common/secrets.js';
 import { isMonitorConfig, type AnyConfig, type MonitorConfig } from '../config/index.js';
 import { connectClient, parseConnInfo, formatUri, type ConnInfo } from '../postgres/index.js';
 import type { CommandContext } from './context.js';
@@ -41,7 +42,7 @@ export async function resolveMonitor(ctx: CommandContext, flags: { monitor?: str
     try {
       conninfo = parseConnInfo(given);
     } catch (error) {
-      throw new AutoctlError('BAD_ARGS', `Failed to parse --monitor connection string "${given}": ${messageOf(error)}`);
+      throw new AutoctlError('BAD_ARGS', `Failed to parse --monitor connection string "${maskSecrets(given)}": ${maskSecrets(messageOf(error))}`);
     }
     return { uri: given, conninfo, config: null };
   }

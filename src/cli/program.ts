@@ -6,6 +6,7 @@ import { CommanderError, type Command, type Help } from 'commander';
 import { AutoctlCommand, withCommonOptions } from './tree.js';
 import { AutoctlError, exitCodeFor, messageOf } from '../common/errors.js';
 import { formatLogLine } from '../common/log.js';
+import { maskSecrets } from '../common/secrets.js';
 import { registerCreateCommands } from './commands/create.js';
 import { registerServiceCommands } from './commands/service.js';
 import { registerShowCommands } from './commands/show.js';
@@ -76,12 +77,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       if (error.exitCode === 0) return 0;
       return 1;
     }
-    const [first = '', ...rest] = messageOf(error).split('\n');
+    const [first = '', ...rest] = maskSecrets(messageOf(error)).split('\n');
     const now = Date.now();
     process.stderr.write(formatLogLine({ time: now, pid: process.pid, level: 60, msg: first }, Boolean(process.stderr.isTTY)));
     if (rest.length > 0) process.stderr.write(`${rest.join('\n')}\n`);
     if (error instanceof AutoctlError && error.hint) {
-      process.stderr.write(formatLogLine({ time: now, pid: process.pid, level: 30, msg: `HINT: ${error.hint}` }, Boolean(process.stderr.isTTY)));
+      process.stderr.write(formatLogLine({ time: now, pid: process.pid, level: 30, msg: `HINT: ${maskSecrets(error.hint)}` }, Boolean(process.stderr.isTTY)));
     }
     return exitCodeFor(error);
   }

@@ -1,4 +1,5 @@
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
+import { maskSecrets } from './secrets.js';
 
 export type { Logger } from 'pino';
 
@@ -49,7 +50,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export function createLogger(options: { level?: LogLevel; jsonFile?: string } = {}): Logger {
   const level = options.level ?? 'info';
   const human = humanDestination(2, Boolean(process.stderr.isTTY));
-  const base = { base: { pid: process.pid }, level };
+  const base: LoggerOptions = { base: { pid: process.pid }, level, hooks: { logMethod: maskingLogMethod } };
   if (!options.jsonFile) return pino(base, human);
   return pino(base, pino.multistream([
     { level, stream: human },
@@ -62,9 +63,16 @@ export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
+/**
+ * pino's logMethod hook: every string argument of every log call (the
+ * message and its interpolation values) goes through maskSecrets, so a
+ * connection string logged anywhere never shows its password.
+ */
+function maskingLogMethod(this: Logger, args: Parameters<Logger['info']>, method: (...a: unknown[]) => void): void {
+  method.apply(this, (args as unknown[]).map((arg) => (typeof arg === 'string' ? maskSecrets(arg) : arg)));
+}
+
 /** Replaces any password in a connection string by ****. */
 export function maskPassword(conninfo: string): string {
-  return conninfo
-    .replace(/(\/\/[^:/@]+:)[^@]*@/, '$1****@')
-    .replace(/(password=)('[^']*'|\S+)/gi, '$1****');
+  return maskSecrets(conninfo);
 }

@@ -1,6 +1,6 @@
 /**
  * pg_autoctl.cfg of either role: reading the file (the role decides the
- * schema), writing it atomically (mode 0644), and `config get|set` by
+ * schema), writing it atomically (mode 0600), and `config get|set` by
  * `section.key` path. File errors are BAD_CONFIG and name the file.
  */
 import { AutoctlError, badConfig, messageOf } from '../common/errors.js';
@@ -18,7 +18,8 @@ export const CONFIG_ROLES = ['keeper', 'monitor'] as const;
 export type ConfigRole = (typeof CONFIG_ROLES)[number];
 export type AnyConfig = KeeperConfig | MonitorConfig;
 
-export const CONFIG_FILE_MODE = 0o644;
+/** The file holds the monitor URI and replication.password: readable by its owner only. */
+export const CONFIG_FILE_MODE = 0o600;
 
 export function isKeeperConfig(config: AnyConfig): config is KeeperConfig {
   return config.pg_autoctl.role === 'keeper';
@@ -126,7 +127,7 @@ export async function readMonitorConfigFile(path: string): Promise<MonitorConfig
   return config;
 }
 
-/** Validates then writes the file atomically, mode 0644. */
+/** Validates then writes the file atomically, mode 0600. */
 export async function writeConfigFile(path: string, config: AnyConfig): Promise<void> {
   const checked = isKeeperConfig(config) ? validateConfig(KEEPER_SCHEMA, config) : validateConfig(MONITOR_SCHEMA, config);
   if (!checked.ok) throw badConfig(`Refusing to write configuration file "${path}": ${checked.errors.join('; ')}`);

@@ -1,6 +1,6 @@
 /** Configuration and files of pg_autoctl: XDG paths, INI config, state, init, status and pid files. */
 export {
-  SERVICE_NAMES, ensurePaths, isDirectory, pathsFor, xdgBases,
+  PRIVATE_DIR_MODE, SERVICE_NAMES, ensurePaths, fallbackRuntimeBase, isDirectory, pathsFor, xdgBases,
   type AutoctlDirs, type AutoctlPaths, type ServiceName, type XdgBases, type XdgEnv,
 } from './paths.js';
 export { isCode, readFileIfExists, removeFileIfExists, syncDirectory, tempPathOf, writeFileAtomic } from './atomic-file.js';
@@ -42,6 +42,7 @@ export {
 } from './expected-pg-status-file.js';
 export {
   PID_FILE_MODE,
-  checkPidFile, isProcessAlive, parsePidFile, pidFileNamesPid, readPidFile, removePidFile, removePidFileSync, renderPidFile, writePidFile,
-  type PidFile, type PidFileService, type PidFileStatus,
+  checkPidFile, checkSignalTarget, isProcessAlive, parsePidFile, pidFileNamesPid, readPidFile, readProcessIdentity, removePidFile,
+  removePidFileSync, renderPidFile, writePidFile,
+  type PidFile, type PidFileService, type PidFileStatus, type ProcessIdentity, type SignalTargetExpectation,
 } from './pid-file.js';

@@ -5,9 +5,9 @@
  * are parameters; nothing here reads process.env or process.cwd().
  */
 import { statSync } from 'node:fs';
-import { mkdir, realpath } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { badConfig } from '../common/errors.js';
+import { chmod, lstat, mkdir, realpath, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { AutoctlError, badConfig } from '../common/errors.js';
 
 /** The environment variables path derivation depends on. */
 export interface XdgEnv {
@@ -59,13 +59,28 @@ export function isDirectory(path: string): boolean {
   }
 }
 
+/** Mode of every directory pg_autoctl creates: its files may hold secrets. */
+export const PRIVATE_DIR_MODE = 0o700;
+
+/**
+ * The runtime base when XDG_RUNTIME_DIR is not usable: a directory of this
+ * user alone under /tmp (a shared `/tmp/pg_autoctl` could be created, read
+ * or filled by any local user). {@link ensurePaths} creates it 0700 and
+ * refuses it when someone else owns it or may write to it.
+ */
+export function fallbackRuntimeBase(uid: number | undefined): string {
+  return uid === undefined ? '/tmp/pg_autoctl-runtime' : `/tmp/pg_autoctl-${uid}`;
+}
+
 /**
  * The three XDG bases: `$XDG_CONFIG_HOME` else `$HOME/.config`;
  * `$XDG_DATA_HOME` else `$HOME/.local/share`; `$XDG_RUNTIME_DIR` when set
- * and an existing directory, else `/tmp`. Empty variables count as unset;
- * relative values are taken from `cwd`.
+ * and an existing directory, else `/tmp/pg_autoctl-<uid>`. Empty variables
+ * count as unset; relative values are taken from `cwd`.
  */
-export function xdgBases(env: XdgEnv, cwd: string, dirExists: (path: string) => boolean = isDirectory): XdgBases {
+export function xdgBases(
+  env: XdgEnv, cwd: string, dirExists: (path: string) => boolean = isDirectory, uid: number | undefined = process.getuid?.(),
+): XdgBases {
   const set = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : resolve(cwd, value));
   const home = (): string => {
     const value = set(env.HOME);
@@ -76,7 +91,7 @@ export function xdgBases(env: XdgEnv, cwd: string, dirExists: (path: string) => 
   return {
     config: set(env.XDG_CONFIG_HOME) ?? join(home(), '.config'),
     data: set(env.XDG_DATA_HOME) ?? join(home(), '.local', 'share'),
-    runtime: runtime !== undefined && dirExists(runtime) ? runtime : '/tmp',
+    runtime: runtime !== undefined && dirExists(runtime) ? runtime : fallbackRuntimeBase(uid),
   };
 }
 
@@ -105,10 +120,12 @@ function makePaths(pgdata: string, dirs: AutoctlDirs): AutoctlPaths {
  * directories are not normalised by realpath, so with symlinked bases the
  * strings may differ from {@link ensurePaths} while naming the same files.
  */
-export function pathsFor(pgdata: string, env: XdgEnv, cwd: string, dirExists: (path: string) => boolean = isDirectory): AutoctlPaths {
+export function pathsFor(
+  pgdata: string, env: XdgEnv, cwd: string, dirExists: (path: string) => boolean = isDirectory, uid: number | undefined = process.getuid?.(),
+): AutoctlPaths {
   if (pgdata === '') throw badConfig('cannot locate the pg_autoctl files: PGDATA is empty');
   const absolute = resolve(cwd, pgdata);
-  const bases = xdgBases(env, cwd, dirExists);
+  const bases = xdgBases(env, cwd, dirExists, uid);
   return makePaths(absolute, {
     config: pgautoctlDir(bases.config, absolute),
     data: pgautoctlDir(bases.data, absolute),
@@ -118,19 +135,73 @@ export function pathsFor(pgdata: string, env: XdgEnv, cwd: string, dirExists: (p
 
 /**
  * The paths for a PGDATA, creating the three directories (`mkdir -p`, mode
- * 0755) and normalising each with realpath, as pg_autoctl does before
- * reading or writing its files.
+ * 0700, also when an older version made them 0755) and normalising each
+ * with realpath, as pg_autoctl does before reading or writing its files.
+ * A directory owned by another user is refused, and so is the /tmp
+ * fallback runtime base when it is not this user's private directory.
  */
-export async function ensurePaths(pgdata: string, env: XdgEnv, cwd: string): Promise<AutoctlPaths> {
-  const lexical = pathsFor(pgdata, env, cwd);
+export async function ensurePaths(
+  pgdata: string, env: XdgEnv, cwd: string, uid: number | undefined = process.getuid?.(),
+): Promise<AutoctlPaths> {
+  const lexical = pathsFor(pgdata, env, cwd, isDirectory, uid);
+  const runtimeBase = xdgBases(env, cwd, isDirectory, uid).runtime;
+  if (runtimeBase === fallbackRuntimeBase(uid)) await ensurePrivateBase(runtimeBase, uid);
   const real = async (dir: string): Promise<string> => {
     try {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
-      return await realpath(dir);
+      const first = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+      if (first !== undefined) await chmodCreated(first, dir);
+      const path = await realpath(dir);
+      await makePrivate(path, uid);
+      return path;
     } catch (error) {
+      if (error instanceof AutoctlError) throw error;
       throw badConfig(`cannot create directory "${dir}": ${error instanceof Error ? error.message : String(error)}`, error);
     }
   };
   const [config, data, runtime] = await Promise.all([real(lexical.dirs.config), real(lexical.dirs.data), real(lexical.dirs.runtime)]);
   return makePaths(lexical.pgdata, { config, data, runtime });
+}
+
+/** chmod 0700 of each directory `mkdir -p` created, from `first` down to `leaf` (the umask may have widened nothing, but be exact). */
+async function chmodCreated(first: string, leaf: string): Promise<void> {
+  const steps = relative(first, leaf).split(sep).filter((part) => part !== '');
+  let dir = first;
+  await chmod(dir, PRIVATE_DIR_MODE);
+  for (const part of steps) {
+    dir = join(dir, part);
+    await chmod(dir, PRIVATE_DIR_MODE);
+  }
+}
+
+/** Our own directory: refused when another user owns it; group and other permissions removed. */
+async function makePrivate(dir: string, uid: number | undefined): Promise<void> {
+  const st = await stat(dir);
+  if (uid !== undefined && st.uid !== uid) {
+    throw badConfig(`refusing to use directory "${dir}": it is owned by uid ${st.uid}, not by this user (uid ${uid})`);
+  }
+  if ((st.mode & 0o077) !== 0) await chmod(dir, st.mode & 0o7700);
+}
+
+/**
+ * The /tmp fallback base: created 0700 when missing; refused when it is a
+ * symlink or not a directory, owned by someone else, or writable by group
+ * or others (anyone could then swap our files).
+ */
+async function ensurePrivateBase(base: string, uid: number | undefined): Promise<void> {
+  try {
+    await mkdir(dirname(base), { recursive: true });
+    await mkdir(base, { mode: PRIVATE_DIR_MODE });
+    await chmod(base, PRIVATE_DIR_MODE);
+  } catch (error) {
+    if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) {
+      throw badConfig(`cannot create the runtime directory "${base}": ${error instanceof Error ? error.message : String(error)}`, error);
+    }
+  }
+  const st = await lstat(base);
+  const refuse = (why: string): AutoctlError => new AutoctlError('BAD_CONFIG', `refusing to use the runtime directory "${base}": ${why}`,
+    { hint: 'set XDG_RUNTIME_DIR to a directory only this user can write, or remove the directory' });
+  if (st.isSymbolicLink() || !st.isDirectory()) throw refuse('it is not a directory');
+  if (uid !== undefined && st.uid !== uid) throw refuse(`it is owned by uid ${st.uid}, not by this user (uid ${uid})`);
+  if ((st.mode & 0o022) !== 0) throw refuse(`it is writable by ${(st.mode & 0o002) !== 0 ? 'all users' : 'its group'} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`);
+  if ((st.mode & 0o077) !== 0) await chmod(base, PRIVATE_DIR_MODE);
 }

@@ -5,7 +5,8 @@
  * `<pid> <name>` per running service. Each service's
  * `pg_autoctl_<name>.pid` has the same first five lines, its own pid first.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import { fail, ok, type Result } from '../common/result.js';
 import { isCode, readFileIfExists, removeFileIfExists, writeFileAtomic } from './atomic-file.js';
@@ -142,6 +143,101 @@ export async function removePidFile(path: string): Promise<boolean> {
 /** Synchronous removal, for process exit handlers. */
 export function removePidFileSync(path: string): void {
   rmSync(path, { force: true });
+}
+
+/** What /proc tells about a running process, for {@link checkSignalTarget}. */
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Owner of /proc/<pid> (the process's effective uid). */
+  readonly uid: number;
+  readonly argv: readonly string[];
+  /** Its working directory, when readable. */
+  readonly cwd?: string | undefined;
+  /** PGDATA of its initial environment, when readable. */
+  readonly envPgdata?: string | undefined;
+}
+
+/**
+ * Reads a process's owner, command line, working directory and PGDATA from
+ * /proc. Undefined when the process is gone or there is no /proc (then
+ * nothing more than the pid file can be checked).
+ */
+export function readProcessIdentity(pid: number, procRoot = '/proc'): ProcessIdentity | undefined {
+  const dir = `${procRoot}/${pid}`;
+  let uid: number;
+  let argv: string[];
+  try {
+    uid = statSync(dir).uid;
+    argv = readFileSync(`${dir}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+  while (argv.length > 0 && argv[argv.length - 1] === '') argv.pop();
+  let cwd: string | undefined;
+  let envPgdata: string | undefined;
+  try { cwd = readlinkSync(`${dir}/cwd`); } catch { cwd = undefined; }
+  try {
+    const entry = readFileSync(`${dir}/environ`, 'utf8').split('\0').find((e) => e.startsWith('PGDATA='));
+    envPgdata = entry?.slice('PGDATA='.length);
+  } catch {
+    envPgdata = undefined;
+  }
+  return { pid, uid, argv, cwd, envPgdata };
+}
+
+export interface SignalTargetExpectation {
+  /** Our uid: only our own processes may be signalled. */
+  readonly uid: number;
+  /** The PGDATA the command targets, absolute. */
+  readonly pgdata: string;
+  /** Entry scripts that are pg_autoctl (this process's own argv[1], resolved). */
+  readonly entryScripts: readonly string[];
+  /** Path canonicalisation (realpath when the path exists); injectable for tests. */
+  readonly canonical?: (path: string) => string;
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** The `--pgdata` value of a pg_autoctl command line, if given. */
+function pgdataArgument(argv: readonly string[]): string | undefined {
+  let found: string | undefined;
+  argv.forEach((arg, index) => {
+    if (arg === '--pgdata') found = argv[index + 1];
+    else if (arg.startsWith('--pgdata=')) found = arg.slice('--pgdata='.length);
+  });
+  return found;
+}
+
+/**
+ * Whether `stop` and `reload` may signal the process a pid file names: it
+ * must belong to this user, run pg_autoctl (an executable named pg_autoctl,
+ * or one of the known entry scripts), and serve the same PGDATA (from its
+ * `--pgdata` or its PGDATA environment, when readable). A pid file is only
+ * a claim: the pid may have been reused, or the file written by someone else.
+ */
+export function checkSignalTarget(identity: ProcessIdentity, expected: SignalTargetExpectation): Result<true, string> {
+  const canonical = expected.canonical ?? realpathOr;
+  if (identity.uid !== expected.uid) {
+    return fail(`process ${identity.pid} belongs to uid ${identity.uid}, not to this user (uid ${expected.uid})`);
+  }
+  const cwd = identity.cwd ?? '/';
+  const scripts = new Set(expected.entryScripts.map(canonical));
+  const isPgAutoctl = identity.argv.slice(0, 3).some((arg, index) => basename(arg) === 'pg_autoctl'
+    || (index > 0 && scripts.has(canonical(resolve(cwd, arg)))));
+  if (!isPgAutoctl) {
+    return fail(`process ${identity.pid} is not pg_autoctl (command line: ${identity.argv.slice(0, 4).join(' ')})`);
+  }
+  const theirs = pgdataArgument(identity.argv) ?? identity.envPgdata;
+  if (theirs !== undefined && theirs !== '' && canonical(resolve(cwd, theirs)) !== canonical(expected.pgdata)) {
+    return fail(`process ${identity.pid} is pg_autoctl for PGDATA "${resolve(cwd, theirs)}", not "${expected.pgdata}"`);
+  }
+  return ok(true);
 }
 
 function positiveInt(text: string | undefined): number | undefined {

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type pg from 'pg';
 import { messageOf } from '../common/errors.js';
+import { maskConfigValue } from '../common/secrets.js';
 import { FatalServiceError, type Service, type ServiceContext } from '../common/service.js';
 import {
   isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists,
@@ -19,7 +20,7 @@ import { registerFailsafeRoutes, restoreFailsafe } from './failsafe.js';
 import { HttpListener } from './http-listener.js';
 import { LeaseGuard } from './lease-guard.js';
 import { WriteLease, needsWriteLease } from './lease.js';
-import { loadLeaseEnd } from './lease-file.js';
+import { maxStoredLeaseMs, readLeaseFile } from './lease-file.js';
 import { localPg, NOT_RUNNING } from './local-pg.js';
 import { runKeeperLoop } from './loop.js';
 import { MonitorLink } from './monitor-link.js';
@@ -101,8 +102,9 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
   const bin = await findPgBinaries({ ...(config.postgresql.pg_ctl ? { pgctl: config.postgresql.pg_ctl } : {}), env });
   const lease = new WriteLease(() => performance.now(), config.timeout.network_partition_timeout * 1000);
   const leaseFile = join(paths.dirs.runtime, 'pg_autoctl.lease');
-  const storedEnd = loadLeaseEnd(leaseFile);
-  if (storedEnd !== null) lease.extendTo(storedEnd);
+  const stored = readLeaseFile(leaseFile, maxStoredLeaseMs(config.timeout.network_partition_timeout));
+  if (stored.warning !== undefined) log.warn(stored.warning);
+  if (stored.end !== null) lease.extendTo(stored.end);
   const holder: { rt?: KeeperRuntime } = {};
   const monitor = new MonitorLink({
     uri: config.pg_autoctl.monitor,
@@ -220,8 +222,9 @@ async function reloadConfig(rt: KeeperRuntime): Promise<void> {
   }
   const { config, changes } = planKeeperReload(rt.config, reread);
   for (const change of changes) {
-    if (change.applied) rt.log.info(`Reloading configuration: ${change.path} is now "${String(change.after)}"; used to be "${String(change.before)}"`);
-    else rt.log.warn(`Reloading configuration: ${change.path} cannot change while running (${change.change}), keeping "${String(change.before)}"`);
+    const before = maskConfigValue(change.path, change.before);
+    if (change.applied) rt.log.info(`Reloading configuration: ${change.path} is now "${maskConfigValue(change.path, change.after)}"; used to be "${before}"`);
+    else rt.log.warn(`Reloading configuration: ${change.path} cannot change while running (${change.change}), keeping "${before}"`);
   }
   const before = rt.config.pg_autoctl;
   rt.config = config;

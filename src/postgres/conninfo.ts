@@ -4,6 +4,7 @@
  * ConnInfo and rendered back. Pure; connecting lives in pg-client.ts.
  */
 import { AutoctlError } from '../common/errors.js';
+import { maskSecrets } from '../common/secrets.js';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -247,11 +248,9 @@ export function formatKeywords(info: ConnInfo): string {
   ]);
 }
 
-/** Replaces passwords in either form with `****`, for logs. */
+/** Replaces passwords in either form with `****`, for logs (see common/secrets.ts). */
 export function scrubPasswords(text: string): string {
-  return text
-    .replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/g, '$1****')
-    .replace(/(postgres(?:ql)?:\/\/[^:/@?]*:)[^@/?]*@/g, '$1****@');
+  return maskSecrets(text);
 }
 
 /** Where a standby streams from (spec 05 §6.2, §11.3). */

@@ -3,7 +3,7 @@
  * settings include, the include lines of `postgresql.conf`, and the standby
  * setup. Every write is atomic and happens only when the contents change.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
@@ -28,14 +28,20 @@ function readIfExists(path: string): string | undefined {
   }
 }
 
-/** Replaces `path` with `contents` (mode 0644 when new) unless it already holds exactly that. */
-export function writeIfChanged(path: string, contents: string, log?: Logger): boolean {
+/**
+ * Replaces `path` with `contents` (mode `mode`, 0644 by default, when new)
+ * unless it already holds exactly that.
+ */
+export function writeIfChanged(path: string, contents: string, log?: Logger, mode = 0o644): boolean {
   const current = readIfExists(path);
   if (current === contents) return false;
   if (current !== undefined) log?.info(`Contents of "${path}" have changed, overwriting`);
-  writeFileAtomic(path, contents, { mode: 0o644 });
+  writeFileAtomic(path, contents, { mode });
   return true;
 }
+
+/** The standby settings hold primary_conninfo, whose password only the server's account may read. */
+const STANDBY_CONF_MODE = 0o600;
 
 /** Prepends `include '<file>'` to `$PGDATA/postgresql.conf` when missing. */
 export function ensureIncludeLine(pgdata: string, fileName: string, log?: Logger): boolean {
@@ -72,7 +78,9 @@ export function writeStandbySetup(pgdata: string, settings: StandbySettings, log
     closeSync(openSync(signal, 'a', 0o644));
     fsyncDirectory(pgdata);
   }
-  const changed = writeIfChanged(join(pgdata, STANDBY_CONF), renderStandbySettings(settings), log);
+  const standbyConf = join(pgdata, STANDBY_CONF);
+  const changed = writeIfChanged(standbyConf, renderStandbySettings(settings), log, STANDBY_CONF_MODE);
+  restrictMode(standbyConf, STANDBY_CONF_MODE);
   ensureIncludeLine(pgdata, STANDBY_CONF, log);
   return changed;
 }
@@ -89,7 +97,13 @@ export function removeStandbySetup(pgdata: string, log?: Logger): void {
     fsyncDirectory(pgdata);
   }
   const standbyConf = join(pgdata, STANDBY_CONF);
-  if (existsSync(standbyConf)) writeIfChanged(standbyConf, '', log);
+  if (existsSync(standbyConf)) writeIfChanged(standbyConf, '', log, STANDBY_CONF_MODE);
+}
+
+/** Removes group and other permissions from an existing file written by an older version. */
+function restrictMode(path: string, mode: number): void {
+  const current = statSync(path).mode & 0o777;
+  if ((current & ~mode) !== 0) chmodSync(path, current & mode);
 }
 
 /** The standby settings currently on disk ('' when none). */

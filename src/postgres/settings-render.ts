@@ -3,6 +3,7 @@
  * §11.3): `postgresql-auto-failover.conf` for data nodes and monitors, the
  * standby file, and the include lines prepended to `postgresql.conf`.
  */
+import { AutoctlError } from '../common/errors.js';
 import { formatLsn, type Lsn } from './lsn.js';
 
 export const AUTO_FAILOVER_CONF = 'postgresql-auto-failover.conf';
@@ -20,9 +21,22 @@ export const SSL_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM
 /** One `name = value` line; `value` is already rendered (quoted or bare). */
 export type ConfSetting = readonly [name: string, value: string];
 
-/** A postgresql.conf string literal: single quotes doubled. */
-export function quoteConfValue(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+/**
+ * A postgresql.conf string literal, per PostgreSQL's configuration lexer:
+ * single quotes doubled and backslashes doubled (the lexer reads `\x` as an
+ * escape, so a lone backslash would be lost). A newline or any other control
+ * character cannot be written to the file safely and is refused with a
+ * BAD_CONFIG error naming the setting, never the value (it may be a password).
+ */
+export function quoteConfValue(value: string, name?: string): string {
+  const at = [...value].findIndex((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  const bad = at < 0 ? undefined : [...value][at];
+  if (bad !== undefined) {
+    const what = bad === '\n' || bad === '\r' ? 'a newline' : `a control character (code ${bad.charCodeAt(0)})`;
+    throw new AutoctlError('BAD_CONFIG',
+      `cannot write ${name === undefined ? 'a setting' : `the setting "${name}"`} to the PostgreSQL configuration: its value contains ${what} at position ${at + 1}`);
+  }
+  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
 
 const SIZE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB'] as const;
@@ -106,7 +120,7 @@ function sslSettings(ssl: SslFileSettings): ConfSetting[] {
   const files: Array<[string, string | undefined]> = [
     ['ssl_ca_file', ssl.caFile], ['ssl_crl_file', ssl.crlFile], ['ssl_cert_file', ssl.certFile], ['ssl_key_file', ssl.keyFile],
   ];
-  for (const [name, path] of files) if (path) lines.push([name, quoteConfValue(path)]);
+  for (const [name, path] of files) if (path) lines.push([name, quoteConfValue(path, name)]);
   lines.push(['ssl_ciphers', quoteConfValue(SSL_CIPHERS)]);
   return lines;
 }
@@ -128,7 +142,7 @@ export const MAX_SLOT_WAL_KEEP_SIZE = '16 GB';
 export function nodeSettings(input: NodeSettingsInput): ConfSetting[] {
   return [
     ['shared_preload_libraries', input.sharedPreloadLibraries ?? 'pg_stat_statements'],
-    ['listen_addresses', quoteConfValue(input.listenAddresses)],
+    ['listen_addresses', quoteConfValue(input.listenAddresses, 'listen_addresses')],
     ['port', String(input.port)],
     ['max_wal_senders', '12'],
     ['max_replication_slots', '12'],
@@ -157,7 +171,7 @@ export function nodeSettings(input: NodeSettingsInput): ConfSetting[] {
 export function monitorSettings(input: CommonSettingsInput): ConfSetting[] {
   return [
     ['cluster_name', quoteConfValue('pg_auto_failover monitor')],
-    ['listen_addresses', quoteConfValue(input.listenAddresses)],
+    ['listen_addresses', quoteConfValue(input.listenAddresses, 'listen_addresses')],
     ['port', String(input.port)],
     ['log_destination', 'stderr'],
     ['logging_collector', 'on'],
@@ -200,7 +214,7 @@ export interface StandbySettings {
 
 export function renderStandbySettings(input: StandbySettings): string {
   const lines = [HEADER];
-  const add = (name: string, value: string): void => { lines.push(`${name} = ${quoteConfValue(value)}`); };
+  const add = (name: string, value: string): void => { lines.push(`${name} = ${quoteConfValue(value, name)}`); };
   if (input.primaryConninfo !== undefined) add('primary_conninfo', input.primaryConninfo);
   if (input.primarySlotName !== undefined) add('primary_slot_name', input.primarySlotName);
   add('recovery_target_timeline', input.recoveryTargetTimeline);

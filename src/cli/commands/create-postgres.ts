@@ -5,9 +5,10 @@
  * `node-init` service, or with --run the permanent `node-active` one.
  */
 import type { Command } from 'commander';
-import { badArgs, messageOf } from '../../common/errors.js';
+import { badArgs, EXIT_CODES, messageOf } from '../../common/errors.js';
+import { maskSecrets } from '../../common/secrets.js';
 import { MONITOR_SCHEMA_VERSION, VERSION } from '../../common/version.js';
-import { removePidFile, writePidFile, type AutoctlPaths, type KeeperConfig } from '../../config/index.js';
+import { readInitFileIfExists, removePidFile, writePidFile, type AutoctlPaths, type KeeperConfig } from '../../config/index.js';
 import { createNode, type CreateNodeOptions } from '../../keeper/create-node.js';
 import { keeperInitService } from '../../keeper/service.js';
 import { findPgBinaries, parseConnInfo } from '../../postgres/index.js';
@@ -84,7 +85,7 @@ function parseMonitorUri(value: string | undefined): string {
   try {
     parseConnInfo(value);
   } catch (error) {
-    throw badArgs(`Failed to parse --monitor connection string "${value}": ${messageOf(error)}`);
+    throw badArgs(`Failed to parse --monitor connection string "${maskSecrets(value)}": ${maskSecrets(messageOf(error))}`);
   }
   return value;
 }
@@ -172,8 +173,19 @@ async function createPostgresCommand(flags: CreatePostgresFlags, cmd: Command): 
     return;
   }
   const code = await runNodeInit(ctx, result, options.pgdata);
-  if (code === 0) ctx.log.info('keeper has been successfully initialized.');
-  process.exitCode = code;
+  if (code !== 0) {
+    process.exitCode = code;
+    return;
+  }
+  // The supervisor also returns 0 when a signal stopped it: init is done only once the init file is gone.
+  if ((await readInitFileIfExists(result.paths.init)) !== undefined) {
+    ctx.log.error(`pg_autoctl create postgres was interrupted before the keeper was initialized; the init file "${result.paths.init}" is still there`);
+    ctx.log.info('HINT: run the same pg_autoctl create postgres command again, or pg_autoctl run, to resume the initialization.');
+    process.exitCode = EXIT_CODES.BAD_STATE;
+    return;
+  }
+  ctx.log.info('keeper has been successfully initialized.');
+  process.exitCode = 0;
 }
 
 /** Adds `create postgres` to the `create` command group. */

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { AutoctlError, badArgs } from '../../common/errors.js';
 import { MONITOR_SCHEMA_VERSION, VERSION } from '../../common/version.js';
-import { checkPidFile } from '../../config/index.js';
+import { checkPidFile, checkSignalTarget, readProcessIdentity, type AutoctlPaths } from '../../config/index.js';
 import { postgresStatus } from '../../postgres/index.js';
 import { contextFor } from '../context.js';
 import { renderJson } from '../render/json.js';
@@ -13,6 +13,23 @@ import { withCommonOptions } from '../tree.js';
 import { runNode } from './run-node.js';
 
 interface PgdataFlags { pgdata?: string }
+
+/**
+ * The pid the pid file names, once checked to be pg_autoctl of this user
+ * for this PGDATA (a stale pid may have been reused by any process, and a
+ * pid file is only a claim). Without /proc, the pid file is all there is.
+ */
+function verifiedPid(paths: AutoctlPaths, pid: number): number {
+  const identity = readProcessIdentity(pid);
+  const uid = process.getuid?.();
+  if (identity === undefined || uid === undefined) return pid;
+  const checked = checkSignalTarget(identity, { uid, pgdata: paths.pgdata, entryScripts: process.argv[1] === undefined ? [] : [process.argv[1]] });
+  if (!checked.ok) {
+    throw new AutoctlError('BAD_STATE', `Refusing to signal pid ${pid} found in the pid file "${paths.pid}": ${checked.errors}`,
+      { hint: `if pg_autoctl is not running for "${paths.pgdata}", remove the pid file "${paths.pid}"` });
+  }
+  return pid;
+}
 
 async function stopCommand(flags: PgdataFlags & { fast?: boolean; immediate?: boolean }, cmd: Command): Promise<void> {
   const ctx = contextFor(cmd);
@@ -24,8 +41,9 @@ async function stopCommand(flags: PgdataFlags & { fast?: boolean; immediate?: bo
     throw new AutoctlError('INTERNAL', `Failed to read the keeper's PID at "${paths.pid}"`);
   }
   const signal = flags.immediate ? 'SIGQUIT' : flags.fast ? 'SIGINT' : 'SIGTERM';
+  const pid = verifiedPid(paths, status.pidFile.pid);
   try {
-    process.kill(status.pidFile.pid, signal);
+    process.kill(pid, signal);
   } catch (error) {
     throw new AutoctlError('INTERNAL', `Failed to signal pid ${status.pidFile.pid}: ${(error as Error).message}`);
   }
@@ -34,10 +52,12 @@ async function stopCommand(flags: PgdataFlags & { fast?: boolean; immediate?: bo
 async function reloadCommand(flags: PgdataFlags, cmd: Command): Promise<void> {
   const ctx = contextFor(cmd);
   const pgdata = resolvePgdata(ctx, flags.pgdata);
-  const status = await checkPidFile(pathsOf(ctx, pgdata).pid);
+  const paths = pathsOf(ctx, pgdata);
+  const status = await checkPidFile(paths.pid);
   if (status.status !== 'running') return;
+  const pid = verifiedPid(paths, status.pidFile.pid);
   try {
-    process.kill(status.pidFile.pid, 'SIGHUP');
+    process.kill(pid, 'SIGHUP');
   } catch (error) {
     throw new AutoctlError('INTERNAL', `Failed to signal pid ${status.pidFile.pid}: ${(error as Error).message}`);
   }

@@ -52,11 +52,11 @@ describe('config files', () => {
     await rejectsWith(readConfigFile(path), 'BAD_ARGS', new RegExp(`^Expected configuration file does not exist: "${path}"$`));
   });
 
-  it('writes atomically with mode 0644 and reads back the same config', async () => {
+  it('writes atomically with mode 0600 (it may hold a password) and reads back the same config', async () => {
     const path = join(dir, 'written.cfg');
     const config = defaultKeeperConfig({ pgdata: '/srv/node1', hostname: 'node1.local' });
     await writeConfigFile(path, config);
-    assert.equal(statSync(path).mode & 0o777, 0o644);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.new')), []);
     assert.deepEqual(await readConfigFile(path), config);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AutoctlError } from '../../../src/common/errors.js';
-import { ensurePaths, pathsFor, xdgBases } from '../../../src/config/index.js';
+import { ensurePaths, isDirectory, pathsFor, xdgBases } from '../../../src/config/index.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'pgaf-paths-')));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -27,17 +27,18 @@ describe('XDG path derivation (spec 05 §2.1)', () => {
     });
   });
 
-  it('falls back to HOME, and to /tmp when XDG_RUNTIME_DIR is unset, empty or missing', () => {
-    assert.deepEqual(xdgBases({ HOME: '/home/pg' }, '/'), { config: '/home/pg/.config', data: '/home/pg/.local/share', runtime: '/tmp' });
+  it('falls back to HOME, and to a per-user /tmp/pg_autoctl-<uid> when XDG_RUNTIME_DIR is unset, empty or missing', () => {
+    assert.deepEqual(xdgBases({ HOME: '/home/pg' }, '/', isDirectory, 1042),
+      { config: '/home/pg/.config', data: '/home/pg/.local/share', runtime: '/tmp/pg_autoctl-1042' });
     assert.deepEqual(xdgBases({ HOME: '/home/pg', XDG_CONFIG_HOME: '', XDG_RUNTIME_DIR: '' }, '/').config, '/home/pg/.config');
-    assert.equal(xdgBases({ HOME: '/h', XDG_RUNTIME_DIR: join(root, 'no-such-dir') }, '/').runtime, '/tmp');
+    assert.equal(xdgBases({ HOME: '/h', XDG_RUNTIME_DIR: join(root, 'no-such-dir') }, '/', isDirectory, 7).runtime, '/tmp/pg_autoctl-7');
     assert.equal(xdgBases({ HOME: '/h', XDG_RUNTIME_DIR: root }, '/').runtime, root);
-    assert.equal(pathsFor('/srv/pg', { HOME: '/home/pg' }, '/').pid, '/tmp/pg_autoctl/srv/pg/pg_autoctl.pid');
+    assert.equal(pathsFor('/srv/pg', { HOME: '/home/pg' }, '/', isDirectory, 1042).pid, '/tmp/pg_autoctl-1042/pg_autoctl/srv/pg/pg_autoctl.pid');
   });
 
   it('needs HOME when an XDG base directory is not given', () => {
     assert.throws(() => xdgBases({}, '/'), (error: unknown) => error instanceof AutoctlError && error.code === 'BAD_CONFIG');
-    assert.deepEqual(xdgBases({ XDG_CONFIG_HOME: '/c', XDG_DATA_HOME: '/d' }, '/'), { config: '/c', data: '/d', runtime: '/tmp' });
+    assert.deepEqual(xdgBases({ XDG_CONFIG_HOME: '/c', XDG_DATA_HOME: '/d' }, '/', isDirectory, 5), { config: '/c', data: '/d', runtime: '/tmp/pg_autoctl-5' });
   });
 
   it('makes a relative PGDATA absolute lexically from the working directory', () => {
@@ -48,7 +49,7 @@ describe('XDG path derivation (spec 05 §2.1)', () => {
     assert.throws(() => pathsFor('', env, '/w', exists), /PGDATA is empty/);
   });
 
-  it('creates the directories with mode 0755 and normalises them with realpath', async () => {
+  it('creates the directories with mode 0700 and normalises them with realpath', async () => {
     const real = join(root, 'real');
     mkdirSync(real);
     symlinkSync(real, join(root, 'link'));
@@ -58,10 +59,9 @@ describe('XDG path derivation (spec 05 §2.1)', () => {
     assert.equal(paths.config, join(real, 'config', 'pg_autoctl', 'srv', 'node1', 'pg_autoctl.cfg'));
     assert.equal(paths.state, join(root, 'share', 'pg_autoctl', 'srv', 'node1', 'pg_autoctl.state'));
     assert.equal(paths.pid, join(root, 'run', 'pg_autoctl', 'srv', 'node1', 'pg_autoctl.pid'));
-    const umask = process.umask();
     for (const dir of Object.values(paths.dirs)) {
       assert.ok(statSync(dir).isDirectory());
-      assert.equal(statSync(dir).mode & 0o777, 0o755 & ~umask);
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
     }
     // The lexical variant names the same files without creating anything.
     const lexical = pathsFor('/srv/node1', env, '/');

@@ -130,7 +130,7 @@ recovery_target_timeline = 'latest'
 `);
   });
 
-  it('doubles quotes, omits primary_conninfo without upstream, adds targeted catch-up lines', () => {
+  it('doubles quotes and backslashes, omits primary_conninfo without upstream, adds targeted catch-up lines', () => {
     assert.equal(renderStandbySettings({
       primaryConninfo: "host=h password='it\\'s'",
       recoveryTargetTimeline: 'latest',
@@ -138,7 +138,7 @@ recovery_target_timeline = 'latest'
       recoveryTargetInclusive: true,
       recoveryTargetAction: 'promote',
     }), `# Settings by pg_auto_failover
-primary_conninfo = 'host=h password=''it\\''s'''
+primary_conninfo = 'host=h password=''it\\\\''s'''
 recovery_target_timeline = 'latest'
 recovery_target_lsn = '0/3000060'
 recovery_target_inclusive = 'true'
