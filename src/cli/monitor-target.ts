@@ -82,11 +82,13 @@ export async function connectMonitor(ctx: CommandContext, target: MonitorTarget,
       return await connectClient(target.conninfo, { connectTimeoutMs: Math.max(1000, budget), applicationName: 'pg_autoctl' });
     } catch (error) {
       const elapsed = performance.now() - start;
-      if (elapsed + sleepMs > budget) {
+      if (elapsed >= budget) {
         throw new AutoctlError('MONITOR',
           `Failed to connect to "${formatUri({ ...target.conninfo, password: target.conninfo.password ? '****' : undefined })}" after ${attempts} attempts in ${Math.round(elapsed)} ms, pg_autoctl stops retrying now: ${messageOf(error)}`);
       }
-      await new Promise((r) => setTimeout(r, sleepMs));
+      // The last sleep is cut to the budget, so that a monitor back just
+      // before the deadline still gets one more attempt.
+      await new Promise((r) => setTimeout(r, Math.min(sleepMs, budget - elapsed)));
       sleepMs = Math.min(2000, sleepMs * 2 + Math.random() * sleepMs);
     }
   }

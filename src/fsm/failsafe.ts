@@ -16,12 +16,13 @@
  * the one the monitor may be promoting now.
  *
  * Why a node the primary never heard of cannot be promoted behind its
- * back: the primary asks the nodes of the list it fetched from the
- * monitor after its last successful node_active (it does not vouch with
- * an older list), and the monitor lets a new standby copy the primary only
- * after the primary reported once since that standby registered (rules
- * R4-R6), so that every standby that can reach `secondary` is on the
- * primary's list.
+ * back: the primary asks the nodes of the list that came with its last
+ * successful node_active (both in one SQL statement), and the monitor lets
+ * a new standby copy the primary only after the primary reported once
+ * since that standby registered (rules R4-R6), so that every standby that
+ * can reach `secondary` is on the primary's list. (This compares times of
+ * the monitor's own clock: it must not step backwards, which NTP's slewing
+ * guarantees.)
  *
  * Pure: the clock is passed in.
  */

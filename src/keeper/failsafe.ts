@@ -34,7 +34,9 @@ import type { FailsafePeer } from '../monitor/api.js';
 import { walReceiverStatus } from '../postgres/sql.js';
 import { jsonReply, type HttpListener, type HttpReply, type HttpRequest } from './http-listener.js';
 import { loadLeaseEnd, storeLeaseEnd } from './lease-file.js';
-import { assignedState, type KeeperRuntime } from './runtime.js';
+import { sleep } from '../common/service.js';
+import { needsWriteLease } from './lease.js';
+import { assignedState, currentState, type KeeperRuntime } from './runtime.js';
 
 export const VOUCH_PATH = '/failsafe/vouch';
 const SIGNATURE_HEADER = 'x-pgaf-signature';
@@ -397,49 +399,35 @@ function setMaterial(rt: KeeperRuntime, material: FailsafeMaterial | null): void
   storeMaterial(failsafeFiles(rt.leaseFile).material, material);
 }
 
-/** node_active answered with a writable goal: the material is stale until the next refresh. */
-export function noteLeaseGrant(rt: KeeperRuntime, answeredAt = performance.now()): void {
-  rt.failsafe.lastGrantAnsweredAt = answeredAt;
-  const material = rt.failsafe.material;
-  if (material?.freshForLease) setMaterial(rt, { ...material, freshForLease: false });
-}
-
 /**
- * After a successful node_active: publishes the HTTP port when needed,
- * fetches the group's nodes and secret, and keeps them (memory and file).
+ * node_active answered, with the group's nodes and secret fetched in the
+ * same statement: the material is fresh for whatever lease that answer
+ * granted.
  */
-export async function refreshFailsafe(rt: KeeperRuntime, httpPort: number | null,
-  monitor: {
-    peers: () => Promise<{ peers: FailsafePeer[]; secret: string }>;
-    publish: (port: number | null) => Promise<void>;
-  }): Promise<void> {
+export function noteMaterial(rt: KeeperRuntime, fetched: { peers: readonly FailsafePeer[]; secret: string }, answeredAt = performance.now()): void {
   const state = rt.failsafe;
-  if (state.publishedHttpPort !== httpPort) {
-    try {
-      await monitor.publish(httpPort);
-      state.publishedHttpPort = httpPort;
-    } catch (error) {
-      rt.log.warn(`Failed to publish the HTTP port of this node on the monitor: ${messageOf(error)}`);
-    }
-  }
-  const sentAt = performance.now();
-  let fetched;
-  try {
-    fetched = await monitor.peers();
-  } catch (error) {
-    rt.log.debug(`Failed to get the failsafe peers from the monitor: ${messageOf(error)}`);
-    return;
-  }
-  const fresh = state.lastGrantAnsweredAt === null || sentAt >= state.lastGrantAnsweredAt;
+  state.lastGrantAnsweredAt = answeredAt;
   const material: FailsafeMaterial = {
     nodeId: rt.state.currentNodeId,
     formation: rt.config.pg_autoctl.formation,
     groupId: rt.state.currentGroup,
     peers: fetched.peers,
     secret: fetched.secret,
-    freshForLease: fresh,
+    freshForLease: true,
   };
   if (JSON.stringify(material) !== JSON.stringify(state.material)) setMaterial(rt, material);
+}
+
+/** Publishes this node's HTTP port on the monitor when it is not known there yet. */
+export async function publishHttpPort(rt: KeeperRuntime, publish: (port: number | null) => Promise<void>): Promise<void> {
+  const state = rt.failsafe;
+  if (state.publishedHttpPort === rt.httpPort) return;
+  try {
+    await publish(rt.httpPort);
+    state.publishedHttpPort = rt.httpPort;
+  } catch (error) {
+    rt.log.warn(`Failed to publish the HTTP port of this node on the monitor: ${messageOf(error)}`);
+  }
 }
 
 /** node_active failed on a primary: one vouch round, and the lease extended when every peer said yes. */
@@ -467,6 +455,37 @@ export async function runVouchRound(rt: KeeperRuntime): Promise<void> {
   if (why !== outage.lastRefusal) {
     rt.log.warn(`The failsafe cannot extend the write lease of this node (${Math.round(rt.lease.remainingMs())} ms left): ${why}`);
     outage.lastRefusal = why;
+  }
+}
+
+/**
+ * How long after the last lease grant a primary starts vouch rounds, and
+ * the pause between two rounds: the keeper reports every second, so a
+ * grant older than that means node_active is failing or hanging (a call
+ * to an unreachable host can take seconds to fail: the rounds do not wait
+ * for it).
+ */
+export function vouchTiming(monitorLeaseMs: number): { afterMs: number; everyMs: number } {
+  // Late enough that a healthy keeper (a grant every second or so) never
+  // starts a round: a round makes promises that would hold a switchover.
+  const afterMs = Math.min(Math.max(1500, Math.floor(monitorLeaseMs / 3)), Math.floor(monitorLeaseMs / 2));
+  return { afterMs, everyMs: Math.min(1000, Math.max(200, Math.floor(monitorLeaseMs / 6))) };
+}
+
+/** A primary whose last grant is too old runs vouch rounds, on its own timer (see vouchTiming). */
+export async function runFailsafeLoop(rt: KeeperRuntime, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    const { afterMs, everyMs } = vouchTiming(rt.lease.monitorLeaseMs);
+    await sleep(everyMs, signal);
+    if (signal.aborted) return;
+    const lastGrant = rt.failsafe.lastGrantAnsweredAt;
+    const stale = lastGrant === null || performance.now() - lastGrant >= afterMs;
+    if (!stale || !needsWriteLease(currentState(rt)) || !rt.lease.valid()) continue;
+    try {
+      await runVouchRound(rt);
+    } catch (error) {
+      rt.log.warn(`The failsafe round failed: ${messageOf(error)}`);
+    }
   }
 }
 

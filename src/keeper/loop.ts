@@ -9,12 +9,12 @@ import { AutoctlError, messageOf } from '../common/errors.js';
 import { NodeDroppedError, sleep } from '../common/service.js';
 import { readInitFileIfExists, readKeeperState, removeInitFile, isMonitorDisabled } from '../config/index.js';
 import { isWritableState, isNodeState, type NodeState } from '../fsm/states.js';
-import { getFailsafePeers, getOtherNodes, nodeActive, recordFailsafeEvent, setNodeHttpPort } from '../monitor/api.js';
+import { getOtherNodes, nodeActiveWithPeers, recordFailsafeEvent, setNodeHttpPort } from '../monitor/api.js';
 import type { NodeAssignment } from '../monitor/api-types.js';
 import { sqlStateOf } from '../monitor/api-types.js';
 import { classifyPgData } from '../postgres/index.js';
 import { enforceLease, ensureCurrentState, reportedPgRunning, type RestartTracker } from './ensure-state.js';
-import { endOutage, noteLeaseGrant, promiseHoldMs, refreshFailsafe, runVouchRound } from './failsafe.js';
+import { endOutage, noteMaterial, promiseHoldMs, publishHttpPort } from './failsafe.js';
 import { syncReplicationHba } from './hba-sync.js';
 import { needsWriteLease } from './lease.js';
 import { storeLeaseEnd } from './lease-file.js';
@@ -116,11 +116,8 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
     // A monitor back from an outage may be a restored one: publish again.
     if (wasFailing) rt.failsafe.publishedHttpPort = undefined;
     await refreshOtherNodes(rt);
-    await refreshFailsafe(rt, rt.httpPort, {
-      peers: () => onMonitor(rt, 'failsafe_peers', (c) => getFailsafePeers(c, rt.state.currentNodeId)),
-      publish: (port) => onMonitor(rt, 'set_node_http_port', (c) => setNodeHttpPort(c, rt.state.currentNodeId, port)),
-    });
-    if (wasFailing) {
+    await publishHttpPort(rt, (port) => onMonitor(rt, 'set_node_http_port', (c) => setNodeHttpPort(c, rt.state.currentNodeId, port)));
+    if (wasFailing || rt.failsafe.outage !== null) {
       await endOutage(rt, (line) => onMonitor(rt, 'record_failsafe_event', (c) => recordFailsafeEvent(c, rt.state.currentNodeId, line)));
     }
 
@@ -188,7 +185,7 @@ async function checkIdentity(rt: KeeperRuntime, facts: PgReport): Promise<boolea
 /** node_active; a writable goal renews the write lease from the call's send time. */
 async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tracker: RestartTracker): Promise<NodeAssignment> {
   const sentAt = performance.now();
-  const assignment = await onMonitor(rt, 'node_active', (c) => nodeActive(c, {
+  const answer = await onMonitor(rt, 'node_active', (c) => nodeActiveWithPeers(c, {
     formation: rt.config.pg_autoctl.formation,
     nodeId: rt.state.currentNodeId,
     groupId: rt.state.currentGroup,
@@ -199,10 +196,9 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     syncState: facts.syncState,
     knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
   }));
-  if (isWritableState(assignment.goalState)) {
-    rt.lease.grant(sentAt);
-    noteLeaseGrant(rt);
-  }
+  const assignment = answer.assignment;
+  if (isWritableState(assignment.goalState)) rt.lease.grant(sentAt);
+  noteMaterial(rt, answer);
   // An answer that arrives after the lease it grants has ended renews nothing.
   enforceLease(rt);
   return assignment;
@@ -219,8 +215,6 @@ async function onReportFailure(rt: KeeperRuntime, memory: LoopMemory, current: N
   }
   memory.monitorFailing = true;
   rt.monitorUnreachable = true;
-  // The failsafe: a primary still holding its lease asks its standbys to vouch for it.
-  if (needsWriteLease(current) && rt.lease.valid() && !rt.signal.aborted) await runVouchRound(rt);
   enforceLease(rt);
   if (needsWriteLease(current) && rt.lease.valid()) {
     rt.log.debug(`The write lease of this node ends in ${Math.round(rt.lease.remainingMs())} ms unless the monitor answers`);

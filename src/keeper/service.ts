@@ -16,7 +16,7 @@ import {
 import { getNode, updateNodeMetadata } from '../monitor/api.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
-import { registerFailsafeRoutes, restoreFailsafe } from './failsafe.js';
+import { registerFailsafeRoutes, restoreFailsafe, runFailsafeLoop } from './failsafe.js';
 import { HttpListener } from './http-listener.js';
 import { LeaseGuard } from './lease-guard.js';
 import { WriteLease, needsWriteLease } from './lease.js';
@@ -74,10 +74,14 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
           rt.log.error(`Failed to check the write lease: ${messageOf(error)}`);
         }
       }, LEASE_CHECK_MS);
+      const failsafeStop = new AbortController();
+      const failsafe = isMonitorDisabled(rt.config) ? Promise.resolve() : runFailsafeLoop(rt, failsafeStop.signal);
       try {
         await startUp(rt);
         await runKeeperLoop(rt, { untilInitDone, leaseFile: rt.leaseFile }, restartTracker());
       } finally {
+        failsafeStop.abort();
+        await failsafe;
         clearInterval(timer);
         guard?.release();
         runtime = null;

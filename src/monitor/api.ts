@@ -128,6 +128,29 @@ export function nodeActive(client: MonitorClient, args: NodeActiveArgs): Promise
     one('node_active', mapAssignment));
 }
 
+/**
+ * node_active and failsafe_peers in ONE statement: the list of the group's
+ * nodes comes with the very answer that may grant the write lease, so a
+ * primary's failsafe list is never older than its lease (a node registered
+ * before this statement is on it; see src/fsm/failsafe.ts).
+ */
+export function nodeActiveWithPeers(client: MonitorClient, args: NodeActiveArgs):
+Promise<{ assignment: NodeAssignment; peers: FailsafePeer[]; secret: string }> {
+  return call(client, 'node_active',
+    `SELECT a.*,
+            (SELECT coalesce(json_agg(row_to_json(p) ORDER BY p.node_id), '[]'::json)
+               FROM pgautofailover.failsafe_peers($2::bigint) p) AS failsafe_peers
+       FROM pgautofailover.node_active($1::text, $2::bigint, $3::int, $4::pgautofailover.replication_state,
+              $5::bool, $6::int, $7::pg_lsn, $8::text, $9::pgautofailover.replication_state) a`,
+    [args.formation, args.nodeId, args.groupId, args.state, args.pgIsRunning, args.tli, formatLsn(args.lsn), args.syncState,
+      args.knownGoal ?? 'unknown'],
+    one('node_active', (row) => {
+      const rows = Array.isArray(row.failsafe_peers) ? row.failsafe_peers as Row[] : [];
+      const { peers, secret } = mapFailsafePeers(rows);
+      return { assignment: mapAssignment(row), peers, secret };
+    }));
+}
+
 /** get_primary: the writable node of the group, or the one being demoted; errors when there is none. */
 export function getPrimary(client: MonitorClient, formation = 'default', groupId = 0): Promise<PrimaryNode> {
   return call(client, 'get_primary', 'SELECT * FROM pgautofailover.get_primary($1::text, $2::int)',
@@ -163,17 +186,21 @@ export interface FailsafePeer {
 
 /** failsafe_peers: the other nodes of the group with their HTTP ports, and the group's secret ('' when alone). */
 export function getFailsafePeers(client: MonitorClient, nodeId: NodeId): Promise<{ peers: FailsafePeer[]; secret: string }> {
-  return call(client, 'failsafe_peers', 'SELECT * FROM pgautofailover.failsafe_peers($1::bigint)', [nodeId], (rows) => ({
+  return call(client, 'failsafe_peers', 'SELECT * FROM pgautofailover.failsafe_peers($1::bigint)', [nodeId], mapFailsafePeers);
+}
+
+function mapFailsafePeers(rows: Row[]): { peers: FailsafePeer[]; secret: string } {
+  return {
     peers: rows.map((row) => ({
       nodeId: asInt(row.node_id, 'node_id'),
       name: asText(row.node_name, 'node_name'),
       host: asText(row.node_host, 'node_host'),
       port: asInt(row.node_port, 'node_port'),
-      httpPort: row.http_port === null ? null : asInt(row.http_port, 'http_port'),
+      httpPort: row.http_port === null || row.http_port === undefined ? null : asInt(row.http_port, 'http_port'),
       candidatePriority: asInt(row.candidate_priority, 'candidate_priority'),
     })),
     secret: rows[0] === undefined ? '' : asText(rows[0].group_secret, 'group_secret'),
-  }));
+  };
 }
 
 /** The HTTP listeners the keepers of a formation published (table node, column httpport). */
