@@ -20,6 +20,23 @@ CREATE TABLE pgautofailover.group_secret (
 );
 REVOKE ALL ON pgautofailover.group_secret FROM PUBLIC, autoctl_node, autoctl;
 
+-- The node row of node_id, or SQLSTATE 42704 naming it.
+CREATE FUNCTION pgautofailover.require_node(node_id bigint)
+RETURNS pgautofailover.node
+LANGUAGE plpgsql STABLE
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$
+DECLARE
+  n pgautofailover.node;
+BEGIN
+  SELECT x.* INTO n FROM pgautofailover.node x WHERE x.nodeid = $1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('node %s is not registered', $1);
+  END IF;
+  RETURN n;
+END
+$$;
+
 -- The keeper publishes the port of its HTTP listener (at start and after
 -- every reconnection). NULL turns it off.
 CREATE FUNCTION pgautofailover.set_node_http_port(node_id bigint, http_port integer)
@@ -35,10 +52,8 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('invalid HTTP port %s: expected an integer from 1 to 65535', http_port);
   END IF;
+  PERFORM pgautofailover.require_node(node_id);
   UPDATE pgautofailover.node SET httpport = http_port WHERE nodeid = node_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('node %s is not registered', node_id);
-  END IF;
   RETURN true;
 END
 $$;
@@ -64,10 +79,7 @@ DECLARE
   me pgautofailover.node;
   secret_text text;
 BEGIN
-  SELECT x.* INTO me FROM pgautofailover.node x WHERE x.nodeid = $1;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('node %s is not registered', $1);
-  END IF;
+  me := pgautofailover.require_node($1);
   INSERT INTO pgautofailover.group_secret (formationid, groupid, secret)
   VALUES (me.formationid, me.groupid,
           replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''))
@@ -91,12 +103,8 @@ LANGUAGE plpgsql STRICT SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
 DECLARE
-  n pgautofailover.node;
+  n pgautofailover.node := pgautofailover.require_node($1);
 BEGIN
-  SELECT x.* INTO n FROM pgautofailover.node x WHERE x.nodeid = $1;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('node %s is not registered', $1);
-  END IF;
   RETURN pgautofailover.insert_event(n,
     format('Failsafe on %s: %s', pgautofailover.node_label(n),
            left(regexp_replace($2, '[[:cntrl:]]', ' ', 'g'), 400)));
