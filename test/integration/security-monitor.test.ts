@@ -74,6 +74,7 @@ describe('security: the monitor against a keeper\'s credentials', { timeout: 600
       const victim = await registerAndTimeFirstGoal(monitor, 'f13');
       const attacker = await asNode(monitor);
       holders.push(attacker);
+      onCleanup('release the attacker\'s locks', async () => { await attacker.end().catch(() => undefined); });
       // The old keys, still PUBLIC functions: harmless now.
       await attacker.query("SELECT pg_advisory_lock(hashtextextended('pgautofailover formation f13', 0))");
       await attacker.query("SELECT pg_advisory_lock(hashtextextended('pgautofailover group 0 f13', 0))");
@@ -84,7 +85,7 @@ describe('security: the monitor against a keeper\'s credentials', { timeout: 600
       await attacker.query('BEGIN');
       await attacker.query("SELECT pgautofailover.enable_secondary('f13')");
       await attacker.query('SELECT pgautofailover.update_node_metadata($1::bigint, NULL, NULL, NULL)', [victim.nodeId]);
-      await attacker.query("SELECT * FROM pgautofailover.node_active('f13', $1::bigint, 0, 'single', true, 1, '0/0', '')", [victim.nodeId]);
+      await attacker.query("SELECT * FROM pgautofailover.node_active('f13', $1::bigint, 0, 'init', true, 1, '0/0', '')", [victim.nodeId]);
       // Nor can it take our locks directly.
       for (const sql of ['SELECT 1 FROM pgautofailover.formation FOR KEY SHARE', 'SELECT 1 FROM pgautofailover.group_state FOR UPDATE',
         'SELECT 1 FROM pgautofailover.monitor_leader FOR UPDATE', 'SELECT pgautofailover.claim_monitor_leadership()']) {
@@ -174,7 +175,7 @@ describe('security: the monitor against a keeper\'s credentials', { timeout: 600
       await monitor.proc.wait(10_000);
       const attacker = await asNode(monitor);
       holders.push(attacker);
-      await attacker.query('SELECT pg_advisory_lock($1)', [0x70676166]);
+      await attacker.query('SELECT pg_try_advisory_lock($1)', [0x70676166]);
       await assert.rejects(attacker.query('SELECT pgautofailover.claim_monitor_leadership()'), /permission denied/);
       await assert.rejects(attacker.query("UPDATE pgautofailover.monitor_leader SET pid = pg_backend_pid()"), /permission denied/);
       await attacker.query('BEGIN');

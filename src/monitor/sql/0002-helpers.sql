@@ -8,6 +8,8 @@
 --   pgautofailover_decide  JSON {"formation", "groupId", "nodeId", "why"
 --                          [, "requestId"]}: tells the monitor service that
 --                          the decision procedure must run for that group.
+--                          A hint only: anyone may send one, so the service
+--                          trusts nothing in it but the group to look at.
 --
 -- Locks: row locks on our own tables, which no client can take directly
 -- (row locks need UPDATE on the table; autoctl_node only has SELECT), so
