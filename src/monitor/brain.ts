@@ -8,23 +8,39 @@
  * Times: every time in the snapshot is on this process's monotonic clock
  * (performance.now()). Times stored by Postgres are turned into ages by
  * Postgres itself (now() - column) and subtracted from the monotonic now,
- * so no two clocks are ever compared. The write lease is tracked here, from
- * the `pgautofailover_decide` notifications of node_active calls.
+ * so no two clocks are ever compared. The write lease comes from the
+ * committed `leasegranttime` that node_active writes when it returns a
+ * writable goal, read as an age like the other times; notifications are
+ * only hints that a group needs a decision (anyone may pg_notify).
+ *
+ * Node ids arrive as text (bigint): they are used as numbers only when
+ * exact, and a group holding an id beyond 2^53 is refused as a whole with
+ * a clear error, without affecting the other groups.
+ *
+ * Locks: the group lock is taken without waiting (try_lock_group) and the
+ * node rows with NOWAIT, so that a client holding a lock stalls at most
+ * its own group, which is then reported as busy and retried later.
  */
 import type pg from 'pg';
 import type { Logger } from '../common/log.js';
-import { messageOf } from '../common/errors.js';
 import {
   decide, isNodeState, parseLsn, isWritableState, planRegistration, synchronousStandbyNames,
   type Decision, type FsmSettings, type GroupSnapshot, type NodeSnapshot, type NodeState, type OperatorRequest, type SyncState, type WriteLease,
 } from '../fsm/index.js';
 import { fsmSettingsFrom, type MonitorSettings } from './settings.js';
 
+/** Outcome of one group decision: `busy` when a lock was held by another transaction (retry later). */
+export type GroupOutcome =
+  | { readonly kind: 'decided'; readonly decision: Decision }
+  | { readonly kind: 'empty' }
+  | { readonly kind: 'busy' };
+
+export interface GroupKey { readonly formationId: string; readonly groupId: number }
+
 export interface Brain {
-  /** A node_active call returned `goal` to node `nodeId` (seen now). */
-  noteReport(nodeId: number, goal: string | null): void;
-  decideGroup(formationId: string, groupId: number): Promise<Decision | null>;
-  decideAll(): Promise<void>;
+  decideGroup(formationId: string, groupId: number): Promise<GroupOutcome>;
+  /** The groups that have nodes, by formation and group id. */
+  listGroups(): Promise<GroupKey[]>;
   /** Earliest monotonic time at which some group must be decided again, or null. */
   nextRecheck(): number | null;
 }
@@ -33,7 +49,7 @@ interface NodeRow {
   nodeid: string; nodename: string; nodehost: string; nodeport: number; goalstate: string; reportedstate: string;
   health: number; healthcheck_age_ms: number; report_age_ms: number; goalchange_age_ms: number;
   reportedlsn: string; reportedtli: number; reportedpgisrunning: boolean | null; reportedrepstate: string | null;
-  candidatepriority: number; replicationquorum: boolean; keepergoalstate: string | null;
+  candidatepriority: number; replicationquorum: boolean; keepergoalstate: string | null; lease_age_ms: number | null;
 }
 
 interface RequestRow { id: string; kind: string; nodeid: string | null; force: boolean }
@@ -44,9 +60,42 @@ function state(value: string): NodeState {
   return isNodeState(value) ? value : 'unknown';
 }
 
+/** A bigint from the database as an exact JavaScript number, or null beyond 2^53. */
+export function exactId(text: string | number | bigint): number | null {
+  const value = typeof text === 'bigint' ? text : BigInt(text);
+  const n = Number(value);
+  return Number.isSafeInteger(n) && BigInt(n) === value ? n : null;
+}
+
+/** A node id the decisions cannot represent exactly. */
+export class InexactNodeIdError extends Error {
+  constructor(readonly formationId: string, readonly groupId: number, readonly nodeId: string) {
+    super(`group ${groupId} of formation "${formationId}" has node id ${nodeId}, which is beyond 2^53: `
+      + 'the monitor does not decide for this group until that node is removed');
+  }
+}
+
+function exactNodeId(formationId: string, groupId: number, text: string): number {
+  const id = exactId(text);
+  if (id === null) throw new InexactNodeIdError(formationId, groupId, text);
+  return id;
+}
+
+/**
+ * When the monitor started, as the health rules see it: the later of the
+ * Postgres start and this service's start, so that a restarted service
+ * waits startup_grace_period before it finds a silent node unhealthy.
+ */
+export function monitorStartedAt(now: number, postgresAgeMs: number, serviceStartedAt: number): number {
+  return Math.max(now - postgresAgeMs, serviceStartedAt);
+}
+
 function toRequest(row: RequestRow): OperatorRequest | null {
-  const id = Number(row.id);
-  const nodeId = row.nodeid === null ? undefined : Number(row.nodeid);
+  const id = exactId(row.id);
+  if (id === null) return null;
+  const exactNode = row.nodeid === null ? undefined : exactId(row.nodeid);
+  if (exactNode === null) return null; // no such node can be in the snapshot
+  const nodeId = exactNode;
   switch (row.kind) {
     case 'failover': return { id, kind: 'failover' };
     case 'switchover': return { id, kind: 'switchover' };
@@ -59,14 +108,25 @@ function toRequest(row: RequestRow): OperatorRequest | null {
   }
 }
 
-export function createBrain(deps: { client: pg.Client; log: Logger; settings: () => MonitorSettings }): Brain {
+export interface BrainDeps {
+  client: pg.ClientBase;
+  log: Logger;
+  settings: () => MonitorSettings;
+  /** Monotonic clock in ms (performance.now by default). */
+  clock?: () => number;
+}
+
+export function createBrain(deps: BrainDeps): Brain {
   const { client, log } = deps;
-  const startedAt = performance.now();
-  /** Last node_active that returned a writable goal, per group key. */
+  const clock = deps.clock ?? ((): number => performance.now());
+  const startedAt = clock();
+  /**
+   * The latest lease grant known per group key: from the committed
+   * leasegranttime of the group's nodes, kept when the row goes away, and
+   * never moved back.
+   */
   const leases = new Map<string, WriteLease>();
-  const leaseByNode = new Map<number, string>();
   const recheck = new Map<string, number>();
-  const knownGroup = new Map<number, string>();
 
   const key = (formationId: string, groupId: number): string => `${formationId}\u0000${groupId}`;
 
@@ -83,14 +143,16 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
               (extract(epoch FROM now() - reporttime) * 1000)::float8 AS report_age_ms,
               (extract(epoch FROM now() - goalchangetime) * 1000)::float8 AS goalchange_age_ms,
               reportedlsn::text, reportedtli, reportedpgisrunning, reportedrepstate, candidatepriority, replicationquorum,
-              keepergoalstate::text
-         FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid FOR UPDATE`, [formationId, groupId]);
+              keepergoalstate::text,
+              (extract(epoch FROM now() - leasegranttime) * 1000)::float8 AS lease_age_ms
+         FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid FOR UPDATE NOWAIT`, [formationId, groupId]);
     const requests = await client.query<RequestRow>(
       `SELECT id, kind, nodeid, force FROM pgautofailover.request
         WHERE formationid = $1 AND groupid = $2 AND done_at IS NULL ORDER BY id`, [formationId, groupId]);
+    const grants: WriteLease[] = [];
     const nodes: NodeSnapshot[] = rows.map((r) => {
-      const nodeId = Number(r.nodeid);
-      knownGroup.set(nodeId, key(formationId, groupId));
+      const nodeId = exactNodeId(formationId, groupId, r.nodeid);
+      if (r.lease_age_ms !== null) grants.push({ nodeId, grantedAt: now - r.lease_age_ms });
       return {
         nodeId,
         name: r.nodename,
@@ -119,6 +181,10 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
         ?? nodes.find((n) => isWritableState(n.reportedState));
       if (holder) leases.set(groupKey, { nodeId: holder.nodeId, grantedAt: Math.max(startedAt, now - 1) });
     }
+    for (const grant of grants) {
+      const known = leases.get(groupKey);
+      if (known === undefined || grant.grantedAt > known.grantedAt) leases.set(groupKey, grant);
+    }
     return {
       formationId,
       groupId,
@@ -126,7 +192,7 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
       nodes,
       requests: requests.rows.map(toRequest).filter((r): r is OperatorRequest => r !== null),
       writeLease: leases.get(groupKey) ?? null,
-      monitorStartedAt: now - f.monitor_age_ms,
+      monitorStartedAt: monitorStartedAt(now, f.monitor_age_ms, startedAt),
     };
   }
 
@@ -164,7 +230,7 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
     const value = rows.length === 0 ? '' : synchronousStandbyNames({
       formationId, groupId, numberSyncStandbys: nss.rows[0]?.n ?? 0,
       nodes: rows.map((r) => ({
-        nodeId: Number(r.nodeid), reportedState: state(r.reportedstate), goalState: state(r.goalstate),
+        nodeId: exactNodeId(formationId, groupId, r.nodeid), reportedState: state(r.reportedstate), goalState: state(r.goalstate),
         candidatePriority: r.candidatepriority, replicationQuorum: r.replicationquorum,
       })),
     });
@@ -201,16 +267,24 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
     return changed ? { ...snapshot, nodes } : null;
   }
 
-  async function decideGroup(formationId: string, groupId: number): Promise<Decision | null> {
+  async function decideGroup(formationId: string, groupId: number): Promise<GroupOutcome> {
     const settings: FsmSettings = fsmSettingsFrom(deps.settings());
     await client.query('BEGIN');
     try {
-      await client.query('SELECT pgautofailover.lock_group($1, $2)', [formationId, groupId]);
-      const now = performance.now();
+      const locked = await client.query<{ ok: boolean }>('SELECT pgautofailover.try_lock_group($1, $2) AS ok', [formationId, groupId]);
+      if (locked.rows[0]?.ok !== true) {
+        await client.query('ROLLBACK');
+        const exists = await client.query('SELECT 1 FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 LIMIT 1', [formationId, groupId]);
+        if (exists.rows.length > 0) return { kind: 'busy' };
+        recheck.delete(key(formationId, groupId));
+        return { kind: 'empty' };
+      }
+      const now = clock();
       const snapshot = await snapshotOf(formationId, groupId, now);
       if (snapshot === null || snapshot.nodes.length === 0) {
         await client.query('COMMIT');
-        return null;
+        recheck.delete(key(formationId, groupId));
+        return { kind: 'empty' };
       }
       const registered = await assignRegistrations(snapshot, now);
       const decision = decide(registered ?? snapshot, now, settings);
@@ -224,32 +298,20 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
         log.info(`Setting goal state of node ${a.nodeId} to ${a.goalState}: ${a.reason}`);
       }
       for (const message of decision.logs) log.info(message);
-      return decision;
+      return { kind: 'decided', decision };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (isLockNotAvailable(error)) return { kind: 'busy' };
       throw error;
     }
   }
 
   return {
-    noteReport(nodeId, goal) {
-      if (goal === null || !isNodeState(goal) || !isWritableState(goal)) return;
-      const groupKey = knownGroup.get(nodeId) ?? leaseByNode.get(nodeId);
-      if (groupKey === undefined) return; // first sight of the node: the snapshot sets a conservative lease
-      leases.set(groupKey, { nodeId, grantedAt: performance.now() });
-      leaseByNode.set(nodeId, groupKey);
-    },
     decideGroup,
-    async decideAll() {
+    async listGroups() {
       const { rows } = await client.query<{ formationid: string; groupid: number }>(
         'SELECT DISTINCT formationid, groupid FROM pgautofailover.node ORDER BY 1, 2');
-      for (const row of rows) {
-        try {
-          await decideGroup(row.formationid, row.groupid);
-        } catch (error) {
-          log.error(`Failed to run the decisions for group ${row.groupid} of formation "${row.formationid}": ${messageOf(error)}`);
-        }
-      }
+      return rows.map((r) => ({ formationId: r.formationid, groupId: r.groupid }));
     },
     nextRecheck() {
       let next: number | null = null;
@@ -257,4 +319,9 @@ export function createBrain(deps: { client: pg.Client; log: Logger; settings: ()
       return next;
     },
   };
+}
+
+/** 55P03 lock_not_available: NOWAIT, or the session's lock_timeout. */
+function isLockNotAvailable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === '55P03';
 }

@@ -1,9 +1,16 @@
 /**
  * The monitor service (`listener`), run by `pg_autoctl run` on the monitor
  * node (DESIGN.md decision 3): keeps Postgres running, upgrades the schema
- * in place, holds the leader advisory lock (a second service on the same
- * database waits as a hot spare), LISTENs for reports and requests, runs
- * the group decision for every affected group, and health-checks the nodes.
+ * in place, claims the leader row (a second service on the same database
+ * waits as a hot spare), LISTENs for reports and requests, runs the group
+ * decision for every affected group, and health-checks the nodes.
+ *
+ * Anyone who can connect to the monitor may send notifications and hold
+ * locks through the API functions, so: notifications are hints only (see
+ * notifications.ts); the leader is a row only this service's role can
+ * claim; the service's sessions have a lock_timeout and a
+ * statement_timeout; and a group whose lock is held, or whose decision
+ * fails, is retried later with a backoff while the others go on.
  */
 import type pg from 'pg';
 import { messageOf } from '../common/errors.js';
@@ -14,12 +21,24 @@ import { connectClient } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
 import { createBrain, type Brain } from './brain.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
+import { DecideHints, groupKey, logRateLimiter, sanitizeLogMessage, type GroupRef } from './notifications.js';
 import { applyMigrations } from './schema.js';
 import { readMonitorSettings, type MonitorSettings } from './settings.js';
 
-/** Session advisory lock held by the active monitor service. */
-export const LEADER_LOCK_KEY = 0x70676166; // "pgaf"
 const DECIDE_CHANNEL = 'pgautofailover_decide';
+
+/** Session limits of the service's connections: no lock or statement holds it up for long. */
+export const SERVICE_LOCK_TIMEOUT_MS = 2000;
+export const SERVICE_STATEMENT_TIMEOUT_MS = 10_000;
+/** A group that was busy or failed is retried after this, doubling up to the maximum. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2000;
+/** Unknown groups named by hints make the service re-read the group list at most this often. */
+const GROUP_LIST_REFRESH_MS = 100;
+/** A group named by hints is decided at most once per this period (hints are rate-limited, ticks are not). */
+const MIN_HINT_INTERVAL_MS = 20;
+/** The same failure of one group is logged at most once per this period. */
+const FAILURE_LOG_PERIOD_MS = 60_000;
 
 export interface MonitorServiceOptions {
   paths: AutoctlPaths;
@@ -27,27 +46,11 @@ export interface MonitorServiceOptions {
   env: NodeJS.ProcessEnv;
 }
 
-interface DecideRequest { formation: string; groupId: number; nodeId?: number; why?: string; goal?: string }
-
-function parseDecide(payload: string | undefined): DecideRequest | null {
-  try {
-    const value = JSON.parse(payload ?? '') as Record<string, unknown>;
-    if (typeof value.formation !== 'string' || typeof value.groupId !== 'number') return null;
-    const request: DecideRequest = { formation: value.formation, groupId: value.groupId };
-    if (typeof value.nodeId === 'number') request.nodeId = value.nodeId;
-    if (typeof value.why === 'string') request.why = value.why;
-    if (typeof value.goal === 'string') request.goal = value.goal;
-    return request;
-  } catch {
-    return null;
-  }
-}
-
-/** Waits for the leader lock; returns false when aborted first. */
+/** Claims the leader row; waits while another live monitor service holds it. Returns false when aborted first. */
 async function becomeLeader(client: pg.Client, log: Logger, signal: AbortSignal): Promise<boolean> {
   let announced = false;
   while (!signal.aborted) {
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK_KEY]);
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pgautofailover.claim_monitor_leadership() AS ok');
     if (rows[0]?.ok) return true;
     if (!announced) {
       log.info('Another monitor service is active on this database; waiting as a hot spare');
@@ -56,6 +59,117 @@ async function becomeLeader(client: pg.Client, log: Logger, signal: AbortSignal)
     await sleep(1000, signal);
   }
   return false;
+}
+
+async function limitSession(client: pg.Client): Promise<void> {
+  await client.query(`SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`,
+    [`${SERVICE_LOCK_TIMEOUT_MS}ms`, `${SERVICE_STATEMENT_TIMEOUT_MS}ms`]);
+}
+
+interface Retry { at: number; delay: number; logged: number; message: string }
+
+/**
+ * Runs the decisions: for the groups named by hints (that exist), for
+ * every group each decision tick and when a time-based rule is due, and
+ * for groups whose retry time came. One stuck or failing group only
+ * delays itself.
+ */
+export function createDecisionLoop(deps: { brain: Brain; log: Logger; tickMs: () => number; clock?: () => number }) {
+  const { brain, log } = deps;
+  const clock = deps.clock ?? ((): number => performance.now());
+  const hints = new DecideHints();
+  const retries = new Map<string, Retry>();
+  let groups = new Map<string, GroupRef>();
+  let listedAt = Number.NEGATIVE_INFINITY;
+  let lastFull = Number.NEGATIVE_INFINITY;
+  /** Hinted groups not found in the last list, kept until the next allowed refresh. */
+  let unknown = new Map<string, GroupRef>();
+  /** When each group was last decided, and hinted groups waiting for MIN_HINT_INTERVAL_MS. */
+  const decidedAt = new Map<string, number>();
+  const deferred = new Map<string, GroupRef>();
+
+  async function refreshGroups(): Promise<void> {
+    const list = await brain.listGroups();
+    groups = new Map(list.map((g) => [groupKey(g), g]));
+    listedAt = clock();
+  }
+
+  async function decide(group: GroupRef): Promise<void> {
+    const k = groupKey(group);
+    const retry = retries.get(k);
+    decidedAt.set(k, clock());
+    deferred.delete(k);
+    let message: string;
+    try {
+      const outcome = await brain.decideGroup(group.formationId, group.groupId);
+      if (outcome.kind !== 'busy') {
+        retries.delete(k);
+        return;
+      }
+      message = 'busy';
+    } catch (error) {
+      message = messageOf(error);
+    }
+    const now = clock();
+    const delay = retry === undefined ? RETRY_FIRST_MS : Math.min(RETRY_MAX_MS, retry.delay * 2);
+    let logged = retry?.logged ?? Number.NEGATIVE_INFINITY;
+    if (message !== 'busy' && (message !== retry?.message || now - logged >= FAILURE_LOG_PERIOD_MS)) {
+      log.error(`Failed to run the decisions for group ${group.groupId} of formation "${sanitizeLogMessage(group.formationId)}": ${message}`);
+      logged = now;
+    }
+    retries.set(k, { at: now + delay, delay, logged, message });
+  }
+
+  /** One round; returns the monotonic time by which the next round is wanted. */
+  async function round(): Promise<number> {
+    const now = clock();
+    const taken = hints.take();
+    const recheckAt = brain.nextRecheck();
+    const full = taken.overflow || now - lastFull >= deps.tickMs() || (recheckAt !== null && recheckAt <= now);
+    for (const g of taken.groups) {
+      const k = groupKey(g);
+      if (!groups.has(k) && unknown.size < 1024) unknown.set(k, g);
+    }
+    if (full || (unknown.size > 0 && now - listedAt >= GROUP_LIST_REFRESH_MS)) {
+      await refreshGroups();
+      unknown = new Map();
+    }
+    const due = new Map<string, GroupRef>();
+    if (full) lastFull = now;
+    const candidates = full ? [...groups.values()] : [...taken.groups, ...deferred.values()];
+    for (const g of candidates) {
+      const k = groupKey(g);
+      const known = groups.get(k);
+      if (known === undefined) {
+        deferred.delete(k);
+        continue;
+      }
+      const retry = retries.get(k);
+      if (retry !== undefined && retry.at > now) continue;
+      if (!full && now - (decidedAt.get(k) ?? Number.NEGATIVE_INFINITY) < MIN_HINT_INTERVAL_MS) {
+        deferred.set(k, known);
+        continue;
+      }
+      due.set(k, known);
+    }
+    for (const [k, retry] of retries) {
+      const g = groups.get(k);
+      if (g === undefined) retries.delete(k);
+      else if (retry.at <= now) due.set(k, g);
+    }
+    for (const g of due.values()) await decide(g);
+    for (const k of decidedAt.keys()) if (!groups.has(k)) decidedAt.delete(k);
+
+    let next = lastFull + deps.tickMs();
+    const recheck = brain.nextRecheck();
+    if (recheck !== null) next = Math.min(next, recheck);
+    for (const retry of retries.values()) next = Math.min(next, retry.at);
+    if (unknown.size > 0) next = Math.min(next, listedAt + GROUP_LIST_REFRESH_MS);
+    for (const k of deferred.keys()) next = Math.min(next, (decidedAt.get(k) ?? now) + MIN_HINT_INTERVAL_MS);
+    return next;
+  }
+
+  return { hints, round };
 }
 
 /** Health probe: a fully established connection as pgautofailover_monitor (spec 03 §9.2, 2.1+ semantics). */
@@ -96,20 +210,23 @@ export function monitorService(options: MonitorServiceOptions): Service {
         if (!(await becomeLeader(main, log, signal))) return;
         log.info(`Managing the monitor at postgres://autoctl_node@${options.config.pg_autoctl.hostname}:${options.config.postgresql.port}/pg_auto_failover`);
 
+        await limitSession(main);
         let settings: MonitorSettings = await readMonitorSettings(main);
         const brain: Brain = createBrain({ client: main, log, settings: () => settings });
-        const pending = new Map<string, DecideRequest>();
+        const loop = createDecisionLoop({ brain, log, tickMs: () => settings.decisionTickMs });
+        const logLimit = logRateLimiter(50, 200, () => performance.now());
         let wake: (() => void) | null = null;
         const listener = await open('listener');
+        await limitSession(listener);
         listener.on('notification', (msg) => {
           if (msg.channel === DECIDE_CHANNEL) {
-            const request = parseDecide(msg.payload);
-            if (!request) return;
-            if (request.why === 'report' && request.nodeId !== undefined) brain.noteReport(request.nodeId, request.goal ?? null);
-            pending.set(`${request.formation}/${request.groupId}`, request);
+            loop.hints.add(msg.payload);
             wake?.();
           } else if (msg.channel === 'log') {
-            log.info(msg.payload ?? '');
+            const { print, suppressed } = logLimit(msg.payload ?? '');
+            if (!print) return;
+            if (suppressed > 0) log.warn(`${suppressed} messages of the log channel were not printed (more than 50 a second)`);
+            log.info(sanitizeLogMessage(msg.payload ?? ''));
           }
         });
         let lost: Error | null = null;
@@ -119,53 +236,33 @@ export function monitorService(options: MonitorServiceOptions): Service {
         await listener.query('LISTEN log');
 
         const health = await open('health check');
+        await limitSession(health);
         const healthSettings = (): HealthSettings => ({ ...DEFAULT_HEALTH_SETTINGS, ...settings.health });
         const healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, signal);
 
         // Decide for every group at start, then on each notification, and on
         // a timer so time-based rules (timeouts, leases) fire without reports.
-        await brain.decideAll();
-        let lastFull = performance.now();
         let lastSettings = performance.now();
         while (!signal.aborted) {
           if (lost) throw lost;
-          const batch = [...pending.values()];
-          pending.clear();
-          for (const request of batch) {
-            try {
-              await brain.decideGroup(request.formation, request.groupId);
-            } catch (error) {
-              log.error(`Failed to run the decisions for group ${request.groupId} of formation "${request.formation}": ${messageOf(error)}`);
-            }
-          }
+          const next = await loop.round();
           const now = performance.now();
-          if (now - lastFull >= settings.decisionTickMs) {
-            lastFull = now;
-            await brain.decideAll();
-          }
           if (now - lastSettings >= 5000) {
             lastSettings = now;
             settings = await readMonitorSettings(main);
           }
-          const recheckAt = brain.nextRecheck();
-          if (recheckAt !== null && recheckAt <= performance.now()) {
-            await brain.decideAll();
-            continue;
-          }
-          if (pending.size === 0) {
-            const until = recheckAt === null ? settings.decisionTickMs : Math.min(settings.decisionTickMs, recheckAt - performance.now());
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                clearTimeout(timer);
-                signal.removeEventListener('abort', done);
-                wake = null;
-                resolve();
-              };
-              const timer = setTimeout(done, Math.max(20, until));
-              wake = done;
-              signal.addEventListener('abort', done, { once: true });
-            });
-          }
+          if (loop.hints.pending || lost) continue;
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              clearTimeout(timer);
+              signal.removeEventListener('abort', done);
+              wake = null;
+              resolve();
+            };
+            const timer = setTimeout(done, Math.max(5, next - performance.now()));
+            wake = done;
+            signal.addEventListener('abort', done, { once: true });
+          });
         }
         await healthLoop;
       } finally {

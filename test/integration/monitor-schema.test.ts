@@ -23,7 +23,7 @@ const LATEST = listMigrations().at(-1)?.version ?? '';
 /** Nodes of formation ops, registered by the operator tests. */
 let primaryId = 0;
 let standbyId = 0;
-const TABLES = ['event', 'formation', 'group_state', 'node', 'request', 'schema_migrations', 'settings'];
+const TABLES = ['event', 'formation', 'group_state', 'monitor_leader', 'node', 'request', 'schema_migrations', 'settings'];
 
 async function connect(database: string, user = 'postgres'): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: server.url(database, user) });

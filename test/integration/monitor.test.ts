@@ -12,7 +12,6 @@ import {
 } from '../helpers/fixture.js';
 import pg from 'pg';
 import { clusterUserName, nodeDirs, postmasterPid, startMonitor } from '../helpers/cluster.js';
-import { LEADER_LOCK_KEY } from '../../src/monitor/service.js';
 import { pgAutoctl, pgAutoctlArgv } from '../helpers/tool.js';
 
 after(runCleanups);
@@ -118,22 +117,22 @@ describe('pg_autoctl create monitor', () => {
     const after = await pgAutoctl(['status'], { env });
     assert.equal(after.exitCode, 3);
   });
-  it('a second monitor service on the same database waits as a hot spare until the leader lock is free', async () => {
+  it('a second monitor service on the same database waits as a hot spare until the leader session ends', async () => {
     const monitor = await startMonitor({ name: 'spare-monitor' });
     monitor.proc.kill('SIGKILL');
     await monitor.proc.wait(10_000);
-    // Stand-in for another monitor service: a session holding the leader lock.
+    // Stand-in for another monitor service: a session that claimed the leader row.
     const leader = new pg.Client({ host: '127.0.0.1', port: monitor.port, user: clusterUserName(), database: 'pg_auto_failover' });
     leader.on('error', () => undefined);
     await leader.connect();
     try {
-      await leader.query('SELECT pg_advisory_lock($1)', [LEADER_LOCK_KEY]);
+      const claimed = await leader.query<{ ok: boolean }>('SELECT pgautofailover.claim_monitor_leadership() AS ok');
+      assert.equal(claimed.rows[0]?.ok, true);
       const env = { ...monitor.dirs.env, PGDATA: monitor.dirs.pgdata };
       const spare = startBackground('spare monitor', pgAutoctlArgv(['run']), { env });
       await waitFor('the spare to wait for the lock', () => spare.output().includes('hot spare'), { timeoutMs: 60_000 }).catch((e: Error) => { throw new Error(`${e.message}\n${spare.output()}`); });
       await new Promise((r) => setTimeout(r, 1500));
       assert.doesNotMatch(spare.output(), /Managing the monitor/);
-      await leader.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK_KEY]);
       await leader.end();
       await waitFor('the spare to take over', () => spare.output().includes('Managing the monitor'), { timeoutMs: 30_000 });
       spare.kill('SIGTERM');

@@ -8,13 +8,23 @@
 --   pgautofailover_decide  JSON {"formation", "groupId", "nodeId", "why"
 --                          [, "requestId"]}: tells the monitor service that
 --                          the decision procedure must run for that group.
+--                          A hint only: anyone may send one, so the service
+--                          trusts nothing in it but the group to look at.
 --
--- Locks: transaction-scoped advisory locks, one per formation and one per
--- (formation, group). Group-level writers (the service's decision
--- transaction, the operator functions) call lock_group(), which takes the
--- formation lock SHARE and the group lock EXCLUSIVE; registration, node
--- removal and number_sync_standbys take the formation lock EXCLUSIVE.
--- Advisory locks are always taken before row locks.
+-- Locks: row locks on our own tables, which no client can take directly
+-- (row locks need UPDATE on the table; autoctl_node only has SELECT), so
+-- a monitor client cannot squat them the way it could squat a well-known
+-- advisory lock key. The formation lock is the formation row, the group
+-- lock is the group's group_state row (created on first use).
+-- Group-level writers (the service's decision transaction, the operator
+-- functions) call lock_group(), which takes the formation lock SHARE (FOR
+-- KEY SHARE) and the group lock EXCLUSIVE (FOR UPDATE); registration, node
+-- removal and number_sync_standbys take the formation lock EXCLUSIVE. The
+-- service uses try_lock_group(), which never waits. These locks are always
+-- taken before the node rows are locked.
+--
+-- The active monitor service is named by the single row of
+-- monitor_leader (claim_monitor_leadership), not by an advisory lock.
 
 -- State predicates (spec 02 section 1).
 
@@ -160,44 +170,104 @@ $$;
 
 -- Locks.
 
-CREATE FUNCTION pgautofailover.formation_lock_key(formation_id text)
-RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pgautofailover, pg_catalog, pg_temp
-AS $$
-  SELECT hashtextextended('pgautofailover formation ' || $1, 0)
-$$;
-
-CREATE FUNCTION pgautofailover.group_lock_key(formation_id text, group_id integer)
-RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pgautofailover, pg_catalog, pg_temp
-AS $$
-  SELECT hashtextextended('pgautofailover group ' || $2 || ' ' || $1, 0)
-$$;
-
 CREATE FUNCTION pgautofailover.lock_formation(formation_id text, exclusive boolean DEFAULT false)
 RETURNS void
-LANGUAGE plpgsql STRICT
+LANGUAGE plpgsql STRICT SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
 BEGIN
+  -- an unknown formation locks nothing: the caller reports it
   IF exclusive THEN
-    PERFORM pg_advisory_xact_lock(pgautofailover.formation_lock_key(formation_id));
+    PERFORM 1 FROM pgautofailover.formation f WHERE f.formationid = $1 FOR UPDATE;
   ELSE
-    PERFORM pg_advisory_xact_lock_shared(pgautofailover.formation_lock_key(formation_id));
+    PERFORM 1 FROM pgautofailover.formation f WHERE f.formationid = $1 FOR KEY SHARE;
   END IF;
 END
 $$;
 
 CREATE FUNCTION pgautofailover.lock_group(formation_id text, group_id integer)
 RETURNS void
-LANGUAGE plpgsql STRICT
+LANGUAGE plpgsql STRICT SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM pg_advisory_xact_lock_shared(pgautofailover.formation_lock_key(formation_id));
-  PERFORM pg_advisory_xact_lock(pgautofailover.group_lock_key(formation_id, group_id));
+  PERFORM 1 FROM pgautofailover.formation f WHERE f.formationid = $1 FOR KEY SHARE;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  INSERT INTO pgautofailover.group_state (formationid, groupid) VALUES ($1, $2)
+  ON CONFLICT (formationid, groupid) DO NOTHING;
+  PERFORM 1 FROM pgautofailover.group_state g WHERE g.formationid = $1 AND g.groupid = $2 FOR UPDATE;
+END
+$$;
+
+-- lock_group() for the monitor service: never waits for a lock (nor, with
+-- the service's lock_timeout, for long on a conflicting insert). Returns
+-- false when the formation or the group lock is held by another
+-- transaction (the service retries later and meanwhile decides for the
+-- other groups), or when the formation does not exist.
+CREATE FUNCTION pgautofailover.try_lock_group(formation_id text, group_id integer)
+RETURNS boolean
+LANGUAGE plpgsql STRICT SECURITY DEFINER
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM 1 FROM pgautofailover.formation f WHERE f.formationid = $1 FOR KEY SHARE NOWAIT;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  INSERT INTO pgautofailover.group_state (formationid, groupid) VALUES ($1, $2)
+  ON CONFLICT (formationid, groupid) DO NOTHING;
+  PERFORM 1 FROM pgautofailover.group_state g WHERE g.formationid = $1 AND g.groupid = $2 FOR UPDATE NOWAIT;
+  RETURN true;
+EXCEPTION WHEN lock_not_available THEN
+  RETURN false;
+END
+$$;
+
+-- The active monitor service: the backend (pid and start time) that last
+-- claimed the row, for as long as that backend is alive. Only the
+-- service's own role (or a superuser) can claim it; autoctl_node may only
+-- read it (SELECT allows no row lock and no table lock that an UPDATE
+-- waits for), so it can neither claim nor block it.
+CREATE TABLE pgautofailover.monitor_leader (
+  singleton     boolean     NOT NULL DEFAULT true,
+  pid           integer,
+  backend_start timestamptz,
+  since         timestamptz,
+  CONSTRAINT monitor_leader_pkey PRIMARY KEY (singleton),
+  CONSTRAINT monitor_leader_singleton_check CHECK (singleton)
+);
+INSERT INTO pgautofailover.monitor_leader (singleton) VALUES (true);
+REVOKE ALL ON pgautofailover.monitor_leader FROM PUBLIC;
+GRANT SELECT ON pgautofailover.monitor_leader TO autoctl_node;
+GRANT SELECT, UPDATE ON pgautofailover.monitor_leader TO autoctl;
+
+-- Makes the calling session the active monitor service unless another
+-- live backend holds that role. True when this session is (now) the
+-- leader. Like a session lock, the claim ends with the session: a backend
+-- that has exited no longer appears in pg_stat_activity. SECURITY DEFINER
+-- so that pg_stat_activity shows the start time of every role's backends.
+CREATE FUNCTION pgautofailover.claim_monitor_leadership()
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$
+DECLARE
+  me_start timestamptz;
+BEGIN
+  SELECT a.backend_start INTO me_start FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_backend_pid();
+  UPDATE pgautofailover.monitor_leader l
+     SET pid = pg_backend_pid(), backend_start = me_start, since = now()
+   WHERE l.singleton
+     AND (l.pid IS NULL
+          OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
+                          WHERE a.pid = l.pid AND a.backend_start = l.backend_start));
+  IF FOUND THEN
+    RETURN true;
+  END IF;
+  RETURN EXISTS (SELECT 1 FROM pgautofailover.monitor_leader l
+                  WHERE l.pid = pg_backend_pid() AND l.backend_start = me_start);
 END
 $$;
 
@@ -422,9 +492,7 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.state_payload(pgautofailover.node),
   pgautofailover.writable_node(text, integer),
   pgautofailover.failover_source(text, integer),
-  pgautofailover.primary_or_demoted(text, integer),
-  pgautofailover.formation_lock_key(text),
-  pgautofailover.group_lock_key(text, integer)
+  pgautofailover.primary_or_demoted(text, integer)
 TO autoctl_node;
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgautofailover TO autoctl;

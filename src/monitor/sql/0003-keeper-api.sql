@@ -217,6 +217,13 @@ BEGIN
   END IF;
 
   IF desired_node_id > 0 THEN
+    -- Node ids must stay exact in every client (JavaScript numbers are
+    -- exact up to 2^53 only) and in names built from them (replication
+    -- slots): the caller may choose one, within int4.
+    IF desired_node_id > 2147483647 THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('invalid value for desired_node_id "%s", expected an integer between 1 and 2147483647', desired_node_id);
+    END IF;
     new_id := desired_node_id;
   ELSE
     new_id := nextval('pgautofailover.node_nodeid_seq');
@@ -273,6 +280,13 @@ BEGIN
   assigned_node_name := n.nodename;
 END
 $$;
+
+-- Not in 2.x: when node_active last returned a writable goal to the node,
+-- i.e. last granted it the write lease (DESIGN.md safety argument). Set
+-- only by node_active, at its transaction's start, which is after the
+-- keeper sent the call (the keeper counts its lease from that send time):
+-- the monitor's lease end is never earlier than the keeper's.
+ALTER TABLE pgautofailover.node ADD COLUMN leasegranttime timestamptz;
 
 -- Records a keeper's report and returns the node's current assignment.
 -- Called about once per second per node: one row lock, one update, an event
@@ -334,7 +348,8 @@ BEGIN
          reportedlsn = CASE WHEN current_lsn = '0/0' THEN x.reportedlsn ELSE current_lsn END,
          walreporttime = CASE WHEN current_lsn = '0/0' THEN x.walreporttime ELSE now() END,
          statechangetime = CASE WHEN state_changed THEN now() ELSE x.statechangetime END,
-         keepergoalstate = CASE WHEN current_goal_state = 'unknown' THEN NULL ELSE current_goal_state END
+         keepergoalstate = CASE WHEN current_goal_state = 'unknown' THEN NULL ELSE current_goal_state END,
+         leasegranttime = CASE WHEN pgautofailover.is_writable(x.goalstate) THEN now() ELSE x.leasegranttime END
    WHERE x.nodeid = n.nodeid
   RETURNING x.* INTO n;
 
@@ -346,9 +361,8 @@ BEGIN
     PERFORM pgautofailover.insert_event(n, message);
   END IF;
 
-  -- The goal returned to the keeper travels with the notification: the
-  -- monitor service renews the write lease of a node only when the goal
-  -- this call returned was writable (DESIGN.md safety argument).
+  -- A hint for the monitor service. It never trusts the payload (anyone
+  -- may pg_notify): lease grants are read from leasegranttime above.
   PERFORM pg_notify('pgautofailover_decide',
     format('{"formation": %s, "groupId": %s, "nodeId": %s, "why": "report", "goal": %s}',
            to_json(n.formationid), n.groupid, n.nodeid, to_json(n.goalstate::text)));

@@ -1,0 +1,97 @@
+/**
+ * The brain's shell with a fake database: the startup grace period counts
+ * from this service's start (issue 7 point 4), lease grants come from the
+ * committed leasegranttime only, a held lock makes the group `busy`, and
+ * an id beyond 2^53 refuses the group.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type pg from 'pg';
+import { pino } from 'pino';
+import { createBrain, InexactNodeIdError } from '../../../src/monitor/brain.js';
+import { parseSettingsRows } from '../../../src/monitor/settings.js';
+
+interface FakeRow { [k: string]: unknown }
+
+function nodeRow(id: string, state: string, extra: FakeRow = {}): FakeRow {
+  return {
+    nodeid: id, nodename: `node_${id}`, nodehost: '10.0.0.1', nodeport: 5432 + Number(id.length), goalstate: state, reportedstate: state,
+    health: 1, healthcheck_age_ms: 100, report_age_ms: 100, goalchange_age_ms: 600_000, reportedlsn: '0/3000000', reportedtli: 1,
+    reportedpgisrunning: true, reportedrepstate: 'quorum', candidatepriority: 50, replicationquorum: true, keepergoalstate: state,
+    lease_age_ms: null, ...extra,
+  };
+}
+
+function fakeDb(state: { nodes: FakeRow[]; postgresAgeMs: number; lockFree?: boolean }) {
+  const calls: Array<{ text: string; values: unknown[] }> = [];
+  const client = {
+    query(text: string, values: unknown[] = []) {
+      calls.push({ text, values });
+      let rows: FakeRow[] = [];
+      if (text.includes('try_lock_group')) rows = [{ ok: state.lockFree !== false }];
+      else if (text.includes('monitor_age_ms')) rows = [{ number_sync_standbys: 0, monitor_age_ms: state.postgresAgeMs }];
+      else if (text.includes('lease_age_ms')) rows = state.nodes;
+      else if (text.includes('FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 LIMIT 1')) rows = state.nodes.slice(0, 1);
+      else if (text.includes('SELECT nodeid, reportedstate::text')) rows = state.nodes;
+      else if (text.includes('number_sync_standbys AS n')) rows = [{ n: 0 }];
+      return Promise.resolve({ rows, rowCount: rows.length });
+    },
+  } as unknown as pg.ClientBase;
+  const goals = (): Array<[unknown, unknown]> => calls.filter((c) => c.text.includes('set_node_goal_state')).map((c) => [c.values[0], c.values[1]]);
+  return { client, calls, goals };
+}
+
+const log = pino({ level: 'silent' });
+const settings = parseSettingsRows([]);
+
+describe('brain', () => {
+  it('a restarted service does not find a silent primary unhealthy before startup_grace_period since it started', async () => {
+    // Postgres has been up for an hour; the service just started. The
+    // primary is silent for a minute and its last health check failed.
+    const db = fakeDb({
+      postgresAgeMs: 3_600_000,
+      nodes: [nodeRow('1', 'primary', { health: 0, report_age_ms: 60_000, healthcheck_age_ms: 50 }), nodeRow('2', 'secondary')],
+    });
+    let now = 1000;
+    const brain = createBrain({ client: db.client, log, settings: () => settings, clock: () => now });
+    now = 1100;
+    const early = await brain.decideGroup('default', 0);
+    assert.equal(early.kind, 'decided');
+    assert.deepEqual(db.goals(), [], 'no failover within the grace period after the service started');
+    // Past the grace period (10 s by default), with a health check made since.
+    now = 1000 + settings.health.periodMs + 10_000;
+    const late = await brain.decideGroup('default', 0);
+    assert.equal(late.kind, 'decided');
+    assert.ok(db.goals().length > 0, 'the failover starts once the grace period is over');
+  });
+
+  it('the lease comes from leasegranttime, read as an age', async () => {
+    const db = fakeDb({
+      postgresAgeMs: 3_600_000,
+      nodes: [nodeRow('1', 'primary', { health: 0, report_age_ms: 60_000, healthcheck_age_ms: 50, lease_age_ms: 500 }), nodeRow('2', 'secondary')],
+    });
+    let now = 0;
+    const brain = createBrain({ client: db.client, log, settings: () => settings, clock: () => now });
+    now = 100_000;
+    const outcome = await brain.decideGroup('default', 0);
+    assert.equal(outcome.kind, 'decided');
+    if (outcome.kind !== 'decided') return;
+    // The grant 500 ms ago keeps any writable goal away from node 2.
+    assert.ok(!outcome.decision.assignments.some((a) => a.nodeId === 2 && ['wait_primary', 'primary', 'single'].includes(a.goalState)));
+    assert.ok(outcome.decision.recheckAt !== null && outcome.decision.recheckAt <= now - 500 + 20_000 + 1);
+  });
+
+  it('a group whose lock is held is busy, without waiting', async () => {
+    const db = fakeDb({ postgresAgeMs: 0, lockFree: false, nodes: [nodeRow('1', 'single')] });
+    const brain = createBrain({ client: db.client, log, settings: () => settings });
+    assert.deepEqual(await brain.decideGroup('default', 0), { kind: 'busy' });
+    assert.ok(db.calls.some((c) => c.text === 'ROLLBACK'));
+  });
+
+  it('a node id beyond 2^53 refuses its group with a clear error', async () => {
+    const db = fakeDb({ postgresAgeMs: 0, nodes: [nodeRow('9007199254740993', 'single')] });
+    const brain = createBrain({ client: db.client, log, settings: () => settings });
+    await assert.rejects(brain.decideGroup('big', 0), (e: unknown) => e instanceof InexactNodeIdError && /9007199254740993/.test(e.message));
+    assert.deepEqual(db.goals(), []);
+  });
+});
