@@ -189,85 +189,122 @@ async function probeNode(node: { host: string; port: number }, timeoutMs: number
   }
 }
 
+const CONNECTION_LOSS_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+
+/**
+ * A lost or refused connection to the monitor's own database (Postgres
+ * restarting, crashed, starting up): the service waits and reconnects by
+ * itself, hot spare included, instead of failing into the supervisor's
+ * restart budget.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_LOSS_SQLSTATES.has(code) || ['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT'].includes(code))) return true;
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string' && /Connection terminated|connection (is )?closed|the database system is (starting up|shutting down)|terminating connection/i.test(message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 export function monitorService(options: MonitorServiceOptions): Service {
-  const pgdata = options.config.postgresql.pgdata;
   return {
     name: 'listener',
     async run(ctx: ServiceContext): Promise<void> {
-      const { log, signal } = ctx;
-      ctx.postgres.setExpected('running');
-      await ctx.postgres.ensure();
-      const clients: pg.Client[] = [];
-      const open = async (name: string): Promise<pg.Client> => {
-        const client = await connectLocal(pgdata, 'pg_auto_failover', { applicationName: `pg_auto_failover ${name}` });
-        clients.push(client);
-        return client;
-      };
-      try {
-        const main = await open('monitor');
-        const { from, to } = await applyMigrations(main, log);
-        if (from !== to) log.info(`Upgraded the monitor schema from ${from ?? 'nothing'} to ${to}`);
-        if (!(await becomeLeader(main, log, signal))) return;
-        log.info(`Managing the monitor at postgres://autoctl_node@${options.config.pg_autoctl.hostname}:${options.config.postgresql.port}/pg_auto_failover`);
-
-        await limitSession(main);
-        let settings: MonitorSettings = await readMonitorSettings(main);
-        const brain: Brain = createBrain({ client: main, log, settings: () => settings });
-        const loop = createDecisionLoop({ brain, log, tickMs: () => settings.decisionTickMs });
-        const logLimit = logRateLimiter(50, 200, () => performance.now());
-        let wake: (() => void) | null = null;
-        const listener = await open('listener');
-        await limitSession(listener);
-        listener.on('notification', (msg) => {
-          if (msg.channel === DECIDE_CHANNEL) {
-            loop.hints.add(msg.payload);
-            wake?.();
-          } else if (msg.channel === 'log') {
-            const { print, suppressed } = logLimit(msg.payload ?? '');
-            if (!print) return;
-            if (suppressed > 0) log.warn(`${suppressed} messages of the log channel were not printed (more than 50 a second)`);
-            log.info(sanitizeLogMessage(msg.payload ?? ''));
-          }
-        });
-        let lost: Error | null = null;
-        listener.on('error', (error) => { lost = error; wake?.(); });
-        main.on('error', (error) => { lost = error; wake?.(); });
-        await listener.query(`LISTEN ${DECIDE_CHANNEL}`);
-        await listener.query('LISTEN log');
-
-        const health = await open('health check');
-        await limitSession(health);
-        const healthSettings = (): HealthSettings => ({ ...DEFAULT_HEALTH_SETTINGS, ...settings.health });
-        const healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, signal);
-
-        // Decide for every group at start, then on each notification, and on
-        // a timer so time-based rules (timeouts, leases) fire without reports.
-        let lastSettings = performance.now();
-        while (!signal.aborted) {
-          if (lost) throw lost;
-          const next = await loop.round();
-          const now = performance.now();
-          if (now - lastSettings >= 5000) {
-            lastSettings = now;
-            settings = await readMonitorSettings(main);
-          }
-          if (loop.hints.pending || lost) continue;
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              clearTimeout(timer);
-              signal.removeEventListener('abort', done);
-              wake = null;
-              resolve();
-            };
-            const timer = setTimeout(done, Math.max(5, next - performance.now()));
-            wake = done;
-            signal.addEventListener('abort', done, { once: true });
-          });
+      let failures = 0;
+      while (!ctx.signal.aborted) {
+        try {
+          await monitorSession(options, ctx, () => { failures = 0; });
+          return;
+        } catch (error) {
+          if (ctx.signal.aborted) return;
+          if (!isConnectionLoss(error)) throw error;
+          if (failures === 0) ctx.log.warn(`Lost the connection to the monitor database, reconnecting: ${messageOf(error)}`);
+          failures += 1;
+          await sleep(Math.min(1000, 100 * 2 ** Math.min(failures - 1, 4)), ctx.signal);
         }
-        await healthLoop;
-      } finally {
-        await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
       }
     },
   };
+}
+
+/** One connected session of the service: migrations, leadership, the decision loop; throws when a connection is lost. */
+async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContext, connected: () => void): Promise<void> {
+  const pgdata = options.config.postgresql.pgdata;
+  const { log, signal } = ctx;
+  ctx.postgres.setExpected('running');
+  await ctx.postgres.ensure();
+  const clients: pg.Client[] = [];
+  const open = async (name: string): Promise<pg.Client> => {
+    const client = await connectLocal(pgdata, 'pg_auto_failover', { applicationName: `pg_auto_failover ${name}` });
+    clients.push(client);
+    return client;
+  };
+  try {
+    const main = await open('monitor');
+    connected();
+    const { from, to } = await applyMigrations(main, log);
+    if (from !== to) log.info(`Upgraded the monitor schema from ${from ?? 'nothing'} to ${to}`);
+    if (!(await becomeLeader(main, log, signal))) return;
+    log.info(`Managing the monitor at postgres://autoctl_node@${options.config.pg_autoctl.hostname}:${options.config.postgresql.port}/pg_auto_failover`);
+
+    await limitSession(main);
+    let settings: MonitorSettings = await readMonitorSettings(main);
+    const brain: Brain = createBrain({ client: main, log, settings: () => settings });
+    const loop = createDecisionLoop({ brain, log, tickMs: () => settings.decisionTickMs });
+    const logLimit = logRateLimiter(50, 200, () => performance.now());
+    let wake: (() => void) | null = null;
+    const listener = await open('listener');
+    await limitSession(listener);
+    listener.on('notification', (msg) => {
+      if (msg.channel === DECIDE_CHANNEL) {
+        loop.hints.add(msg.payload);
+        wake?.();
+      } else if (msg.channel === 'log') {
+        const { print, suppressed } = logLimit(msg.payload ?? '');
+        if (!print) return;
+        if (suppressed > 0) log.warn(`${suppressed} messages of the log channel were not printed (more than 50 a second)`);
+        log.info(sanitizeLogMessage(msg.payload ?? ''));
+      }
+    });
+    let lost: Error | null = null;
+    listener.on('error', (error) => { lost = error; wake?.(); });
+    main.on('error', (error) => { lost = error; wake?.(); });
+    await listener.query(`LISTEN ${DECIDE_CHANNEL}`);
+    await listener.query('LISTEN log');
+
+    const health = await open('health check');
+    await limitSession(health);
+    const healthSettings = (): HealthSettings => ({ ...DEFAULT_HEALTH_SETTINGS, ...settings.health });
+    const healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, signal);
+
+    // Decide for every group at start, then on each notification, and on
+    // a timer so time-based rules (timeouts, leases) fire without reports.
+    let lastSettings = performance.now();
+    while (!signal.aborted) {
+      if (lost) throw lost;
+      const next = await loop.round();
+      const now = performance.now();
+      if (now - lastSettings >= 5000) {
+        lastSettings = now;
+        settings = await readMonitorSettings(main);
+      }
+      if (loop.hints.pending || lost) continue;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          wake = null;
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(5, next - performance.now()));
+        wake = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    await healthLoop;
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  }
 }

@@ -15,7 +15,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort, onCleanup, runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  clusterUserName, dumpOnFailure, postmasterPid, processGone, startMonitor, startNode, waitForStates,
+  clusterUserName, dumpOnFailure, killPostmaster, postmasterPid, processGone, startMonitor, startNode, waitForStates,
   type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 import { startWriter } from '../helpers/writer.js';
@@ -185,6 +185,28 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
         const states = r.filter((n) => n.reportedstate === n.goalstate).map((n) => n.reportedstate).sort();
         return states.length === 2 && states[0] === 'primary' && states[1] === 'secondary';
       }, { timeoutMs: 180_000, intervalMs: 500 });
+    });
+  });
+
+  it('the monitor service reconnects to its own Postgres after repeated crashes, and the keepers follow', async () => {
+    const nodes: RunningNode[] = [];
+    const m = await startMonitor({ name: 'monitor-pgcrash' });
+    await threeMonitorSettings(m);
+    await dumpOnFailure(m, () => nodes, async () => {
+      await twoNodes(m, nodes);
+      // More crashes than the supervisor's restart budget of a failing service (5 in 300 s).
+      for (let i = 0; i < 6; i += 1) {
+        await killPostmaster(m.dirs.pgdata);
+        const back = await monitorBack(m);
+        const delays = await reportDelays(m, back.dbNow, ['node1', 'node2']);
+        for (const [name, delay] of Object.entries(delays)) assert.ok(delay <= 2, `${name} reported ${delay} s after the monitor's Postgres came back`);
+      }
+      assert.equal(m.proc.exited(), false, 'pg_autoctl of the monitor is still running');
+      // The brain still decides: a new node gets its first goal.
+      const node3 = await startNode(m, 'node3');
+      nodes.push(node3);
+      await waitForStates(m, { node1: 'primary', node2: 'secondary', node3: 'secondary' }, { nodes, timeoutMs: 120_000 });
+      assert.doesNotMatch(m.proc.output(), /has already been restarted/);
     });
   });
 
