@@ -7,7 +7,7 @@
 import { userInfo } from 'node:os';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import { readInitFileIfExists } from '../config/index.js';
-import { setNodeSystemIdentifier, synchronousStandbyNames } from '../monitor/api.js';
+import { setNodeSystemIdentifier, synchronousStandbyNames } from '../monitor-api/index.js';
 import {
   alterSystemReset, cancelSyncRepWaiters, checkpoint, classifyPgData, createDatabase, createExtension, createRole,
   allowPeerLoginAs, currentSetting, ensureReplicationRole, formatLsn, initdb, initdbAuth, isInRecovery, parseLsn, pgCtlPromote, replicationRows,

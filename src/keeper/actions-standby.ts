@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import { readInitFileIfExists, removeInitFile } from '../config/index.js';
-import { getMostAdvancedStandby, getPrimary } from '../monitor/api.js';
-import type { NodeAddress, PrimaryNode } from '../monitor/api-types.js';
+import { getMostAdvancedStandby, getPrimary } from '../monitor-api/index.js';
+import type { NodeAddress, PrimaryNode } from '../monitor-api/index.js';
 import {
   checkpoint, classifyPgData, formatLsn, isProcessAlive, localFacts, parseLsnOrZero, pgBasebackup, pgRewind, readControlData,
   runCrashRecovery, slotNameFor, upstreamHasSlot, wasShutDownCleanly,

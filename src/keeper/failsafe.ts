@@ -30,7 +30,7 @@ import { messageOf } from '../common/errors.js';
 import {
   heldByPromise, roundSucceeded, vouchedLeaseEnd, vouchPromiseEnd, vouchVerdict, type NodeState,
 } from '../fsm/index.js';
-import type { FailsafePeer } from '../monitor/api.js';
+import type { FailsafePeer } from '../monitor-api/index.js';
 import { walReceiverStatus } from '../postgres/sql.js';
 import { jsonReply, type HttpListener, type HttpReply, type HttpRequest } from './http-listener.js';
 import { loadLeaseEnd, storeLeaseEnd } from './lease-file.js';

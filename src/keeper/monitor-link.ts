@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { CHANNELS, parseStateNotification, type StateNotification } from '../monitor/api-types.js';
+import { CHANNELS, parseStateNotification, type StateNotification } from '../monitor-api/index.js';
 import { connectClient, scrubPasswords } from '../postgres/index.js';
 
 export interface MonitorLinkOptions {

@@ -7,7 +7,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoctlError, messageOf } from '../common/errors.js';
-import type { NodeAddress, PrimaryNode } from '../monitor/api-types.js';
+import type { NodeAddress, PrimaryNode } from '../monitor-api/index.js';
 import {
   applySlotPlan, createSelfSignedCertificate, hostResources, identifySystem, listReplicationSlots, planDropAllSlots,
   planSlotMaintenance, removeStandbySetup, renderNodeSettingsFile, replicationConninfo, slotNameFor, stopPostgres,

@@ -8,8 +8,8 @@ import pg from 'pg';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { sleep } from '../common/service.js';
-import { getFormation, registerNode, type RegisterNodeArgs } from '../monitor/api.js';
-import { sqlStateOf, type RegisteredNode } from '../monitor/api-types.js';
+import { getFormation, registerNode, type RegisterNodeArgs } from '../monitor-api/index.js';
+import { sqlStateOf, type RegisteredNode } from '../monitor-api/index.js';
 import { connectClient, scrubPasswords } from '../postgres/index.js';
 
 /** SQLSTATEs of a server that answers but refuses us: retrying does not help. */

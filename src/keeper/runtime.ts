@@ -10,7 +10,7 @@ import type { Logger } from '../common/log.js';
 import type { PostgresControl } from '../common/service.js';
 import { writeKeeperState, type AutoctlPaths, type KeeperConfig, type KeeperState } from '../config/index.js';
 import { isNodeState, type NodeState } from '../fsm/states.js';
-import type { NodeAddress } from '../monitor/api-types.js';
+import type { NodeAddress } from '../monitor-api/index.js';
 import type { PgBinaries } from '../postgres/index.js';
 import type { WriteLease } from './lease.js';
 import type { FailsafeState } from './failsafe.js';

@@ -13,7 +13,7 @@ import {
   isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists,
   PGDATA_INIT_STATE_TEXT, type AutoctlPaths, type KeeperConfig,
 } from '../config/index.js';
-import { getNode, updateNodeMetadata } from '../monitor/api.js';
+import { getNode, updateNodeMetadata } from '../monitor-api/index.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
 import { registerFailsafeRoutes, restoreFailsafe, runFailsafeLoop } from './failsafe.js';

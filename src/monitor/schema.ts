@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { sqlStateOf } from './api-types.js';
+import { sqlStateOf } from '../monitor-api/index.js';
 
 export const MONITOR_DBNAME = 'pg_auto_failover';
 export const MONITOR_SCHEMA = 'pgautofailover';

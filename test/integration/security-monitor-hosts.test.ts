@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { messageOf } from '../../src/common/errors.js';
-import { sqlStateOf } from '../../src/monitor/api-types.js';
+import { sqlStateOf } from '../../src/monitor-api/index.js';
 import { applyMigrations, createMonitorDatabase, createMonitorRoles } from '../../src/monitor/schema.js';
 import { runCleanups } from '../helpers/fixture.js';
 import { startTempPostgres, type TempPostgres } from '../helpers/temp-postgres.js';

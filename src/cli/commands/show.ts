@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { AutoctlError, badArgs } from '../../common/errors.js';
 import { isKeeperConfig } from '../../config/index.js';
-import { getHttpEndpoints } from '../../monitor/api.js';
+import { getHttpEndpoints } from '../../monitor-api/index.js';
 import { contextFor } from '../context.js';
 import { connectMonitor, resolveMonitor, withMonitor, type MonitorTarget } from '../monitor-target.js';
 import { renderJson } from '../render/json.js';

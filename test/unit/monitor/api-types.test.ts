@@ -4,7 +4,7 @@ import { AutoctlError } from '../../../src/common/errors.js';
 import {
   MonitorDataError, REPLICATION_STATES, formatLsn, isRetryableMonitorError, mapCurrentState, mapEvent, mapFormation,
   mapNode, mapRequest, parseDecideNotification, parseLsn, parseStateNotification, sqlStateOf,
-} from '../../../src/monitor/api-types.js';
+} from '../../../src/monitor-api/index.js';
 
 describe('LSN at the monitor boundary', () => {
   it('parses and formats pg_lsn text', () => {

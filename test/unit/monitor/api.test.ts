@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AutoctlError } from '../../../src/common/errors.js';
-import * as api from '../../../src/monitor/api.js';
-import { sqlStateOf } from '../../../src/monitor/api-types.js';
+import * as api from '../../../src/monitor-api/index.js';
+import { sqlStateOf } from '../../../src/monitor-api/index.js';
 
 interface Call { text: string; values: unknown[] }
 

@@ -1,0 +1,7 @@
+/** The monitor-API layer: the only code that speaks the monitor's SQL (see call.ts). */
+export * from './call.js';
+export * from './types.js';
+export * from './keeper.js';
+export * from './reporting.js';
+export * from './operator.js';
+export * from './service.js';
