@@ -31,7 +31,7 @@ export function register(world: World, node: SimNode): void {
   const rng = world.rng;
   const first = world.monitor.nodes.length === 0;
   const priority = first ? rng.pick([50, 100]) : rng.pick([50, 50, 50, 100, 0, 10]);
-  const quorum = first || rng.chance(0.85);
+  const quorum = first || rng.chance(world.failsafeFocus ? 0.4 : 0.85);
   if (!registerNode(world, node, priority, quorum)) node.nextLoopAt = world.t + world.loopMs;
 }
 
@@ -82,16 +82,31 @@ function cutOrHeal(world: World, heal: boolean): void {
   log(world, `fault: link ${a}-${b} ${heal ? 'healed' : 'cut'}`);
 }
 
-/** The failsafe's case: the primary loses the monitor only, and still reaches its standbys. */
+/**
+ * The failsafe's case: the primary loses the monitor and still reaches its
+ * standbys. Sometimes some or all standbys lose the monitor too (they keep
+ * vouching, unaware of any failover), and sometimes a new machine joins
+ * meanwhile, reaching the monitor and the primary.
+ */
 function cutPrimaryFromMonitor(world: World): void {
   const primary = world.nodes.find((n) => !n.retired && isWritableState(n.state));
   if (primary === undefined) return;
-  const row = world.links[primary.slot];
+  cutFromMonitor(world, primary);
+  // None, some, or all of the other nodes lose the monitor too.
+  const share = world.rng.pick([0, 0.5, 1]);
+  for (const node of world.nodes) {
+    if (node !== primary && !node.retired && world.rng.chance(share)) cutFromMonitor(world, node);
+  }
+  if (world.rng.chance(0.4)) addNode(world);
+}
+
+function cutFromMonitor(world: World, node: SimNode): void {
+  const row = world.links[node.slot];
   const monitor = world.links[SLOT_MONITOR];
   if (row === undefined || monitor === undefined || !row[SLOT_MONITOR]) return;
   row[SLOT_MONITOR] = false;
-  monitor[primary.slot] = false;
-  log(world, `fault: link ${SLOT_MONITOR}-${primary.slot} cut (the primary, node ${primary.nodeId}, from the monitor only)`);
+  monitor[node.slot] = false;
+  log(world, `fault: link ${SLOT_MONITOR}-${node.slot} cut (node ${node.nodeId} in ${node.state} from the monitor only)`);
 }
 
 function healMonitorLinks(world: World): void {
@@ -136,7 +151,7 @@ export function injectFaults(world: World): void {
   }
   if (rng.chance(0.006)) cutOrHeal(world, false);
   if (rng.chance(0.02)) cutOrHeal(world, true);
-  if (rng.chance(0.004)) cutPrimaryFromMonitor(world);
+  if (rng.chance(world.failsafeFocus ? 0.015 : 0.003)) cutPrimaryFromMonitor(world);
   else if (rng.chance(0.01)) healMonitorLinks(world);
   if (m.up && rng.chance(0.0015)) {
     log(world, 'fault: monitor crashes');

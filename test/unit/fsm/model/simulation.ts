@@ -35,6 +35,7 @@ export interface ScheduleResult {
 
 function createWorld(seed: number, trace: boolean): World {
   const rng = createRng(seed);
+  const failsafeFocus = rng.chance(0.5);
   const loopMs = rng.between(200, 1000);
   const unhealthy = rng.between(Math.max(2000, 3 * loopMs), 6000);
   const leaseMs = rng.chance(0.8) ? rng.between(Math.max(1500, 3 * loopMs), unhealthy) : rng.between(unhealthy, 2 * unhealthy);
@@ -60,11 +61,11 @@ function createWorld(seed: number, trace: boolean): World {
     loopMs,
     healthPeriodMs: rng.between(300, 1500),
     writeBytes: rng.between(64 << 10, 2 << 20),
-    acked: new Map(), electionFloor: new Map(), violations: [], trace: trace ? [] : null, faults: true,
+    acked: new Map(), electionFloor: new Map(), violations: [], trace: trace ? [] : null, faults: true, failsafeFocus,
     edgesSeen: new Set(),
     stats: newStats(),
   };
-  const count = rng.between(2, 4);
+  const count = rng.between(failsafeFocus ? 3 : 2, 4);
   for (let slot = 1; slot <= count; slot += 1) world.nodes.push(newSimNode(world, slot));
   return world;
 }

@@ -189,6 +189,12 @@ export interface World {
   readonly violations: Violation[];
   readonly trace: string[] | null;
   faults: boolean;
+  /**
+   * A schedule aimed at the failsafe: 3 or 4 nodes, the primary often cut
+   * from the monitor (with some or all standbys, a new node joining), more
+   * asynchronous standbys (they do not hold an election back).
+   */
+  readonly failsafeFocus: boolean;
   /** Keeper edges taken, as "from>to". */
   readonly edgesSeen: Set<string>;
   readonly stats: Stats;
