@@ -4,6 +4,7 @@
  * converge. Used by model-checker.test.ts and by replay.ts.
  */
 import { runSchedule, type ScheduleResult } from './simulation.js';
+import { newStats, type Stats } from './world.js';
 
 export const FAULT_STEPS = 1200;
 export const QUIET_STEPS = 800;
@@ -13,13 +14,13 @@ export interface Exploration {
   readonly steps: number;
   readonly failure: ScheduleResult | null;
   readonly edgesSeen: ReadonlySet<string>;
-  readonly totals: { failovers: number; acks: number; promotions: number; decisions: number; assignments: number };
+  readonly totals: Stats;
 }
 
 /** Seeds firstSeed, firstSeed + 1, ... until `budget` steps ran. */
 export function explore(firstSeed: number, budget: number): Exploration {
   const edges = new Set<string>();
-  const totals = { failovers: 0, acks: 0, promotions: 0, decisions: 0, assignments: 0 };
+  const totals = newStats();
   let steps = 0;
   let schedules = 0;
   for (let seed = firstSeed; steps < budget; seed += 1) {

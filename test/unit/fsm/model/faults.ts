@@ -4,12 +4,12 @@
  * node; network cuts between any two of monitor and nodes; and every
  * operator command the monitor accepts.
  */
-import { conv, groupOf } from '../../../../src/fsm/index.js';
+import { conv, groupOf, isWritableState } from '../../../../src/fsm/index.js';
 import { stopPostgres } from './keeper.js';
 import {
   registerNode, requestFailover, requestMaintenance, requestPromotion, requestRemoval, setNumberSyncStandbys, setPriority, setQuorum,
 } from './monitor.js';
-import { log, type SimNode, type World } from './world.js';
+import { SLOT_MONITOR, log, type SimNode, type World } from './world.js';
 
 export const MAX_SLOTS = 5;
 
@@ -17,6 +17,7 @@ export function newSimNode(world: World, slot: number): SimNode {
   return {
     slot, nodeId: -1, name: `slot_${slot}`, alive: true, keeperUp: true, frozen: false, retired: false,
     state: 'init', goal: 'init', leaseUntil: 0, nextLoopAt: world.t, busy: null, call: null, syncTarget: null,
+    peers: null, lastGrantAnsweredAt: null, knownPrimary: null, promiseEnd: null, round: null,
     pg: {
       running: false, hasData: false, pos: { tl: 0, lsn: 0 }, promoted: false, readOnly: false, upstream: null,
       recoveryTarget: null, ssn: null, pending: [], streamingFrom: null, operatorControlled: false,
@@ -30,7 +31,7 @@ export function register(world: World, node: SimNode): void {
   const rng = world.rng;
   const first = world.monitor.nodes.length === 0;
   const priority = first ? rng.pick([50, 100]) : rng.pick([50, 50, 50, 100, 0, 10]);
-  const quorum = first || rng.chance(0.85);
+  const quorum = first || rng.chance(world.failsafeFocus ? 0.4 : 0.85);
   if (!registerNode(world, node, priority, quorum)) node.nextLoopAt = world.t + world.loopMs;
 }
 
@@ -39,7 +40,17 @@ function crash(world: World, node: SimNode): void {
   node.alive = false;
   node.busy = null;
   node.call = null;
+  forgetKeeperMemory(node);
+  // The promise file holds an end on CLOCK_MONOTONIC with the boot id: a reboot loses it.
+  node.promiseEnd = null;
   stopPostgres(node);
+}
+
+/** What a keeper keeps only in memory (the peer list and the promise are in files). */
+function forgetKeeperMemory(node: SimNode): void {
+  node.round = null;
+  node.knownPrimary = null;
+  node.lastGrantAnsweredAt = null;
 }
 
 function keeperCrash(world: World, node: SimNode): void {
@@ -47,6 +58,7 @@ function keeperCrash(world: World, node: SimNode): void {
   node.keeperUp = false;
   node.busy = null;
   node.call = null;
+  forgetKeeperMemory(node);
 }
 
 function restart(world: World, node: SimNode): void {
@@ -68,6 +80,45 @@ function cutOrHeal(world: World, heal: boolean): void {
   row[b] = heal;
   back[a] = heal;
   log(world, `fault: link ${a}-${b} ${heal ? 'healed' : 'cut'}`);
+}
+
+/**
+ * The failsafe's case: the primary loses the monitor and still reaches its
+ * standbys. Sometimes some or all standbys lose the monitor too (they keep
+ * vouching, unaware of any failover), and sometimes a new machine joins
+ * meanwhile, reaching the monitor and the primary.
+ */
+function cutPrimaryFromMonitor(world: World): void {
+  const primary = world.nodes.find((n) => !n.retired && isWritableState(n.state));
+  if (primary === undefined) return;
+  cutFromMonitor(world, primary);
+  // None, some, or all of the other nodes lose the monitor too.
+  const share = world.rng.pick([0, 0.5, 1]);
+  for (const node of world.nodes) {
+    if (node !== primary && !node.retired && world.rng.chance(share)) cutFromMonitor(world, node);
+  }
+  if (world.rng.chance(0.4)) addNode(world);
+}
+
+function cutFromMonitor(world: World, node: SimNode): void {
+  const row = world.links[node.slot];
+  const monitor = world.links[SLOT_MONITOR];
+  if (row === undefined || monitor === undefined || !row[SLOT_MONITOR]) return;
+  row[SLOT_MONITOR] = false;
+  monitor[node.slot] = false;
+  log(world, `fault: link ${SLOT_MONITOR}-${node.slot} cut (node ${node.nodeId} in ${node.state} from the monitor only)`);
+}
+
+function healMonitorLinks(world: World): void {
+  const monitor = world.links[SLOT_MONITOR];
+  if (monitor === undefined) return;
+  for (let slot = 1; slot <= MAX_SLOTS; slot += 1) {
+    const row = world.links[slot];
+    if (row === undefined || row[SLOT_MONITOR]) continue;
+    row[SLOT_MONITOR] = true;
+    monitor[slot] = true;
+    log(world, `fault: link ${SLOT_MONITOR}-${slot} healed`);
+  }
 }
 
 export function injectFaults(world: World): void {
@@ -100,6 +151,8 @@ export function injectFaults(world: World): void {
   }
   if (rng.chance(0.006)) cutOrHeal(world, false);
   if (rng.chance(0.02)) cutOrHeal(world, true);
+  if (rng.chance(world.failsafeFocus ? 0.015 : 0.003)) cutPrimaryFromMonitor(world);
+  else if (rng.chance(0.01)) healMonitorLinks(world);
   if (m.up && rng.chance(0.0015)) {
     log(world, 'fault: monitor crashes');
     m.up = false;

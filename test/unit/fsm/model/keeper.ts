@@ -6,6 +6,7 @@
  * run redoes them (the table promises idempotent actions).
  */
 import { findTransition, isWritableState, type KeeperAction, type NodeState, type SyncState } from '../../../../src/fsm/index.js';
+import { afterNodeActive, awaitRound, heldUntil, onReportFailure } from './failsafe.js';
 import { processCall } from './monitor.js';
 import { followPrimary, primaryNode, runAction } from './actions.js';
 import { SLOT_MONITOR, log, reachable, violate, type Call, type SimNode, type World } from './world.js';
@@ -31,6 +32,7 @@ export function keeperStep(world: World, node: SimNode): void {
     resolveCall(world, node, node.call);
     return;
   }
+  if (awaitRound(world, node)) return;
   if (world.t < node.nextLoopAt) return;
 
   // The keeper's own fence: a writable state without a lease goes to demote_timeout (a table edge).
@@ -62,6 +64,7 @@ function sendCall(world: World, node: SimNode): void {
   const m = world.monitor;
   if (!m.up || !reachable(world, node.slot, SLOT_MONITOR)) {
     node.nextLoopAt = world.t + world.loopMs;
+    onReportFailure(world, node);
     return;
   }
   const rng = world.rng;
@@ -114,6 +117,7 @@ function resolveCall(world: World, node: SimNode, call: Call): void {
   if (world.t < call.timeoutAt) return;
   node.call = null;
   node.nextLoopAt = world.t + world.loopMs;
+  onReportFailure(world, node);
 }
 
 function onAnswer(world: World, node: SimNode, call: Call): void {
@@ -127,9 +131,17 @@ function onAnswer(world: World, node: SimNode, call: Call): void {
   if (goal === null) return;
   node.goal = goal;
   if (isWritableState(goal)) node.leaseUntil = Math.max(node.leaseUntil, call.sentAt + world.settings.leaseMs);
+  afterNodeActive(world, node, goal);
   node.nextLoopAt = world.t + world.loopMs;
   if (goal === node.state) {
     ensureState(node, world);
+    return;
+  }
+  // The vouch promise holds off a transition that stops streaming or promotes (the keeper retries next round).
+  const held = heldUntil(world, node, goal);
+  if (held !== null) {
+    world.stats.promiseHolds += 1;
+    log(world, `node ${node.nodeId}: holds ${node.state} -> ${goal} until ${(held / 1000).toFixed(3)}s (vouch promise)`);
     return;
   }
   // spec 02 §6.1 step 5: ensure the current state first, except around demotions.

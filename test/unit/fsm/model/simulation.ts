@@ -7,12 +7,13 @@
  */
 import { conv, groupOf, type FsmSettings } from '../../../../src/fsm/index.js';
 import { MAX_SLOTS, addNode, injectFaults, newSimNode, register } from './faults.js';
+import { deliverMessages } from './failsafe.js';
 import { deliverCalls, keeperStep } from './keeper.js';
 import { healthChecks, requestMaintenance, runBrain, setPriority } from './monitor.js';
 import { acknowledge, checkSingleWriter, fence, stream, write } from './postgres.js';
 import { createRng } from './prng.js';
 import { createTimelines } from './timelines.js';
-import type { Violation, World } from './world.js';
+import { newStats, type Violation, type World } from './world.js';
 
 export interface ScheduleOptions {
   readonly faultSteps: number;
@@ -34,6 +35,7 @@ export interface ScheduleResult {
 
 function createWorld(seed: number, trace: boolean): World {
   const rng = createRng(seed);
+  const failsafeFocus = rng.chance(0.5);
   const loopMs = rng.between(200, 1000);
   const unhealthy = rng.between(Math.max(2000, 3 * loopMs), 6000);
   const leaseMs = rng.chance(0.8) ? rng.between(Math.max(1500, 3 * loopMs), unhealthy) : rng.between(unhealthy, 2 * unhealthy);
@@ -54,15 +56,16 @@ function createWorld(seed: number, trace: boolean): World {
     },
     nodes: [],
     links: Array.from({ length: MAX_SLOTS + 1 }, () => Array.from({ length: MAX_SLOTS + 1 }, () => true)),
+    messages: [], nextRoundId: 1,
     t: 0,
     loopMs,
     healthPeriodMs: rng.between(300, 1500),
     writeBytes: rng.between(64 << 10, 2 << 20),
-    acked: new Map(), electionFloor: new Map(), violations: [], trace: trace ? [] : null, faults: true,
+    acked: new Map(), electionFloor: new Map(), violations: [], trace: trace ? [] : null, faults: true, failsafeFocus,
     edgesSeen: new Set(),
-    stats: { failovers: 0, acks: 0, promotions: 0, decisions: 0, assignments: 0 },
+    stats: newStats(),
   };
-  const count = rng.between(2, 4);
+  const count = rng.between(failsafeFocus ? 3 : 2, 4);
   for (let slot = 1; slot <= count; slot += 1) world.nodes.push(newSimNode(world, slot));
   return world;
 }
@@ -71,6 +74,7 @@ function step(world: World): void {
   world.t += world.rng.between(50, 400);
   if (world.faults) injectFaults(world);
   deliverCalls(world);
+  deliverMessages(world);
   for (const node of world.nodes) {
     if (node.nodeId < 0) register(world, node);
     else keeperStep(world, node);

@@ -72,6 +72,49 @@ export interface Postgres {
   operatorControlled: boolean;
 }
 
+/** One other node of the group on a keeper's failsafe peer list (failsafe_peers). */
+export interface Peer {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * The failsafe material a keeper fetched from the monitor after a
+ * successful node_active (kept in a file: it survives crashes).
+ */
+export interface PeerList {
+  readonly peers: readonly Peer[];
+  readonly fetchedAt: number;
+  /** Fetched after the last node_active that granted this node a write lease. */
+  freshForLease: boolean;
+}
+
+/** A vouch round of a primary whose node_active failed. */
+export interface VouchRound {
+  readonly id: number;
+  readonly sentAt: number;
+  readonly asked: readonly number[];
+  readonly yes: Set<number>;
+  readonly answered: Set<number>;
+  readonly deadline: number;
+}
+
+/** A keeper-to-keeper message of the failsafe in the simulated network. */
+export interface Message {
+  readonly kind: 'question' | 'answer';
+  readonly fromNodeId: number;
+  readonly fromSlot: number;
+  readonly toNodeId: number;
+  readonly toSlot: number;
+  readonly roundId: number;
+  /** The lease length the question asks a promise for. */
+  readonly leaseMs: number;
+  readonly yes: boolean;
+  readonly sentAt: number;
+  deliverAt: number;
+}
+
 export interface SimNode {
   readonly slot: number;
   nodeId: number;
@@ -91,6 +134,16 @@ export interface SimNode {
   call: Call | null;
   syncTarget: number | null;
   pg: Postgres;
+  /** The failsafe peer list (file: survives crashes of the keeper and of the machine). */
+  peers: PeerList | null;
+  /** When the last node_active answer granting a writable goal arrived (keeper memory). */
+  lastGrantAnsweredAt: number | null;
+  /** get_other_nodes' primary, fetched after each successful node_active (keeper memory). */
+  knownPrimary: number | null;
+  /** The vouch promise: no held transition before this time (file: survives a keeper crash, not a reboot). */
+  promiseEnd: number | null;
+  /** The vouch round in flight. */
+  round: VouchRound | null;
 }
 
 export interface Monitor {
@@ -122,6 +175,9 @@ export interface World {
   readonly nodes: SimNode[];
   /** links[a][b]: slot a reaches slot b; slot 0 is the monitor, node slots start at 1. */
   readonly links: boolean[][];
+  /** Failsafe messages in flight. */
+  messages: Message[];
+  nextRoundId: number;
   t: number;
   readonly loopMs: number;
   readonly healthPeriodMs: number;
@@ -133,9 +189,32 @@ export interface World {
   readonly violations: Violation[];
   readonly trace: string[] | null;
   faults: boolean;
+  /**
+   * A schedule aimed at the failsafe: 3 or 4 nodes, the primary often cut
+   * from the monitor (with some or all standbys, a new node joining), more
+   * asynchronous standbys (they do not hold an election back).
+   */
+  readonly failsafeFocus: boolean;
   /** Keeper edges taken, as "from>to". */
   readonly edgesSeen: Set<string>;
-  readonly stats: { failovers: number; acks: number; promotions: number; decisions: number; assignments: number };
+  readonly stats: Stats;
+}
+
+export interface Stats {
+  failovers: number;
+  acks: number;
+  promotions: number;
+  decisions: number;
+  assignments: number;
+  /** Vouch rounds run, rounds that extended a lease, yes answers given, transitions held by a promise. */
+  vouchRounds: number;
+  vouchExtensions: number;
+  vouchYes: number;
+  promiseHolds: number;
+}
+
+export function newStats(): Stats {
+  return { failovers: 0, acks: 0, promotions: 0, decisions: 0, assignments: 0, vouchRounds: 0, vouchExtensions: 0, vouchYes: 0, promiseHolds: 0 };
 }
 
 export const SLOT_MONITOR = 0;
