@@ -28,12 +28,12 @@ import { request as httpRequest } from 'node:http';
 import { z } from 'zod';
 import { messageOf } from '../common/errors.js';
 import {
-  heldByPromise, roundSucceeded, vouchedLeaseEnd, vouchPromiseEnd, vouchVerdict, type NodeState,
+  heldByPromise, leaseMarginMs, roundSucceeded, vouchedLeaseEnd, vouchPromiseEnd, vouchVerdict, type NodeState,
 } from '../fsm/index.js';
 import type { FailsafePeer } from '../monitor-api/index.js';
 import { walReceiverStatus } from '../postgres/sql.js';
 import { jsonReply, type HttpListener, type HttpReply, type HttpRequest } from './http-listener.js';
-import { loadLeaseEnd, storeLeaseEnd } from './lease-file.js';
+import { bootId, storeLeaseEnd } from './lease-file.js';
 import { sleep } from '../common/service.js';
 import { needsWriteLease } from './lease.js';
 import { assignedState, currentState, type KeeperRuntime } from './runtime.js';
@@ -126,12 +126,51 @@ export function failsafeFiles(leaseFile: string): { material: string; promise: s
   return { material: `${leaseFile}.failsafe`, promise: `${leaseFile}.promise` };
 }
 
+/**
+ * Writes a promise: its end on the system-wide monotonic clock with the
+ * boot id, and the lease length it was given for.
+ */
+function storePromise(path: string, end: number, leaseMs: number): void {
+  try {
+    const endNs = process.hrtime.bigint() + BigInt(Math.round((end - performance.now()) * 1e6));
+    writeFileSync(`${path}.new`, `${JSON.stringify({ boot_id: bootId(), expires_at_ns: endNs.toString(), lease_ms: leaseMs })}\n`, { mode: 0o600 });
+    renameSync(`${path}.new`, path);
+  } catch {
+    // the promise still holds in memory; a keeper restart before the next answer would lose it
+  }
+}
+
+/**
+ * The promise a previous keeper process made, in this process's
+ * performance.now() ms. After a reboot the monotonic clock started again,
+ * so the time elapsed since is unknown: the promise is held a whole lease
+ * (and margin) from now, which is never shorter than what is left of it.
+ */
+export function loadPromise(path: string): { end: number | null; leaseMs: number } | null {
+  let value: { boot_id?: unknown; expires_at_ns?: unknown; lease_ms?: unknown };
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8')) as typeof value;
+  } catch {
+    return null;
+  }
+  const leaseMs = typeof value.lease_ms === 'number' && value.lease_ms > 0 ? Math.min(value.lease_ms, MAX_ASKED_LEASE_MS) : MAX_ASKED_LEASE_MS;
+  if (value.boot_id !== bootId() || typeof value.expires_at_ns !== 'string' || !/^\d+$/.test(value.expires_at_ns)) {
+    return { end: performance.now() + leaseMs + leaseMarginMs(leaseMs), leaseMs };
+  }
+  const remainingMs = Math.min(Number(BigInt(value.expires_at_ns) - process.hrtime.bigint()) / 1e6, leaseMs + leaseMarginMs(leaseMs));
+  return { end: remainingMs > 0 ? performance.now() + remainingMs : null, leaseMs };
+}
+
 /** The failsafe state of a starting keeper: the material and the promise it made before a restart. */
 export function restoreFailsafe(leaseFile: string): FailsafeState {
   const files = failsafeFiles(leaseFile);
   const state = newFailsafeState();
   state.material = loadMaterial(files.material);
-  state.promiseEnd = loadLeaseEnd(files.promise);
+  const promise = loadPromise(files.promise);
+  state.promiseEnd = promise?.end ?? null;
+  // Rebased on this boot while it runs, gone once it ran out.
+  if (promise !== null && promise.end !== null) storePromise(files.promise, promise.end, promise.leaseMs);
+  else if (promise !== null) rmSync(files.promise, { force: true });
   return state;
 }
 
@@ -257,7 +296,7 @@ export async function answerQuestion(rt: KeeperRuntime, req: HttpRequest): Promi
     }, requester);
     verdict = v.yes ? { yes: true, reason: 'streaming from this primary' } : { yes: false, reason: v.reason };
   }
-  if (verdict.yes) notePromise(rt, vouchPromiseEnd(performance.now(), question.leaseMs));
+  if (verdict.yes) notePromise(rt, vouchPromiseEnd(performance.now(), question.leaseMs), question.leaseMs);
   noteAnswer(rt, question.from, verdict.yes, verdict.reason);
   const answer: VouchAnswer = {
     v: 1, kind: 'vouch-answer', from: material.nodeId, to: question.from, nonce: question.nonce, yes: verdict.yes, reason: verdict.reason,
@@ -267,10 +306,10 @@ export async function answerQuestion(rt: KeeperRuntime, req: HttpRequest): Promi
 }
 
 /** Records a promise (memory and file) before the yes leaves this node. */
-function notePromise(rt: KeeperRuntime, end: number): void {
+function notePromise(rt: KeeperRuntime, end: number, leaseMs: number): void {
   const state = rt.failsafe;
   if (state.promiseEnd === null || end > state.promiseEnd) state.promiseEnd = end;
-  storeLeaseEnd(failsafeFiles(rt.leaseFile).promise, state.promiseEnd);
+  storePromise(failsafeFiles(rt.leaseFile).promise, state.promiseEnd, leaseMs);
 }
 
 function noteAnswer(rt: KeeperRuntime, primaryId: number, yes: boolean, reason: string): void {

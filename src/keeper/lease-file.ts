@@ -11,7 +11,7 @@ import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, re
 /** The lease file is read back only when this account wrote it and nobody else may change it. */
 export const LEASE_FILE_MODE = 0o600;
 
-function bootId(): string {
+export function bootId(): string {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {

@@ -5,7 +5,7 @@
  * never grows from calls it refused without trying.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -89,6 +89,32 @@ describe('failsafe messages', () => {
       assert.equal(link.consecutiveFailures, 2);
     } finally {
       await link.close();
+    }
+  });
+});
+
+describe('failsafe promise file', () => {
+  it('keeps a promise across a keeper restart, and holds a whole lease after a reboot', async () => {
+    const { writeFileSync, existsSync } = await import('node:fs');
+    const { restoreFailsafe, failsafeFiles } = await import('../../../src/keeper/failsafe.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pgaf-promise-'));
+    try {
+      const lease = join(dir, 'pg_autoctl.lease');
+      const files = failsafeFiles(lease);
+      // Written by a keeper of another boot: hold a whole lease and margin from now.
+      writeFileSync(files.promise, JSON.stringify({ boot_id: 'another-boot', expires_at_ns: '1', lease_ms: 8000 }));
+      const before = performance.now();
+      const rebooted = restoreFailsafe(lease);
+      assert.ok(rebooted.promiseEnd !== null && rebooted.promiseEnd >= before + 8400 - 5, `held ${String(rebooted.promiseEnd)}`);
+      // Rebased on this boot: the next restart keeps the same end.
+      const again = restoreFailsafe(lease);
+      assert.ok(again.promiseEnd !== null && Math.abs(again.promiseEnd - rebooted.promiseEnd) < 50);
+      // An expired promise of this boot is dropped with its file.
+      writeFileSync(files.promise, JSON.stringify({ boot_id: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), expires_at_ns: '1', lease_ms: 8000 }));
+      assert.equal(restoreFailsafe(lease).promiseEnd, null);
+      assert.equal(existsSync(files.promise), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
