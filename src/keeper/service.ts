@@ -16,7 +16,8 @@ import {
 import { getNode, updateNodeMetadata } from '../monitor-api/index.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
-import { registerFailsafeRoutes, restoreFailsafe, runFailsafeLoop } from './failsafe.js';
+import { registerFailsafeRoutes, runFailsafeLoop } from './failsafe.js';
+import { restoreFailsafe } from './failsafe-state.js';
 import { HttpListener } from './http-listener.js';
 import { LeaseGuard } from './lease-guard.js';
 import { WriteLease, needsWriteLease } from './lease.js';

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkAnswer, loadMaterial, sign, storeMaterial, verify, type VouchQuestion } from '../../../src/keeper/failsafe.js';
+import { checkAnswer, sign, verify, type VouchQuestion } from '../../../src/keeper/failsafe-messages.js';
+import { loadMaterial, storeMaterial } from '../../../src/keeper/failsafe-state.js';
 import { createServer } from 'node:net';
 import { silentLogger } from '../../../src/common/log.js';
 import { BackOffError, MonitorLink, backOffMs, MAX_BACK_OFF_MS } from '../../../src/keeper/monitor-link.js';
@@ -96,7 +97,7 @@ describe('failsafe messages', () => {
 describe('failsafe promise file', () => {
   it('keeps a promise across a keeper restart, and holds a whole lease after a reboot', async () => {
     const { writeFileSync, existsSync } = await import('node:fs');
-    const { restoreFailsafe, failsafeFiles } = await import('../../../src/keeper/failsafe.js');
+    const { restoreFailsafe, failsafeFiles } = await import('../../../src/keeper/failsafe-state.js');
     const dir = mkdtempSync(join(tmpdir(), 'pgaf-promise-'));
     try {
       const lease = join(dir, 'pg_autoctl.lease');
