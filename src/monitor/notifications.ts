@@ -102,11 +102,11 @@ export function sanitizeLogMessage(text: string, limit = MAX_LOG_MESSAGE): strin
  * that. Returns, per message, whether to print it, and how many were
  * suppressed since the last printed one.
  */
-export function logRateLimiter(perSecond: number, burst: number, clock: () => number): (message: string) => { print: boolean; suppressed: number } {
+export function logRateLimiter(perSecond: number, burst: number, clock: () => number): LogRateLimiter {
   let tokens = burst;
   let last = clock();
   let suppressed = 0;
-  return () => {
+  const take = (): { print: boolean; suppressed: number } => {
     const now = clock();
     tokens = Math.min(burst, tokens + ((now - last) / 1000) * perSecond);
     last = now;
@@ -119,4 +119,17 @@ export function logRateLimiter(perSecond: number, burst: number, clock: () => nu
     suppressed = 0;
     return result;
   };
+  // The count of a burst that no later message reports (called on a timer).
+  const flush = (): number => {
+    const count = suppressed;
+    suppressed = 0;
+    return count;
+  };
+  return Object.assign(take, { flush });
+}
+
+/** Takes a message (print it or not, and how many were dropped before it); `flush` reports drops no later message did. */
+export interface LogRateLimiter {
+  (message: string): { print: boolean; suppressed: number };
+  flush(): number;
 }

@@ -241,6 +241,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     clients.push(client);
     return client;
   };
+  let dropped: NodeJS.Timeout | undefined;
   try {
     const main = await open('monitor');
     connected();
@@ -268,6 +269,10 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
         log.info(sanitizeLogMessage(msg.payload ?? ''));
       }
     });
+    dropped = setInterval(() => {
+      const count = logLimit.flush();
+      if (count > 0) log.warn(`${count} messages of the log channel were not printed (more than 50 a second)`);
+    }, 1000);
     let lost: Error | null = null;
     listener.on('error', (error) => { lost = error; wake?.(); });
     main.on('error', (error) => { lost = error; wake?.(); });
@@ -305,6 +310,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     }
     await healthLoop;
   } finally {
+    clearInterval(dropped);
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
 }

@@ -3,7 +3,7 @@
  * CLI, run as the cluster account.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, chownSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, chownSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -56,15 +56,23 @@ describe('pg_autoctl create monitor', () => {
   it('with --ssl-self-signed --auth scram-sha-256 the monitor serves TLS and the URI says sslmode=require', async () => {
     const monitor = await startMonitor({ name: 'ssl-monitor', extraArgs: ['--ssl-self-signed', '--auth', 'scram-sha-256'] });
     assert.match(monitor.uri, /\?sslmode=require$/);
+    // Nothing is trusted on TCP any more: the operator sets autoctl_node's
+    // password, here as the cluster account over the Unix socket (peer).
+    const socketDir = readFileSync(join(monitor.dirs.pgdata, 'postmaster.pid'), 'utf8').split('\n')[4] ?? '';
+    const setPassword = await run(['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(monitor.port), '-d', 'pg_auto_failover',
+      '-c', "ALTER ROLE autoctl_node PASSWORD 'monitor-test'"]);
+    assert.equal(setPassword.exitCode, 0, setPassword.stderr);
+    const psql = (uri: string, sql: string): ReturnType<typeof run> =>
+      run(['psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', uri, '-c', sql], { env: { PGPASSWORD: 'monitor-test' } });
     const ssl = await psql(monitor.uri, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
     assert.equal(ssl.exitCode, 0, ssl.stderr);
     assert.equal(ssl.stdout.trim(), 't');
     const noSsl = await psql(monitor.uri.replace('sslmode=require', 'sslmode=disable'), 'SELECT 1');
     // Plain connections from the LAN are refused by the hostssl rule, loopback keeps initdb's trust rule.
     assert.ok(noSsl.exitCode === 0 || /no pg_hba.conf entry/.test(noSsl.stderr), noSsl.stderr);
-    const hba = await monitor.sql<{ type: string; database: string[]; auth_method: string }>(
-      "SELECT type, database, auth_method FROM pg_hba_file_rules WHERE 'autoctl_node' = ANY(user_name)");
-    assert.deepEqual(hba.map((r) => [r.type, r.database, r.auth_method]), [['hostssl', ['pg_auto_failover'], 'scram-sha-256']]);
+    const hba = await run(['psql', '-X', '-A', '-t', '-h', socketDir, '-p', String(monitor.port), '-d', 'pg_auto_failover', '-c',
+      "SELECT type, array_to_string(database, ','), auth_method FROM pg_hba_file_rules WHERE 'autoctl_node' = ANY(user_name)"]);
+    assert.equal(hba.stdout.trim(), 'hostssl|pg_auto_failover|scram-sha-256');
   });
 
   it('autoctl_node reads the tables but writes only through the API functions', async () => {
