@@ -36,6 +36,7 @@ import { jsonReply, type HttpListener, type HttpReply, type HttpRequest } from '
 import { loadLeaseEnd, storeLeaseEnd } from './lease-file.js';
 import { sleep } from '../common/service.js';
 import { needsWriteLease } from './lease.js';
+import { newFailsafeState, type FailsafeMaterial, type FailsafeState } from './failsafe-state.js';
 import { assignedState, currentState, type KeeperRuntime } from './runtime.js';
 
 export const VOUCH_PATH = '/failsafe/vouch';
@@ -47,44 +48,7 @@ const MAX_ASKED_LEASE_MS = 10 * 60 * 1000;
 const NONCE_MEMORY_MS = 15 * 60 * 1000;
 const MAX_NONCES = 100_000;
 
-/** What the monitor handed out, as kept in memory and in the failsafe file. */
-export interface FailsafeMaterial {
-  readonly nodeId: number;
-  readonly formation: string;
-  readonly groupId: number;
-  readonly peers: readonly FailsafePeer[];
-  readonly secret: string;
-  /**
-   * The list was fetched after the last node_active that granted this
-   * node a write lease: only then may a primary vouch with it (a node
-   * registered before that grant is on it).
-   */
-  readonly freshForLease: boolean;
-}
-
-/** Everything of the failsafe a keeper keeps between rounds. */
-export interface FailsafeState {
-  material: FailsafeMaterial | null;
-  /** performance.now() of the last node_active answer that granted a writable goal. */
-  lastGrantAnsweredAt: number | null;
-  /** The port published on the monitor by this process (undefined: not yet). */
-  publishedHttpPort: number | null | undefined;
-  /** Until when this node promised not to stop streaming nor be promoted (performance.now() ms). */
-  promiseEnd: number | null;
-  /** Nonces already seen, with when they were seen. */
-  readonly nonces: Map<string, number>;
-  /** The current outage, on the primary: when it started and what the rounds did. */
-  outage: { since: number; rounds: number; extended: number; vouchers: Set<number>; lastRefusal: string | null } | null;
-  /** Answers given during the current outage, on a standby. */
-  vouched: { since: number; yes: number; no: number; primaryId: number | null } | null;
-}
-
-export function newFailsafeState(): FailsafeState {
-  return {
-    material: null, lastGrantAnsweredAt: null, publishedHttpPort: undefined, promiseEnd: null,
-    nonces: new Map(), outage: null, vouched: null,
-  };
-}
+export { newFailsafeState, type FailsafeMaterial, type FailsafeState } from './failsafe-state.js';
 
 // ---------------------------------------------------------------------------
 // Files

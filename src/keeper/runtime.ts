@@ -13,7 +13,7 @@ import { isNodeState, type NodeState } from '../fsm/states.js';
 import type { NodeAddress } from '../monitor-api/index.js';
 import type { PgBinaries } from '../postgres/index.js';
 import type { WriteLease } from './lease.js';
-import type { FailsafeState } from './failsafe.js';
+import type { FailsafeState } from './failsafe-state.js';
 import type { LocalPg, PgReport } from './local-pg.js';
 import type { MonitorLink } from './monitor-link.js';
 

@@ -7,7 +7,7 @@ import { ERROR_CODES } from '../common/errors.js';
 import { lsnFromText, lsnToText } from '../common/lsn.js';
 import {
   NODE_HEALTH, NODE_STATES, SYNC_STATES, isNodeState,
-  type NodeHealth as HealthLabelOfFsm, type NodeState, type SyncState,
+  type NodeHealth as HealthLabelOfFsm, type NodeState,
 } from '../fsm/index.js';
 
 /** The states of pgautofailover.replication_state, in enum order: the fsm's node states. */
