@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the test suite: type check, lint, build, then unit tests and the
+// Runs the test suite: type check, lint (eslint, then the import-cycle
+// check), build, then unit tests and the
 // integration tests (serially: they start real clusters).
 // Usage: node scripts/run-tests.mjs [unit|integration] [file filter...]
 import { spawnSync } from 'node:child_process';
@@ -32,6 +33,7 @@ function run(cmd, cmdArgs) {
 if (!process.env.SKIP_CHECKS) {
   run('npx', ['tsc', '--noEmit', '-p', '.']);
   run('npx', ['eslint', '.']);
+  run(process.execPath, ['scripts/check-cycles.mjs', 'src']);
 }
 run('npm', ['run', '--silent', 'build']);
 

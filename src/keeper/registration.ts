@@ -8,7 +8,7 @@ import pg from 'pg';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { sleep } from '../common/service.js';
-import { getFormation, registerNode, type RegisterNodeArgs } from '../monitor-api/index.js';
+import { getFormation, hasMonitorSchema, registerNode, type RegisterNodeArgs } from '../monitor-api/index.js';
 import { sqlStateOf, type RegisteredNode } from '../monitor-api/index.js';
 import { connectClient, scrubPasswords } from '../postgres/index.js';
 
@@ -79,8 +79,7 @@ export async function connectMonitorForCreate(options: MonitorConnectOptions): P
     try {
       const client = await connectClient(options.uri, { connectTimeoutMs: 2000, applicationName: 'pg_autoctl create', env: options.env });
       try {
-        const { rows } = await client.query<{ ok: boolean }>("SELECT to_regclass('pgautofailover.node') IS NOT NULL AS ok");
-        if (rows[0]?.ok !== true) {
+        if (!(await hasMonitorSchema(client))) {
           throw new AutoctlError('BAD_STATE', `The database at "${uri}" is not a pg_auto_failover monitor: it has no pgautofailover schema`,
             { hint: 'use the URI printed by pg_autoctl show uri --formation monitor on the monitor node' });
         }

@@ -5,7 +5,6 @@
  * its first stable state. Both resume an interrupted `create` (init file).
  */
 import { join } from 'node:path';
-import type pg from 'pg';
 import { messageOf } from '../common/errors.js';
 import { maskConfigValue } from '../common/secrets.js';
 import { FatalServiceError, type Service, type ServiceContext } from '../common/service.js';
@@ -13,7 +12,7 @@ import {
   isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists,
   PGDATA_INIT_STATE_TEXT, type AutoctlPaths, type KeeperConfig,
 } from '../config/index.js';
-import { getNode, updateNodeMetadata } from '../monitor-api/index.js';
+import { getNode, readPrimaryLeaseTimeoutMs, updateNodeMetadata } from '../monitor-api/index.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
 import { registerFailsafeRoutes, runFailsafeLoop } from './failsafe.js';
@@ -36,16 +35,6 @@ export interface KeeperServiceOptions {
 
 /** How often the write lease is checked besides the checks of the loop itself. */
 const LEASE_CHECK_MS = 100;
-
-/** The lease length (ms) the monitor uses, from pgautofailover.settings; undefined when absent. */
-export async function readMonitorLeaseMs(client: pg.ClientBase): Promise<number | undefined> {
-  const result = await client.query<{ setting: string }>(
-    `SELECT setting FROM pgautofailover.settings
-      WHERE name IN ('primary_lease_timeout', 'pgautofailover.primary_lease_timeout')
-      ORDER BY name LIMIT 1`);
-  const value = Number(result.rows[0]?.setting);
-  return Number.isFinite(value) && value > 0 ? value : undefined;
-}
 
 export function keeperService(options: KeeperServiceOptions): Service {
   return keeperLoopService(options, 'node-active', false);
@@ -119,7 +108,7 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     wakeOn: (n) => n.formation === config.pg_autoctl.formation && n.groupId === (holder.rt?.state.currentGroup ?? n.groupId),
     onConnect: async (client) => {
       try {
-        const ms = await readMonitorLeaseMs(client);
+        const ms = await readPrimaryLeaseTimeoutMs(client);
         if (ms !== undefined) lease.setMonitorLeaseMs(ms);
       } catch (error) {
         log.debug(`Failed to read the monitor's lease setting: ${messageOf(error)}`);

@@ -5,3 +5,4 @@ export * from './keeper.js';
 export * from './reporting.js';
 export * from './operator.js';
 export * from './service.js';
+export * from './service-rows.js';

@@ -1,7 +1,7 @@
 /** The keeper protocol (role autoctl_node): registration, node_active, the group's nodes, the failsafe. */
 import { call, one, maybeOne, nothing, type MonitorClient, type Row } from './call.js';
 import {
-  type NodeAddress, type NodeAssignment, type NodeId, type NodeIdentity, type NodeKind, type PrimaryNode, type RegisteredNode, type ReplicationState, type SyncState, asBool, asInt, asText, formatLsn, mapAssignment, mapNodeAddress, mapNodeIdentity, mapPrimaryNode, mapRegisteredNode,
+  type NodeAddress, type NodeAssignment, type NodeId, type NodeIdentity, type NodeKind, type PrimaryNode, type RegisteredNode, type ReplicationState, type ReportedSyncState, asBool, asInt, asText, formatLsn, mapAssignment, mapNodeAddress, mapNodeIdentity, mapPrimaryNode, mapRegisteredNode,
 } from './types.js';
 
 // ---------------------------------------------------------------------------
@@ -52,7 +52,7 @@ export interface NodeActiveArgs {
   tli: number;
   /** 0n: unknown, keeps the stored LSN. */
   lsn: bigint;
-  syncState: SyncState;
+  syncState: ReportedSyncState;
   /** The goal the keeper had received when it gathered this report ('unknown': not sent). */
   knownGoal?: ReplicationState;
 }
@@ -207,4 +207,21 @@ export function synchronousStandbyNames(client: MonitorClient, formation = 'defa
   return call(client, 'synchronous_standby_names',
     'SELECT pgautofailover.synchronous_standby_names($1::text, $2::int) AS value',
     [formation, groupId], one('synchronous_standby_names', (row) => asText(row.value)));
+}
+
+/** Whether the database holds a pg_auto_failover monitor schema (checked before registering). */
+export function hasMonitorSchema(client: MonitorClient): Promise<boolean> {
+  return call(client, 'node', "SELECT to_regclass('pgautofailover.node') IS NOT NULL AS ok", [],
+    (rows) => rows[0]?.ok === true);
+}
+
+/** primary_lease_timeout (ms) of the monitor's settings; undefined when absent or not a positive number. */
+export function readPrimaryLeaseTimeoutMs(client: MonitorClient): Promise<number | undefined> {
+  return call(client, 'settings',
+    `SELECT setting FROM pgautofailover.settings
+      WHERE name IN ('primary_lease_timeout', 'pgautofailover.primary_lease_timeout')
+      ORDER BY name LIMIT 1`, [], (rows) => {
+      const value = Number(rows[0]?.setting);
+      return Number.isFinite(value) && value > 0 ? value : undefined;
+    });
 }

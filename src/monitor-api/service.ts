@@ -1,8 +1,12 @@
 /** The monitor service (role autoctl): locks, health, goal states, requests, standby names. */
-import { call, one, nothing, type MonitorClient } from './call.js';
+import { call, one, maybeOne, nothing, type MonitorClient } from './call.js';
 import {
-  type NodeHealth, type NodeId, type ReplicationState, type RequestRow, asBigInt, asBool, mapRequest,
+  CHANNELS, type NodeHealth, type NodeId, type ReplicationState, type RequestRow, asBigInt, asBool, asInt, mapRequest,
 } from './types.js';
+import type { GroupKey, GroupNodeRow, GroupRequestRow, FormationDecisionRow, HealthCheckNodeRow, SettingRow, StandbyNamesNodeRow } from './service-rows.js';
+import {
+  mapFormationDecision, mapGroupNode, mapGroupRequest, mapHealthCheckNode, mapSetting, mapStandbyNamesNode, asGroupKey,
+} from './service-rows.js';
 
 // ---------------------------------------------------------------------------
 // Monitor service (role autoctl)
@@ -29,17 +33,23 @@ export function setNodeHealth(client: MonitorClient, nodeId: NodeId, health: Nod
     [nodeId, health, address?.host ?? null, address?.port ?? null], one('set_node_health', (row) => asBool(row.changed)));
 }
 
+const SET_NODE_GOAL_STATE = 'SELECT pgautofailover.set_node_goal_state($1::bigint, $2::pgautofailover.replication_state, $3::text) AS eventid';
+
 /** set_node_goal_state: assigns a goal with its reason (event + notifications); returns the event id. */
 export function setNodeGoalState(client: MonitorClient, nodeId: NodeId, goal: ReplicationState, description: string): Promise<bigint> {
-  return call(client, 'set_node_goal_state',
-    'SELECT pgautofailover.set_node_goal_state($1::bigint, $2::pgautofailover.replication_state, $3::text) AS eventid',
+  return call(client, 'set_node_goal_state', SET_NODE_GOAL_STATE,
     [nodeId, goal, description], one('set_node_goal_state', (row) => asBigInt(row.eventid)));
 }
 
-/** record_node_event: an event with the node's current values; returns the event id. */
-export function recordNodeEvent(client: MonitorClient, nodeId: NodeId, description: string): Promise<bigint> {
-  return call(client, 'record_node_event', 'SELECT pgautofailover.record_node_event($1::bigint, $2::text) AS eventid',
-    [nodeId, description], one('record_node_event', (row) => asBigInt(row.eventid)));
+/** set_node_goal_state for the brain, which has no use for the event id. */
+export function assignGoalState(client: MonitorClient, nodeId: NodeId, goal: ReplicationState, description: string): Promise<void> {
+  return call(client, 'set_node_goal_state', SET_NODE_GOAL_STATE, [nodeId, goal, description], nothing);
+}
+
+/** record_node_event: an event with the node's current values. */
+export function recordNodeEvent(client: MonitorClient, nodeId: NodeId, description: string): Promise<void> {
+  return call(client, 'record_node_event', 'SELECT pgautofailover.record_node_event($1::bigint, $2::text)',
+    [nodeId, description], nothing);
 }
 
 /** Requests not done yet, oldest first; of one group when groupId is given. */
@@ -61,6 +71,130 @@ export function completeRequest(client: MonitorClient, requestId: bigint, outcom
 export function setGroupStandbyNames(client: MonitorClient, formation: string, groupId: number, standbyNames: string): Promise<void> {
   return call(client, 'group_state',
     `INSERT INTO pgautofailover.group_state (formationid, groupid, standby_names) VALUES ($1, $2::int, $3)
-     ON CONFLICT (formationid, groupid) DO UPDATE SET standby_names = EXCLUDED.standby_names`,
+     ON CONFLICT (formationid, groupid) DO UPDATE SET standby_names = EXCLUDED.standby_names
+     WHERE group_state.standby_names IS DISTINCT FROM EXCLUDED.standby_names`,
     [formation, groupId, standbyNames], nothing);
+}
+
+// ---------------------------------------------------------------------------
+// Leadership, settings and health checks
+
+/** claim_monitor_leadership: true when this session holds (or just took) the leader row. */
+export function claimMonitorLeadership(client: MonitorClient): Promise<boolean> {
+  return call(client, 'claim_monitor_leadership', 'SELECT pgautofailover.claim_monitor_leadership() AS ok', [],
+    (rows) => rows[0]?.ok === true);
+}
+
+/** The rows of pgautofailover.settings, names without the `pgautofailover.` prefix. */
+export function readSettings(client: MonitorClient): Promise<SettingRow[]> {
+  return call(client, 'settings', 'SELECT name, setting FROM pgautofailover.settings', [], (rows) => rows.map(mapSetting));
+}
+
+/** Every node of the monitor (all formations), by node id, as the health checks need them. */
+export function nodesToCheck(client: MonitorClient): Promise<HealthCheckNodeRow[]> {
+  return call(client, 'node', 'SELECT nodeid::text, nodename, nodehost, nodeport, health FROM pgautofailover.node ORDER BY nodeid',
+    [], (rows) => rows.map(mapHealthCheckNode));
+}
+
+/** set_node_health for the health checks: records a result, by the exact (bigint) node id. */
+export function recordNodeHealth(client: MonitorClient, nodeId: bigint, health: NodeHealth): Promise<void> {
+  return call(client, 'set_node_health', 'SELECT pgautofailover.set_node_health($1::bigint, $2)',
+    [nodeId.toString(), health], nothing);
+}
+
+// ---------------------------------------------------------------------------
+// The brain's transaction (src/monitor/brain.ts): locks, snapshot, writes
+
+/** try_lock_group: the formation and group locks without waiting; false when another transaction holds one. */
+export function tryLockGroup(client: MonitorClient, formation: string, groupId: number): Promise<boolean> {
+  return call(client, 'try_lock_group', 'SELECT pgautofailover.try_lock_group($1, $2) AS ok', [formation, groupId],
+    (rows) => rows[0]?.ok === true);
+}
+
+/** Whether the group has any node (read outside the group lock). */
+export function groupHasNodes(client: MonitorClient, formation: string, groupId: number): Promise<boolean> {
+  return call(client, 'node', 'SELECT 1 FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 LIMIT 1',
+    [formation, groupId], (rows) => rows.length > 0);
+}
+
+/** The groups that have nodes, by formation and group id. */
+export function listGroups(client: MonitorClient): Promise<GroupKey[]> {
+  return call(client, 'node', 'SELECT DISTINCT formationid, groupid FROM pgautofailover.node ORDER BY 1, 2', [],
+    (rows) => rows.map(asGroupKey));
+}
+
+/** The formation's number_sync_standbys and the monitor Postgres's age; undefined for an unknown formation. */
+export function readFormationForDecision(client: MonitorClient, formation: string): Promise<FormationDecisionRow | undefined> {
+  return call(client, 'formation',
+    `SELECT number_sync_standbys,
+            (extract(epoch FROM now() - pg_postmaster_start_time()) * 1000)::float8 AS monitor_age_ms
+       FROM pgautofailover.formation WHERE formationid = $1`, [formation], maybeOne(mapFormationDecision));
+}
+
+/**
+ * The group's nodes by node id, locked FOR UPDATE NOWAIT (SQLSTATE 55P03
+ * when another transaction holds one), with times as ages computed by
+ * Postgres so that the caller never compares two clocks.
+ */
+export function lockGroupNodes(client: MonitorClient, formation: string, groupId: number): Promise<GroupNodeRow[]> {
+  return call(client, 'node',
+    `SELECT nodeid, nodename, nodehost, nodeport, goalstate::text, reportedstate::text, health,
+            (extract(epoch FROM now() - healthchecktime) * 1000)::float8 AS healthcheck_age_ms,
+            (extract(epoch FROM now() - reporttime) * 1000)::float8 AS report_age_ms,
+            (extract(epoch FROM now() - goalchangetime) * 1000)::float8 AS goalchange_age_ms,
+            reportedlsn::text, reportedtli, reportedpgisrunning, reportedrepstate, candidatepriority, replicationquorum,
+            keepergoalstate::text,
+            (extract(epoch FROM now() - leasegranttime) * 1000)::float8 AS lease_age_ms
+       FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid FOR UPDATE NOWAIT`,
+    [formation, groupId], (rows) => rows.map(mapGroupNode));
+}
+
+/** The group's requests not done yet, oldest first, as the brain reads them (exact ids). */
+export function groupRequests(client: MonitorClient, formation: string, groupId: number): Promise<GroupRequestRow[]> {
+  return call(client, 'request',
+    `SELECT id, kind, nodeid, force FROM pgautofailover.request
+      WHERE formationid = $1 AND groupid = $2 AND done_at IS NULL ORDER BY id`, [formation, groupId],
+    (rows) => rows.map(mapGroupRequest));
+}
+
+/** The formation's opt_secondary; undefined for an unknown formation. */
+export function formationOptSecondary(client: MonitorClient, formation: string): Promise<boolean | undefined> {
+  return call(client, 'formation', 'SELECT opt_secondary FROM pgautofailover.formation WHERE formationid = $1',
+    [formation], maybeOne((row) => asBool(row.opt_secondary, 'opt_secondary')));
+}
+
+/** The formation's number_sync_standbys; undefined for an unknown formation. */
+export function formationNumberSyncStandbys(client: MonitorClient, formation: string): Promise<number | undefined> {
+  return call(client, 'formation', 'SELECT number_sync_standbys AS n FROM pgautofailover.formation WHERE formationid = $1',
+    [formation], maybeOne((row) => asInt(row.n, 'number_sync_standbys')));
+}
+
+/** The group's nodes as synchronous_standby_names needs them, by node id. */
+export function groupStandbyNodes(client: MonitorClient, formation: string, groupId: number): Promise<StandbyNamesNodeRow[]> {
+  return call(client, 'node',
+    `SELECT nodeid, reportedstate::text, goalstate::text, candidatepriority, replicationquorum
+       FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid`,
+    [formation, groupId], (rows) => rows.map(mapStandbyNamesNode));
+}
+
+/** A candidate priority the decision changed (no event: record one with recordNodeEvent). */
+export function storeCandidatePriority(client: MonitorClient, nodeId: NodeId, candidatePriority: number): Promise<void> {
+  return call(client, 'node', 'UPDATE pgautofailover.node SET candidatepriority = $2 WHERE nodeid = $1',
+    [nodeId, candidatePriority], nothing);
+}
+
+/** A number_sync_standbys the decision changed. */
+export function storeNumberSyncStandbys(client: MonitorClient, formation: string, numberSyncStandbys: number): Promise<void> {
+  return call(client, 'formation', 'UPDATE pgautofailover.formation SET number_sync_standbys = $2 WHERE formationid = $1',
+    [formation, numberSyncStandbys], nothing);
+}
+
+/** Deletes a node row the decision removed (its events stay). */
+export function deleteNode(client: MonitorClient, nodeId: NodeId): Promise<void> {
+  return call(client, 'node', 'DELETE FROM pgautofailover.node WHERE nodeid = $1', [nodeId], nothing);
+}
+
+/** A message on the `log` channel, sent at commit. */
+export function notifyLog(client: MonitorClient, message: string): Promise<void> {
+  return call(client, 'pg_notify', `SELECT pg_notify('${CHANNELS.log}', $1)`, [message], nothing);
 }

@@ -5,19 +5,18 @@
  */
 import { ERROR_CODES } from '../common/errors.js';
 import { lsnFromText, lsnToText } from '../common/lsn.js';
+import {
+  NODE_HEALTH, NODE_STATES, SYNC_STATES, isNodeState,
+  type NodeHealth as HealthLabelOfFsm, type NodeState,
+} from '../fsm/index.js';
 
-/** The states of pgautofailover.replication_state, in enum order. */
-export const REPLICATION_STATES = [
-  'unknown', 'init', 'single', 'wait_primary', 'primary', 'draining', 'demote_timeout', 'demoted',
-  'catchingup', 'secondary', 'prepare_promotion', 'stop_replication', 'wait_standby', 'maintenance',
-  'join_primary', 'apply_settings', 'prepare_maintenance', 'wait_maintenance', 'report_lsn',
-  'fast_forward', 'join_secondary', 'dropped',
-] as const;
-export type ReplicationState = (typeof REPLICATION_STATES)[number];
+/** The states of pgautofailover.replication_state, in enum order: the fsm's node states. */
+export const REPLICATION_STATES = NODE_STATES;
+export type ReplicationState = NodeState;
 
-/** pg_stat_replication.sync_state values accepted by node_active ('' is stored as unknown). */
-export const SYNC_STATES = ['', 'unknown', 'sync', 'async', 'quorum', 'potential'] as const;
-export type SyncState = (typeof SYNC_STATES)[number];
+/** sync_state values node_active accepts: the fsm's sync states, and '' (stored as unknown). */
+export const REPORTED_SYNC_STATES = ['', ...SYNC_STATES] as const;
+export type ReportedSyncState = (typeof REPORTED_SYNC_STATES)[number];
 
 export const FORMATION_KINDS = ['pgsql', 'citus'] as const;
 export type FormationKind = (typeof FORMATION_KINDS)[number];
@@ -34,8 +33,9 @@ export type RequestSetting = (typeof REQUEST_SETTINGS)[number];
 
 /** -1 not checked yet, 0 unreachable, 1 reachable. */
 export type NodeHealth = -1 | 0 | 1;
-export const HEALTH_LABELS = { [-1]: 'unknown', 0: 'bad', 1: 'good' } as const;
-export type HealthLabel = (typeof HEALTH_LABELS)[NodeHealth];
+/** The fsm's health labels (NODE_HEALTH) by stored value. */
+export type HealthLabel = HealthLabelOfFsm;
+export const HEALTH_LABELS = { [-1]: 'unknown', 0: 'bad', 1: 'good' } as const satisfies Record<NodeHealth, HealthLabel>;
 
 /** Node ids are bigint in SQL; they stay far below 2^53. */
 export type NodeId = number;
@@ -240,7 +240,7 @@ export function formatLsn(lsn: bigint): string {
 }
 
 export function isReplicationState(value: unknown): value is ReplicationState {
-  return typeof value === 'string' && (REPLICATION_STATES as readonly string[]).includes(value);
+  return typeof value === 'string' && isNodeState(value);
 }
 
 export function asState(value: unknown, what = 'state'): ReplicationState {
@@ -497,7 +497,7 @@ export function parseStateNotification(payload: string): StateNotification {
     port: asInt(field(o, 'port'), 'port'),
     reportedState: asState(field(o, 'reportedState'), 'reportedState'),
     goalState: asState(field(o, 'goalState'), 'goalState'),
-    health: asOneOf(['unknown', 'bad', 'good'] as const, field(o, 'health'), 'health'),
+    health: asOneOf(NODE_HEALTH, field(o, 'health'), 'health'),
   };
 }
 

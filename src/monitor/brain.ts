@@ -24,10 +24,18 @@
 import type pg from 'pg';
 import type { Logger } from '../common/log.js';
 import {
-  decide, isNodeState, parseLsn, isWritableState, planRegistration, synchronousStandbyNames,
-  type Decision, type FsmSettings, type GroupSnapshot, type NodeSnapshot, type NodeState, type OperatorRequest, type SyncState, type WriteLease,
+  decide, isWritableState, planRegistration, synchronousStandbyNames,
+  type Decision, type FsmSettings, type GroupSnapshot, type NodeSnapshot, type OperatorRequest, type WriteLease,
 } from '../fsm/index.js';
+import {
+  HEALTH_LABELS, assignGoalState, completeRequest, deleteNode, formationNumberSyncStandbys, formationOptSecondary,
+  groupHasNodes, groupRequests, groupStandbyNodes, listGroups, lockGroupNodes, notifyLog, readFormationForDecision,
+  recordNodeEvent, setGroupStandbyNames, sqlStateOf, storeCandidatePriority, storeNumberSyncStandbys, tryLockGroup,
+  type GroupKey, type GroupRequestRow,
+} from '../monitor-api/index.js';
 import { fsmSettingsFrom, type MonitorSettings } from './settings.js';
+
+export type { GroupKey } from '../monitor-api/index.js';
 
 /** Outcome of one group decision: `busy` when a lock was held by another transaction (retry later). */
 export type GroupOutcome =
@@ -35,29 +43,12 @@ export type GroupOutcome =
   | { readonly kind: 'empty' }
   | { readonly kind: 'busy' };
 
-export interface GroupKey { readonly formationId: string; readonly groupId: number }
-
 export interface Brain {
   decideGroup(formationId: string, groupId: number): Promise<GroupOutcome>;
   /** The groups that have nodes, by formation and group id. */
   listGroups(): Promise<GroupKey[]>;
   /** Earliest monotonic time at which some group must be decided again, or null. */
   nextRecheck(): number | null;
-}
-
-interface NodeRow {
-  nodeid: string; nodename: string; nodehost: string; nodeport: number; goalstate: string; reportedstate: string;
-  health: number; healthcheck_age_ms: number; report_age_ms: number; goalchange_age_ms: number;
-  reportedlsn: string; reportedtli: number; reportedpgisrunning: boolean | null; reportedrepstate: string | null;
-  candidatepriority: number; replicationquorum: boolean; keepergoalstate: string | null; lease_age_ms: number | null;
-}
-
-interface RequestRow { id: string; kind: string; nodeid: string | null; force: boolean }
-
-const SYNC_STATES: readonly SyncState[] = ['unknown', 'sync', 'async', 'quorum', 'potential'];
-
-function state(value: string): NodeState {
-  return isNodeState(value) ? value : 'unknown';
 }
 
 /** A bigint from the database as an exact JavaScript number, or null beyond 2^53. */
@@ -75,10 +66,10 @@ export class InexactNodeIdError extends Error {
   }
 }
 
-function exactNodeId(formationId: string, groupId: number, text: string): number {
-  const id = exactId(text);
-  if (id === null) throw new InexactNodeIdError(formationId, groupId, text);
-  return id;
+function exactNodeId(formationId: string, groupId: number, id: bigint): number {
+  const n = exactId(id);
+  if (n === null) throw new InexactNodeIdError(formationId, groupId, id.toString());
+  return n;
 }
 
 /**
@@ -90,10 +81,10 @@ export function monitorStartedAt(now: number, postgresAgeMs: number, serviceStar
   return Math.max(now - postgresAgeMs, serviceStartedAt);
 }
 
-function toRequest(row: RequestRow): OperatorRequest | null {
+function toRequest(row: GroupRequestRow): OperatorRequest | null {
   const id = exactId(row.id);
   if (id === null) return null;
-  const exactNode = row.nodeid === null ? undefined : exactId(row.nodeid);
+  const exactNode = row.nodeId === null ? undefined : exactId(row.nodeId);
   if (exactNode === null) return null; // no such node can be in the snapshot
   const nodeId = exactNode;
   switch (row.kind) {
@@ -104,8 +95,12 @@ function toRequest(row: RequestRow): OperatorRequest | null {
     case 'maintenance_off': return nodeId === undefined ? null : { id, kind: 'maintenance', nodeId, enable: false };
     case 'remove': return nodeId === undefined ? null : { id, kind: 'remove', nodeId, force: row.force };
     case 'settings_changed': return nodeId === undefined ? { id, kind: 'settings_changed' } : { id, kind: 'settings_changed', nodeId };
-    default: return null;
+    default: return assertNever(row.kind);
   }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected request kind ${String(value)}`);
 }
 
 export interface BrainDeps {
@@ -131,46 +126,32 @@ export function createBrain(deps: BrainDeps): Brain {
   const key = (formationId: string, groupId: number): string => `${formationId}\u0000${groupId}`;
 
   async function snapshotOf(formationId: string, groupId: number, now: number): Promise<GroupSnapshot | null> {
-    const formation = await client.query<{ number_sync_standbys: number; monitor_age_ms: number }>(
-      `SELECT number_sync_standbys,
-              (extract(epoch FROM now() - pg_postmaster_start_time()) * 1000)::float8 AS monitor_age_ms
-         FROM pgautofailover.formation WHERE formationid = $1`, [formationId]);
-    const f = formation.rows[0];
+    const f = await readFormationForDecision(client, formationId);
     if (!f) return null;
-    const { rows } = await client.query<NodeRow>(
-      `SELECT nodeid, nodename, nodehost, nodeport, goalstate::text, reportedstate::text, health,
-              (extract(epoch FROM now() - healthchecktime) * 1000)::float8 AS healthcheck_age_ms,
-              (extract(epoch FROM now() - reporttime) * 1000)::float8 AS report_age_ms,
-              (extract(epoch FROM now() - goalchangetime) * 1000)::float8 AS goalchange_age_ms,
-              reportedlsn::text, reportedtli, reportedpgisrunning, reportedrepstate, candidatepriority, replicationquorum,
-              keepergoalstate::text,
-              (extract(epoch FROM now() - leasegranttime) * 1000)::float8 AS lease_age_ms
-         FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid FOR UPDATE NOWAIT`, [formationId, groupId]);
-    const requests = await client.query<RequestRow>(
-      `SELECT id, kind, nodeid, force FROM pgautofailover.request
-        WHERE formationid = $1 AND groupid = $2 AND done_at IS NULL ORDER BY id`, [formationId, groupId]);
+    const rows = await lockGroupNodes(client, formationId, groupId);
+    const requests = await groupRequests(client, formationId, groupId);
     const grants: WriteLease[] = [];
     const nodes: NodeSnapshot[] = rows.map((r) => {
-      const nodeId = exactNodeId(formationId, groupId, r.nodeid);
-      if (r.lease_age_ms !== null) grants.push({ nodeId, grantedAt: now - r.lease_age_ms });
+      const nodeId = exactNodeId(formationId, groupId, r.nodeId);
+      if (r.leaseAgeMs !== null) grants.push({ nodeId, grantedAt: now - r.leaseAgeMs });
       return {
         nodeId,
-        name: r.nodename,
-        host: r.nodehost,
-        port: r.nodeport,
-        reportedState: state(r.reportedstate),
-        goalState: state(r.goalstate),
-        health: r.health === 1 ? 'good' : r.health === 0 ? 'bad' : 'unknown',
-        healthCheckedAt: r.health === -1 ? null : now - r.healthcheck_age_ms,
-        reportedAt: now - r.report_age_ms,
-        goalChangedAt: now - r.goalchange_age_ms,
-        keeperGoalState: r.keepergoalstate === null ? null : state(r.keepergoalstate),
-        reportedLsn: parseLsn(r.reportedlsn),
-        reportedTimeline: r.reportedtli,
-        pgIsRunning: r.reportedpgisrunning !== false,
-        replicationState: SYNC_STATES.find((s) => s === r.reportedrepstate) ?? 'unknown',
-        candidatePriority: r.candidatepriority,
-        replicationQuorum: r.replicationquorum,
+        name: r.name,
+        host: r.host,
+        port: r.port,
+        reportedState: r.reportedState,
+        goalState: r.goalState,
+        health: HEALTH_LABELS[r.health],
+        healthCheckedAt: r.health === -1 ? null : now - r.healthCheckAgeMs,
+        reportedAt: now - r.reportAgeMs,
+        goalChangedAt: now - r.goalChangeAgeMs,
+        keeperGoalState: r.keeperGoalState,
+        reportedLsn: r.reportedLsn,
+        reportedTimeline: r.reportedTli,
+        pgIsRunning: r.reportedPgIsRunning !== false,
+        replicationState: r.replicationState,
+        candidatePriority: r.candidatePriority,
+        replicationQuorum: r.replicationQuorum,
       };
     });
     const groupKey = key(formationId, groupId);
@@ -188,56 +169,49 @@ export function createBrain(deps: BrainDeps): Brain {
     return {
       formationId,
       groupId,
-      numberSyncStandbys: f.number_sync_standbys,
+      numberSyncStandbys: f.numberSyncStandbys,
       nodes,
-      requests: requests.rows.map(toRequest).filter((r): r is OperatorRequest => r !== null),
+      requests: requests.map(toRequest).filter((r): r is OperatorRequest => r !== null),
       writeLease: leases.get(groupKey) ?? null,
-      monitorStartedAt: monitorStartedAt(now, f.monitor_age_ms, startedAt),
+      monitorStartedAt: monitorStartedAt(now, f.monitorAgeMs, startedAt),
     };
   }
 
   async function apply(decision: Decision, snapshot: GroupSnapshot): Promise<void> {
     for (const change of decision.priorityChanges) {
-      await client.query('UPDATE pgautofailover.node SET candidatepriority = $2 WHERE nodeid = $1', [change.nodeId, change.candidatePriority]);
-      await client.query('SELECT pgautofailover.record_node_event($1, $2)', [change.nodeId, change.reason]);
+      await storeCandidatePriority(client, change.nodeId, change.candidatePriority);
+      await recordNodeEvent(client, change.nodeId, change.reason);
     }
     if (decision.numberSyncStandbys !== null) {
-      await client.query('UPDATE pgautofailover.formation SET number_sync_standbys = $2 WHERE formationid = $1',
-        [snapshot.formationId, decision.numberSyncStandbys]);
+      await storeNumberSyncStandbys(client, snapshot.formationId, decision.numberSyncStandbys);
     }
     for (const a of decision.assignments) {
-      await client.query('SELECT pgautofailover.set_node_goal_state($1, $2, $3)', [a.nodeId, a.goalState, a.reason]);
+      await assignGoalState(client, a.nodeId, a.goalState, a.reason);
     }
     for (const removal of decision.removals) {
-      await client.query('DELETE FROM pgautofailover.node WHERE nodeid = $1', [removal.nodeId]);
-      await client.query('SELECT pg_notify(\'log\', $1)', [removal.reason]);
+      await deleteNode(client, removal.nodeId);
+      await notifyLog(client, removal.reason);
     }
     for (const done of decision.consumedRequests) {
-      await client.query('UPDATE pgautofailover.request SET done_at = now(), outcome = $2 WHERE id = $1',
-        [done.requestId, `${done.outcome}: ${done.message}`]);
+      await completeRequest(client, BigInt(done.requestId), `${done.outcome}: ${done.message}`);
     }
     for (const message of decision.logs) {
-      await client.query('SELECT pg_notify(\'log\', $1)', [message]);
+      await notifyLog(client, message);
     }
   }
 
   /** synchronous_standby_names for the group, after the decision. */
   async function storeStandbyNames(formationId: string, groupId: number): Promise<void> {
-    const { rows } = await client.query<{ nodeid: string; reportedstate: string; goalstate: string; candidatepriority: number; replicationquorum: boolean }>(
-      `SELECT nodeid, reportedstate::text, goalstate::text, candidatepriority, replicationquorum
-         FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid`, [formationId, groupId]);
-    const nss = await client.query<{ n: number }>('SELECT number_sync_standbys AS n FROM pgautofailover.formation WHERE formationid = $1', [formationId]);
+    const rows = await groupStandbyNodes(client, formationId, groupId);
+    const numberSyncStandbys = await formationNumberSyncStandbys(client, formationId);
     const value = rows.length === 0 ? '' : synchronousStandbyNames({
-      formationId, groupId, numberSyncStandbys: nss.rows[0]?.n ?? 0,
+      formationId, groupId, numberSyncStandbys: numberSyncStandbys ?? 0,
       nodes: rows.map((r) => ({
-        nodeId: exactNodeId(formationId, groupId, r.nodeid), reportedState: state(r.reportedstate), goalState: state(r.goalstate),
-        candidatePriority: r.candidatepriority, replicationQuorum: r.replicationquorum,
+        nodeId: exactNodeId(formationId, groupId, r.nodeId), reportedState: r.reportedState, goalState: r.goalState,
+        candidatePriority: r.candidatePriority, replicationQuorum: r.replicationQuorum,
       })),
     });
-    await client.query(
-      `INSERT INTO pgautofailover.group_state (formationid, groupid, standby_names) VALUES ($1, $2, $3)
-       ON CONFLICT (formationid, groupid) DO UPDATE SET standby_names = EXCLUDED.standby_names
-       WHERE group_state.standby_names IS DISTINCT FROM EXCLUDED.standby_names`, [formationId, groupId, value]);
+    await setGroupStandbyNames(client, formationId, groupId, value);
   }
 
   /**
@@ -254,13 +228,13 @@ export function createBrain(deps: BrainDeps): Brain {
       if (node.goalState !== 'init' || node.reportedState !== 'init') continue;
       const others = nodes.filter((n) => n.nodeId !== node.nodeId);
       if (others.length === 0) continue; // decide() makes the first node single
-      const formation = await client.query<{ opt_secondary: boolean }>('SELECT opt_secondary FROM pgautofailover.formation WHERE formationid = $1', [snapshot.formationId]);
-      const plan = planRegistration(others, snapshot.numberSyncStandbys, formation.rows[0]?.opt_secondary !== false,
+      const optSecondary = await formationOptSecondary(client, snapshot.formationId);
+      const plan = planRegistration(others, snapshot.numberSyncStandbys, optSecondary !== false,
         { candidatePriority: node.candidatePriority, replicationQuorum: node.replicationQuorum });
       if (!plan.ok) continue;
       const label = `node ${node.nodeId} "${node.name}" (${node.host}:${node.port})`;
-      await client.query('SELECT pgautofailover.set_node_goal_state($1, $2, $3)', [node.nodeId, plan.goalState,
-        `Setting goal state of ${label} to ${plan.goalState} after it joined group ${snapshot.groupId} of formation "${snapshot.formationId}".`]);
+      await assignGoalState(client, node.nodeId, plan.goalState,
+        `Setting goal state of ${label} to ${plan.goalState} after it joined group ${snapshot.groupId} of formation "${snapshot.formationId}".`);
       nodes = nodes.map((n) => (n.nodeId === node.nodeId ? { ...n, goalState: plan.goalState, goalChangedAt: now } : n));
       changed = true;
     }
@@ -271,11 +245,9 @@ export function createBrain(deps: BrainDeps): Brain {
     const settings: FsmSettings = fsmSettingsFrom(deps.settings());
     await client.query('BEGIN');
     try {
-      const locked = await client.query<{ ok: boolean }>('SELECT pgautofailover.try_lock_group($1, $2) AS ok', [formationId, groupId]);
-      if (locked.rows[0]?.ok !== true) {
+      if (!(await tryLockGroup(client, formationId, groupId))) {
         await client.query('ROLLBACK');
-        const exists = await client.query('SELECT 1 FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 LIMIT 1', [formationId, groupId]);
-        if (exists.rows.length > 0) return { kind: 'busy' };
+        if (await groupHasNodes(client, formationId, groupId)) return { kind: 'busy' };
         recheck.delete(key(formationId, groupId));
         return { kind: 'empty' };
       }
@@ -308,11 +280,7 @@ export function createBrain(deps: BrainDeps): Brain {
 
   return {
     decideGroup,
-    async listGroups() {
-      const { rows } = await client.query<{ formationid: string; groupid: number }>(
-        'SELECT DISTINCT formationid, groupid FROM pgautofailover.node ORDER BY 1, 2');
-      return rows.map((r) => ({ formationId: r.formationid, groupId: r.groupid }));
-    },
+    listGroups: () => listGroups(client),
     nextRecheck() {
       let next: number | null = null;
       for (const at of recheck.values()) if (next === null || at < next) next = at;
@@ -321,7 +289,7 @@ export function createBrain(deps: BrainDeps): Brain {
   };
 }
 
-/** 55P03 lock_not_available: NOWAIT, or the session's lock_timeout. */
+/** 55P03 lock_not_available: NOWAIT, or the session's lock_timeout (also as the cause of a monitor-API error). */
 function isLockNotAvailable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === '55P03';
+  return sqlStateOf(error) === '55P03';
 }

@@ -7,9 +7,9 @@
  * health_check_retry_delay. Health changes are written through
  * pgautofailover.set_node_health(), which records the event and notifies.
  */
-import type pg from 'pg';
 import type { Logger } from '../common/log.js';
 import { messageOf } from '../common/errors.js';
+import { nodesToCheck, recordNodeHealth, type HealthCheckNodeRow, type MonitorClient } from '../monitor-api/index.js';
 
 export interface HealthSettings {
   periodMs: number;
@@ -23,8 +23,8 @@ export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
   periodMs: 5000, timeoutMs: 5000, maxRetries: 2, retryDelayMs: 2000, enabled: true,
 };
 
-/** A node to probe; nodeId is the database's text form of the bigint, exact for any value. */
-export interface NodeToCheck { nodeId: string; name: string; host: string; port: number; health: number }
+/** A node to probe; nodeId is exact for any bigint. */
+export type NodeToCheck = HealthCheckNodeRow;
 
 /** Attempts one connection; resolves true when fully established within the timeout. */
 export type ProbeFn = (node: NodeToCheck, timeoutMs: number) => Promise<boolean>;
@@ -47,15 +47,13 @@ export async function checkNode(node: NodeToCheck, probe: ProbeFn, settings: Hea
 }
 
 /** One round over all nodes of the monitor (all formations). */
-export async function healthCheckRound(client: pg.ClientBase, probe: ProbeFn, settings: HealthSettings, signal: AbortSignal, log: Logger): Promise<void> {
-  const { rows } = await client.query<{ nodeid: string; nodename: string; nodehost: string; nodeport: number; health: number }>(
-    'SELECT nodeid::text, nodename, nodehost, nodeport, health FROM pgautofailover.node ORDER BY nodeid');
-  const nodes: NodeToCheck[] = rows.map((r) => ({ nodeId: r.nodeid, name: r.nodename, host: r.nodehost, port: r.nodeport, health: r.health }));
+export async function healthCheckRound(client: MonitorClient, probe: ProbeFn, settings: HealthSettings, signal: AbortSignal, log: Logger): Promise<void> {
+  const nodes = await nodesToCheck(client);
   const results = await Promise.all(nodes.map(async (node) => ({ node, health: await checkNode(node, probe, settings, signal) })));
   if (signal.aborted) return;
   for (const { node, health } of results) {
     try {
-      await client.query('SELECT pgautofailover.set_node_health($1::bigint, $2)', [node.nodeId, health]);
+      await recordNodeHealth(client, node.nodeId, health);
       if (health !== node.health) {
         log.info(`Node ${node.nodeId} "${node.name}" (${node.host}:${node.port}) is marked as ${health === 1 ? 'healthy' : 'unhealthy'} by the monitor`);
       }
@@ -67,7 +65,7 @@ export async function healthCheckRound(client: pg.ClientBase, probe: ProbeFn, se
 
 /** Health-check loop until the signal aborts; rounds start every periodMs. */
 export async function runHealthChecks(deps: {
-  client: () => pg.ClientBase;
+  client: () => MonitorClient;
   probe: ProbeFn;
   settings: () => HealthSettings;
   log: Logger;

@@ -17,6 +17,7 @@ import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { sleep, type Service, type ServiceContext } from '../common/service.js';
 import type { AutoctlPaths, MonitorConfig } from '../config/index.js';
+import { CHANNELS, claimMonitorLeadership } from '../monitor-api/index.js';
 import { connectClient } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
 import { createBrain, type Brain } from './brain.js';
@@ -24,8 +25,6 @@ import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from '.
 import { DecideHints, groupKey, logRateLimiter, sanitizeLogMessage, type GroupRef } from './notifications.js';
 import { applyMigrations } from './schema.js';
 import { readMonitorSettings, type MonitorSettings } from './settings.js';
-
-const DECIDE_CHANNEL = 'pgautofailover_decide';
 
 /** Session limits of the service's connections: no lock or statement holds it up for long. */
 export const SERVICE_LOCK_TIMEOUT_MS = 2000;
@@ -50,8 +49,7 @@ export interface MonitorServiceOptions {
 async function becomeLeader(client: pg.Client, log: Logger, signal: AbortSignal): Promise<boolean> {
   let announced = false;
   while (!signal.aborted) {
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pgautofailover.claim_monitor_leadership() AS ok');
-    if (rows[0]?.ok) return true;
+    if (await claimMonitorLeadership(client)) return true;
     if (!announced) {
       log.info('Another monitor service is active on this database; waiting as a hot spare');
       announced = true;
@@ -259,10 +257,10 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     const listener = await open('listener');
     await limitSession(listener);
     listener.on('notification', (msg) => {
-      if (msg.channel === DECIDE_CHANNEL) {
+      if (msg.channel === CHANNELS.decide) {
         loop.hints.add(msg.payload);
         wake?.();
-      } else if (msg.channel === 'log') {
+      } else if (msg.channel === CHANNELS.log) {
         const { print, suppressed } = logLimit(msg.payload ?? '');
         if (!print) return;
         if (suppressed > 0) log.warn(`${suppressed} messages of the log channel were not printed (more than 50 a second)`);
@@ -276,8 +274,8 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     let lost: Error | null = null;
     listener.on('error', (error) => { lost = error; wake?.(); });
     main.on('error', (error) => { lost = error; wake?.(); });
-    await listener.query(`LISTEN ${DECIDE_CHANNEL}`);
-    await listener.query('LISTEN log');
+    await listener.query(`LISTEN ${CHANNELS.decide}`);
+    await listener.query(`LISTEN ${CHANNELS.log}`);
 
     const health = await open('health check');
     await limitSession(health);

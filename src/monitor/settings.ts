@@ -2,8 +2,8 @@
  * The monitor's tunables, stored in pgautofailover.settings (the
  * original's pgautofailover.* GUCs, spec 03 §10), read by the service.
  */
-import type pg from 'pg';
 import { DEFAULT_FSM_SETTINGS, type FsmSettings } from '../fsm/index.js';
+import { readSettings, type MonitorClient, type SettingRow } from '../monitor-api/index.js';
 import type { HealthSettings } from './health-check.js';
 
 export interface MonitorSettings {
@@ -14,11 +14,10 @@ export interface MonitorSettings {
   decisionTickMs: number;
 }
 
-const PREFIX = 'pgautofailover.';
-
-export function parseSettingsRows(rows: ReadonlyArray<{ name: string; setting: string }>): MonitorSettings {
+/** Settings from the table's rows (names already without the `pgautofailover.` prefix, see readSettings). */
+export function parseSettingsRows(rows: readonly SettingRow[]): MonitorSettings {
   const values = new Map<string, string>();
-  for (const row of rows) values.set(row.name.startsWith(PREFIX) ? row.name.slice(PREFIX.length) : row.name, row.setting);
+  for (const row of rows) values.set(row.name, row.setting);
   const int = (name: string, fallback: number): number => {
     const n = Number(values.get(name));
     return Number.isFinite(n) && n >= 0 ? n : fallback;
@@ -41,9 +40,8 @@ export function parseSettingsRows(rows: ReadonlyArray<{ name: string; setting: s
   };
 }
 
-export async function readMonitorSettings(client: pg.ClientBase): Promise<MonitorSettings> {
-  const { rows } = await client.query<{ name: string; setting: string }>('SELECT name, setting FROM pgautofailover.settings');
-  return parseSettingsRows(rows);
+export async function readMonitorSettings(client: MonitorClient): Promise<MonitorSettings> {
+  return parseSettingsRows(await readSettings(client));
 }
 
 /** The decision function's settings from the monitor's settings table. */
