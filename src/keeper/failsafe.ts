@@ -28,14 +28,13 @@ import { request as httpRequest } from 'node:http';
 import { z } from 'zod';
 import { messageOf } from '../common/errors.js';
 import {
-  heldByPromise, roundSucceeded, vouchedLeaseEnd, vouchPromiseEnd, vouchVerdict, type NodeState,
+  heldByPromise, isWritableState, roundSucceeded, vouchedLeaseEnd, vouchPromiseEnd, vouchVerdict, type NodeState,
 } from '../fsm/index.js';
 import type { FailsafePeer } from '../monitor-api/index.js';
 import { walReceiverStatus } from '../postgres/sql.js';
 import { jsonReply, type HttpListener, type HttpReply, type HttpRequest } from './http-listener.js';
 import { loadLeaseEnd, storeLeaseEnd } from './lease-file.js';
 import { sleep } from '../common/service.js';
-import { needsWriteLease } from './lease.js';
 import { assignedState, currentState, type KeeperRuntime } from './runtime.js';
 
 export const VOUCH_PATH = '/failsafe/vouch';
@@ -480,7 +479,7 @@ export async function runFailsafeLoop(rt: KeeperRuntime, signal: AbortSignal): P
     if (signal.aborted) return;
     const lastGrant = rt.failsafe.lastGrantAnsweredAt;
     const stale = lastGrant === null || performance.now() - lastGrant >= afterMs;
-    if (!stale || !needsWriteLease(currentState(rt)) || !rt.lease.valid()) continue;
+    if (!stale || !isWritableState(currentState(rt)) || !rt.lease.valid()) continue;
     try {
       await runVouchRound(rt);
     } catch (error) {

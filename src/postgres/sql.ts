@@ -13,6 +13,7 @@
  */
 import pg from 'pg';
 import { AutoctlError } from '../common/errors.js';
+import { isWalSenderSyncState, type WalSenderSyncState } from '../common/sync-states.js';
 import { parseLsn, parseLsnOrZero, formatLsn, type Lsn } from './lsn.js';
 
 /** Anything with node-postgres' `query` (a Client, a PoolClient, a Pool). */
@@ -31,9 +32,6 @@ export async function isInRecovery(client: SqlClient): Promise<boolean> {
   return result.rows[0]?.r === true;
 }
 
-export const SYNC_STATES = ['quorum', 'sync', 'potential', 'async'] as const;
-export type SyncState = (typeof SYNC_STATES)[number];
-
 export interface LocalFacts {
   inRecovery: boolean;
   /** Primary: flush LSN. Standby: last received, else last replayed (0/0 when none). */
@@ -44,7 +42,7 @@ export interface LocalFacts {
   pgControlVersion: number;
   catalogVersion: number;
   /** Best sync_state among standbys streaming from a pgautofailover_standby_* slot; '' when none. */
-  syncState: SyncState | '';
+  syncState: WalSenderSyncState | '';
 }
 
 /** Everything the keeper reports about Postgres, in one round trip. */
@@ -80,7 +78,7 @@ export async function localFacts(client: SqlClient): Promise<LocalFacts> {
     systemIdentifier: BigInt(row.sysid),
     pgControlVersion: row.control_version,
     catalogVersion: row.catalog_version,
-    syncState: (SYNC_STATES as readonly string[]).includes(sync) ? sync as SyncState : '',
+    syncState: isWalSenderSyncState(sync) ? sync : '',
   };
 }
 
