@@ -4,7 +4,6 @@
  * connection strings and node-postgres connections, local SQL, slots,
  * SSL certificates, base backups and rewinds.
  */
-export * from './atomic-file.js';
 export * from './binaries.js';
 export * from './conninfo.js';
 export * from './control.js';
