@@ -7,6 +7,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoctlError, messageOf } from '../common/errors.js';
+import { sleep } from '../common/service.js';
 import { isWritableState } from '../fsm/states.js';
 import type { NodeAddress, PrimaryNode } from '../monitor-api/index.js';
 import {
@@ -58,7 +59,7 @@ export async function ensurePgStopped(rt: KeeperRuntime): Promise<void> {
   while (rt.local.runningPid() !== null) {
     if (performance.now() > deadline) throw new AutoctlError('PGCTL', `PostgreSQL in "${rt.config.postgresql.pgdata}" did not stop`);
     await rt.postgres.ensure();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

@@ -14,7 +14,7 @@
 import pg from 'pg';
 import { AutoctlError } from '../common/errors.js';
 import { isWalSenderSyncState, type WalSenderSyncState } from '../common/sync-states.js';
-import { parseLsn, parseLsnOrZero, formatLsn, type Lsn } from './lsn.js';
+import { parseLsn, parseLsnOrZero, formatLsn, type Lsn } from '../common/lsn.js';
 
 /** Anything with node-postgres' `query` (a Client, a PoolClient, a Pool). */
 export type SqlClient = Pick<pg.ClientBase, 'query'>;
