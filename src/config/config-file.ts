@@ -3,9 +3,9 @@
  * schema), writing it atomically (mode 0600), and `config get|set` by
  * `section.key` path. File errors are BAD_CONFIG and name the file.
  */
-import { AutoctlError, badConfig, messageOf } from '../common/errors.js';
+import { AutoctlError, badConfig } from '../common/errors.js';
 import { fail, type Result } from '../common/result.js';
-import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
+import { readTextFile, writeTextFile } from './text-file.js';
 import {
   getValue, keyPaths, lookupField, setValue, toJsonSections, validateConfig,
   type ChangePolicy, type FieldValue,
@@ -101,12 +101,7 @@ export function isReloadable(role: ConfigRole, path: string): boolean {
  * the file and each offending key.
  */
 export async function readConfigFile(path: string): Promise<AnyConfig> {
-  let text: string | undefined;
-  try {
-    text = await readFileIfExists(path);
-  } catch (error) {
-    throw badConfig(`Failed to read configuration file "${path}": ${messageOf(error)}`, error);
-  }
+  const text = await readTextFile(path, 'configuration file', 'BAD_CONFIG');
   if (text === undefined) throw new AutoctlError('BAD_ARGS', `Expected configuration file does not exist: "${path}"`);
   const parsed = parseConfig(text);
   if (!parsed.ok) throw badConfig(`Failed to parse configuration file "${path}": ${parsed.errors.join('; ')}`);
@@ -131,9 +126,5 @@ export async function readMonitorConfigFile(path: string): Promise<MonitorConfig
 export async function writeConfigFile(path: string, config: AnyConfig): Promise<void> {
   const checked = isKeeperConfig(config) ? validateConfig(KEEPER_SCHEMA, config) : validateConfig(MONITOR_SCHEMA, config);
   if (!checked.ok) throw badConfig(`Refusing to write configuration file "${path}": ${checked.errors.join('; ')}`);
-  try {
-    await writeFileAtomic(path, renderConfig(config), CONFIG_FILE_MODE);
-  } catch (error) {
-    throw badConfig(`Failed to write configuration file "${path}": ${messageOf(error)}`, error);
-  }
+  writeTextFile(path, renderConfig(config), CONFIG_FILE_MODE, 'configuration file', 'BAD_CONFIG');
 }

@@ -4,8 +4,8 @@
  * Postgres controller. Stored as one word and a newline, written atomically.
  * A missing file means `unknown`: the controller leaves Postgres alone.
  */
-import { AutoctlError, messageOf } from '../common/errors.js';
-import { readFileIfExists, removeFileIfExists, writeFileAtomic } from './atomic-file.js';
+import { AutoctlError } from '../common/errors.js';
+import { readTextFile, removeFileIfExists, writeTextFile } from './text-file.js';
 
 export const EXPECTED_PG_STATUSES = ['unknown', 'stopped', 'running', 'running-as-subprocess'] as const;
 export type ExpectedPgStatus = (typeof EXPECTED_PG_STATUSES)[number];
@@ -23,21 +23,12 @@ export function isExpectedPgStatus(value: string): value is ExpectedPgStatus {
 }
 
 export async function writeExpectedPgStatus(path: string, status: ExpectedPgStatus): Promise<void> {
-  try {
-    await writeFileAtomic(path, `${status}\n`, 0o644);
-  } catch (error) {
-    throw new AutoctlError('BAD_STATE', `Failed to write the expected Postgres status file "${path}": ${messageOf(error)}`, { cause: error });
-  }
+  writeTextFile(path, `${status}\n`, 0o644, 'the expected Postgres status file', 'BAD_STATE');
 }
 
 /** The expected status; `unknown` when the file does not exist. Unknown content: BAD_STATE. */
 export async function readExpectedPgStatus(path: string): Promise<ExpectedPgStatus> {
-  let text: string | undefined;
-  try {
-    text = await readFileIfExists(path);
-  } catch (error) {
-    throw new AutoctlError('BAD_STATE', `Failed to read the expected Postgres status file "${path}": ${messageOf(error)}`, { cause: error });
-  }
+  const text = await readTextFile(path, 'the expected Postgres status file', 'BAD_STATE');
   if (text === undefined) return 'unknown';
   const value = text.trim();
   if (!isExpectedPgStatus(value)) {

@@ -3,7 +3,8 @@ export {
   PRIVATE_DIR_MODE, SERVICE_NAMES, ensurePaths, fallbackRuntimeBase, isDirectory, pathsFor, xdgBases,
   type AutoctlDirs, type AutoctlPaths, type ServiceName, type XdgBases, type XdgEnv,
 } from './paths.js';
-export { isCode, readFileIfExists, removeFileIfExists, syncDirectory, tempPathOf, writeFileAtomic } from './atomic-file.js';
+export { isCode, syncDirectory, tempPathOf, writeFileAtomic, type AtomicWriteOptions } from '../common/atomic-file.js';
+export { readFileIfExists, readTextFile, removeFileIfExists, writeTextFile } from './text-file.js';
 export { iniValue, parseIni, renderIni, type IniDocument, type IniSection } from './ini.js';
 export {
   CHANGE_POLICIES, SSL_MODES,

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { AutoctlError, messageOf } from '../common/errors.js';
-import { readFileIfExists, removeFileIfExists, writeFileAtomic } from './atomic-file.js';
+import { readTextFile, removeFileIfExists, writeTextFile } from './text-file.js';
 import { KEEPER_STATE_VERSION } from './state-file.js';
 
 /** Classification of PGDATA at registration time. */
@@ -53,21 +53,12 @@ export function parseInitFile(text: string, source: string): InitFile {
 }
 
 export async function writeInitFile(path: string, pgdataState: PgdataInitState): Promise<void> {
-  try {
-    await writeFileAtomic(path, renderInitFile(pgdataState), 0o600);
-  } catch (error) {
-    throw new AutoctlError('BAD_STATE', `Failed to write the init file "${path}": ${messageOf(error)}`, { cause: error });
-  }
+  writeTextFile(path, renderInitFile(pgdataState), 0o600, 'the init file', 'BAD_STATE');
 }
 
 /** The init file, or undefined when there is none (no `create` in progress). */
 export async function readInitFileIfExists(path: string): Promise<InitFile | undefined> {
-  let text: string | undefined;
-  try {
-    text = await readFileIfExists(path);
-  } catch (error) {
-    throw new AutoctlError('BAD_STATE', `Failed to read the init file "${path}": ${messageOf(error)}`, { cause: error });
-  }
+  const text = await readTextFile(path, 'the init file', 'BAD_STATE');
   return text === undefined ? undefined : parseInitFile(text, path);
 }
 

@@ -7,9 +7,10 @@
  */
 import { readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { AutoctlError, messageOf } from '../common/errors.js';
+import { AutoctlError } from '../common/errors.js';
 import { fail, ok, type Result } from '../common/result.js';
-import { isCode, readFileIfExists, removeFileIfExists, writeFileAtomic } from './atomic-file.js';
+import { isCode } from '../common/atomic-file.js';
+import { readTextFile, removeFileIfExists, writeTextFile } from './text-file.js';
 
 export interface PidFileService {
   readonly pid: number;
@@ -68,21 +69,12 @@ export function parsePidFile(text: string): Result<PidFile> {
 }
 
 export async function writePidFile(path: string, pidFile: PidFile): Promise<void> {
-  try {
-    await writeFileAtomic(path, renderPidFile(pidFile), PID_FILE_MODE);
-  } catch (error) {
-    throw new AutoctlError('INTERNAL', `Failed to write the pid file "${path}": ${messageOf(error)}`, { cause: error });
-  }
+  writeTextFile(path, renderPidFile(pidFile), PID_FILE_MODE, 'the pid file', 'INTERNAL');
 }
 
 /** The pid file, or undefined when it does not exist. A broken file is a BAD_STATE error. */
 export async function readPidFile(path: string): Promise<PidFile | undefined> {
-  let text: string | undefined;
-  try {
-    text = await readFileIfExists(path);
-  } catch (error) {
-    throw new AutoctlError('BAD_STATE', `Failed to read the pid file "${path}": ${messageOf(error)}`, { cause: error });
-  }
+  const text = await readTextFile(path, 'the pid file', 'BAD_STATE');
   if (text === undefined) return undefined;
   const parsed = parsePidFile(text);
   if (!parsed.ok) throw new AutoctlError('BAD_STATE', `Pid file "${path}" is broken: ${parsed.errors.join('; ')}`);

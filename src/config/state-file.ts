@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { AutoctlError, messageOf } from '../common/errors.js';
-import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
+import { readTextFile, writeTextFile } from './text-file.js';
 
 export const KEEPER_STATE_VERSION = 1;
 export const KEEPER_STATE_FILE_MODE = 0o600;
@@ -131,12 +131,7 @@ export function parseKeeperState(text: string, source: string): KeeperState {
 
 /** Reads the state file, or undefined when it does not exist. Broken file: BAD_STATE. */
 export async function readKeeperStateIfExists(path: string): Promise<KeeperState | undefined> {
-  let text: string | undefined;
-  try {
-    text = await readFileIfExists(path);
-  } catch (error) {
-    throw new AutoctlError('BAD_STATE', `Failed to read Keeper state from file "${path}": ${messageOf(error)}`, { cause: error });
-  }
+  const text = await readTextFile(path, 'Keeper state from file', 'BAD_STATE');
   return text === undefined ? undefined : parseKeeperState(text, path);
 }
 
@@ -151,11 +146,7 @@ export async function readKeeperState(path: string): Promise<KeeperState> {
 
 /** Writes the state file atomically (temp file, fsync, rename), mode 0600. */
 export async function writeKeeperState(path: string, state: KeeperState): Promise<void> {
-  try {
-    await writeFileAtomic(path, renderKeeperState(state), KEEPER_STATE_FILE_MODE);
-  } catch (error) {
-    throw new AutoctlError('BAD_STATE', `Failed to write Keeper state file "${path}": ${messageOf(error)}`, { cause: error });
-  }
+  writeTextFile(path, renderKeeperState(state), KEEPER_STATE_FILE_MODE, 'Keeper state file', 'BAD_STATE');
 }
 
 function broken(path: string, cause: unknown): AutoctlError {

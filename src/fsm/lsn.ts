@@ -1,21 +1,9 @@
 /**
  * WAL positions. LSNs are bigint inside the FSM; the text form `X/Y`
- * (two hexadecimal halves) is what Postgres and the event messages show.
+ * (two hexadecimal halves, common/lsn.ts) is what Postgres and the event
+ * messages show.
  */
-import { badArgs } from '../common/errors.js';
-import { lsnFromText, lsnToText } from '../common/lsn.js';
-
-export function formatLsn(lsn: bigint): string {
-  const text = lsnToText(lsn);
-  if (text === null) throw badArgs(`LSN out of range: ${lsn}`);
-  return text;
-}
-
-export function parseLsn(text: string): bigint {
-  const lsn = lsnFromText(text.trim());
-  if (lsn === null) throw badArgs(`invalid LSN "${text}": expected two hexadecimal numbers separated by a slash`);
-  return lsn;
-}
+export { formatLsn, parseLsn } from '../common/lsn.js';
 
 /** A WAL position with its timeline, compared timeline first (spec 02 §4.4 step 4). */
 export interface WalPosition {

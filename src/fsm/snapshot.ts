@@ -4,15 +4,14 @@
  * milliseconds on the caller's clock, the same clock as `now` given to
  * decide(); the monitor service should use its monotonic clock.
  */
+import type { SyncState } from '../common/sync-states.js';
 import type { NodeState } from './states.js';
+
+export { SYNC_STATES, isSyncState, type SyncState } from '../common/sync-states.js';
 
 /** Health as written by the monitor's health checks (spec 03 §4.2: -1, 0, 1). */
 export const NODE_HEALTH = ['unknown', 'bad', 'good'] as const;
 export type NodeHealth = (typeof NODE_HEALTH)[number];
-
-/** pg_stat_replication.sync_state as reported by a node (spec 03 §3; '' is stored as unknown). */
-export const SYNC_STATES = ['unknown', 'sync', 'async', 'quorum', 'potential'] as const;
-export type SyncState = (typeof SYNC_STATES)[number];
 
 export interface NodeSnapshot {
   readonly nodeId: number;

@@ -52,33 +52,45 @@ export interface StateInfo {
   readonly meaning: string;
 }
 
-/** One row per state, in enum order. */
-export const STATE_INFO: readonly StateInfo[] = [
-  { state: 'unknown', holder: '-', postgres: 'none', acceptsWrites: false, meaning: 'placeholder of the enum; never assigned' },
-  { state: 'init', holder: 'new node', postgres: 'none', acceptsWrites: false, meaning: 'just registered; only ever reported, never a goal' },
-  { state: 'single', holder: 'only node', postgres: 'run', acceptsWrites: true, meaning: 'primary without any standby; synchronous_standby_names is empty' },
-  { state: 'wait_primary', holder: 'primary', postgres: 'run', acceptsWrites: true, meaning: 'primary without a usable synchronous standby; synchronous replication is off' },
-  { state: 'primary', holder: 'primary', postgres: 'run', acceptsWrites: true, meaning: 'primary with the monitor-computed synchronous_standby_names applied; failover-ready' },
-  { state: 'draining', holder: 'old primary', postgres: 'stop', acceptsWrites: false, meaning: 'first step of a demotion: Postgres is stopped' },
-  { state: 'demote_timeout', holder: 'old primary', postgres: 'stop', acceptsWrites: false, meaning: 'old primary confirmed stopped, or fenced by its keeper when its write lease ran out' },
-  { state: 'demoted', holder: 'old primary', postgres: 'stop', acceptsWrites: false, meaning: 'old primary known stopped; waits to rejoin the new primary' },
-  { state: 'catchingup', holder: 'standby', postgres: 'run', acceptsWrites: false, meaning: 'streaming from the primary, not yet eligible for promotion' },
-  { state: 'secondary', holder: 'standby', postgres: 'run', acceptsWrites: false, meaning: 'streaming and close to the primary; eligible for promotion' },
-  { state: 'prepare_promotion', holder: 'chosen candidate', postgres: 'run', acceptsWrites: false, meaning: 'synchronisation point before the promotion' },
-  { state: 'stop_replication', holder: 'chosen candidate', postgres: 'run', acceptsWrites: false, meaning: 'promoted but read-only until the old primary is known fenced' },
-  { state: 'wait_standby', holder: 'new standby', postgres: 'none', acceptsWrites: false, meaning: 'waits for the primary to be ready to serve a base backup' },
-  { state: 'maintenance', holder: 'any', postgres: 'operator', acceptsWrites: false, meaning: 'operator maintenance: the keeper neither starts nor stops Postgres' },
-  { state: 'join_primary', holder: 'primary', postgres: 'run', acceptsWrites: true, meaning: 'deprecated; never assigned; a node reporting it is moved to primary' },
-  { state: 'apply_settings', holder: 'primary', postgres: 'run', acceptsWrites: true, meaning: 'primary about to refresh synchronous_standby_names' },
-  { state: 'prepare_maintenance', holder: 'primary', postgres: 'stop', acceptsWrites: false, meaning: 'primary going to maintenance: checkpoint, then stop Postgres' },
-  { state: 'wait_maintenance', holder: 'standby', postgres: 'run', acceptsWrites: false, meaning: 'standby waiting for the primary to stop needing it before maintenance' },
-  { state: 'report_lsn', holder: 'standby or old primary', postgres: 'run', acceptsWrites: false, meaning: 'election: runs as a standby without upstream and reports its frozen LSN' },
-  { state: 'fast_forward', holder: 'elected candidate', postgres: 'run', acceptsWrites: false, meaning: 'fetches the WAL it misses from the most advanced standby' },
-  { state: 'join_secondary', holder: 'standby not elected', postgres: 'stop', acceptsWrites: false, meaning: 'Postgres stopped, waiting for the new primary to follow it' },
-  { state: 'dropped', holder: 'removed node', postgres: 'stop', acceptsWrites: false, meaning: 'removal in progress; the row is deleted once the node reports it' },
+/**
+ * spec 02 §1 `writable(S)`: the states of a primary that accepts writes,
+ * and so must hold the write lease (single included: an operator may remove
+ * a partitioned single node and register another one, and the monitor
+ * waits for the old lease before opening the new node).
+ */
+export const WRITABLE_STATES = ['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings'] as const satisfies readonly NodeState[];
+export type WritableState = (typeof WRITABLE_STATES)[number];
+
+const WRITABLE: ReadonlySet<NodeState> = new Set<NodeState>(WRITABLE_STATES);
+
+/** One row per state, in enum order; acceptsWrites comes from WRITABLE_STATES. */
+const STATE_ROWS: readonly Omit<StateInfo, 'acceptsWrites'>[] = [
+  { state: 'unknown', holder: '-', postgres: 'none', meaning: 'placeholder of the enum; never assigned' },
+  { state: 'init', holder: 'new node', postgres: 'none', meaning: 'just registered; only ever reported, never a goal' },
+  { state: 'single', holder: 'only node', postgres: 'run', meaning: 'primary without any standby; synchronous_standby_names is empty' },
+  { state: 'wait_primary', holder: 'primary', postgres: 'run', meaning: 'primary without a usable synchronous standby; synchronous replication is off' },
+  { state: 'primary', holder: 'primary', postgres: 'run', meaning: 'primary with the monitor-computed synchronous_standby_names applied; failover-ready' },
+  { state: 'draining', holder: 'old primary', postgres: 'stop', meaning: 'first step of a demotion: Postgres is stopped' },
+  { state: 'demote_timeout', holder: 'old primary', postgres: 'stop', meaning: 'old primary confirmed stopped, or fenced by its keeper when its write lease ran out' },
+  { state: 'demoted', holder: 'old primary', postgres: 'stop', meaning: 'old primary known stopped; waits to rejoin the new primary' },
+  { state: 'catchingup', holder: 'standby', postgres: 'run', meaning: 'streaming from the primary, not yet eligible for promotion' },
+  { state: 'secondary', holder: 'standby', postgres: 'run', meaning: 'streaming and close to the primary; eligible for promotion' },
+  { state: 'prepare_promotion', holder: 'chosen candidate', postgres: 'run', meaning: 'synchronisation point before the promotion' },
+  { state: 'stop_replication', holder: 'chosen candidate', postgres: 'run', meaning: 'promoted but read-only until the old primary is known fenced' },
+  { state: 'wait_standby', holder: 'new standby', postgres: 'none', meaning: 'waits for the primary to be ready to serve a base backup' },
+  { state: 'maintenance', holder: 'any', postgres: 'operator', meaning: 'operator maintenance: the keeper neither starts nor stops Postgres' },
+  { state: 'join_primary', holder: 'primary', postgres: 'run', meaning: 'deprecated; never assigned; a node reporting it is moved to primary' },
+  { state: 'apply_settings', holder: 'primary', postgres: 'run', meaning: 'primary about to refresh synchronous_standby_names' },
+  { state: 'prepare_maintenance', holder: 'primary', postgres: 'stop', meaning: 'primary going to maintenance: checkpoint, then stop Postgres' },
+  { state: 'wait_maintenance', holder: 'standby', postgres: 'run', meaning: 'standby waiting for the primary to stop needing it before maintenance' },
+  { state: 'report_lsn', holder: 'standby or old primary', postgres: 'run', meaning: 'election: runs as a standby without upstream and reports its frozen LSN' },
+  { state: 'fast_forward', holder: 'elected candidate', postgres: 'run', meaning: 'fetches the WAL it misses from the most advanced standby' },
+  { state: 'join_secondary', holder: 'standby not elected', postgres: 'stop', meaning: 'Postgres stopped, waiting for the new primary to follow it' },
+  { state: 'dropped', holder: 'removed node', postgres: 'stop', meaning: 'removal in progress; the row is deleted once the node reports it' },
 ];
 
-const WRITABLE: ReadonlySet<NodeState> = new Set<NodeState>(['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings']);
+export const STATE_INFO: readonly StateInfo[] = STATE_ROWS.map((row) => ({ ...row, acceptsWrites: WRITABLE.has(row.state) }));
+
 const PRIMARYISH: ReadonlySet<NodeState> = new Set<NodeState>([...WRITABLE, 'draining', 'demote_timeout', 'prepare_maintenance']);
 const MAINTENANCE: ReadonlySet<NodeState> = new Set<NodeState>(['prepare_maintenance', 'wait_maintenance', 'maintenance']);
 const DEMOTING: ReadonlySet<NodeState> = new Set<NodeState>(['draining', 'demote_timeout', 'prepare_maintenance']);
@@ -95,13 +107,8 @@ const FENCED: ReadonlySet<NodeState> = new Set<NodeState>([
   'fast_forward', 'join_secondary', 'dropped',
 ]);
 
-/** spec 02 §1 `writable(S)`: the states of a primary that accepts writes. */
+/** One of WRITABLE_STATES: the node may accept writes and must hold the write lease. */
 export function isWritableState(state: NodeState): boolean {
-  return WRITABLE.has(state);
-}
-
-/** The node may accept writes in this state: same set as isWritableState. */
-export function canAcceptWrites(state: NodeState): boolean {
   return WRITABLE.has(state);
 }
 

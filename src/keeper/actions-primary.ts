@@ -6,6 +6,7 @@
  */
 import { userInfo } from 'node:os';
 import { AutoctlError, messageOf } from '../common/errors.js';
+import { sleep } from '../common/service.js';
 import { readInitFileIfExists } from '../config/index.js';
 import { setNodeSystemIdentifier, synchronousStandbyNames } from '../monitor-api/index.js';
 import {
@@ -22,10 +23,6 @@ import {
 import { onMonitor, saveState, type KeeperRuntime } from './runtime.js';
 
 const POLL_MS = 100;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Publishes the local system identifier to the monitor (and the state file). */
 export async function publishSystemIdentifier(rt: KeeperRuntime): Promise<void> {

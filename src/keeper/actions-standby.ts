@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { AutoctlError, messageOf } from '../common/errors.js';
+import { sleep } from '../common/service.js';
 import { readInitFileIfExists, removeInitFile } from '../config/index.js';
 import { getMostAdvancedStandby, getPrimary } from '../monitor-api/index.js';
 import type { NodeAddress, PrimaryNode } from '../monitor-api/index.js';
@@ -22,10 +23,6 @@ import {
 import { onMonitor, type KeeperRuntime } from './runtime.js';
 
 const POLL_MS = 100;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 async function currentPrimary(rt: KeeperRuntime): Promise<PrimaryNode> {
   return onMonitor(rt, 'get_primary', (c) => getPrimary(c, rt.config.pg_autoctl.formation, rt.state.currentGroup));

@@ -5,9 +5,8 @@
  * write-lease fence: a primary without a valid lease never runs Postgres.
  */
 import { messageOf } from '../common/errors.js';
-import type { NodeState } from '../fsm/states.js';
+import { isWritableState, type NodeState } from '../fsm/states.js';
 import { killPostgresNow } from './fence.js';
-import { needsWriteLease } from './lease.js';
 import { ensurePgRunning, ensurePgStopped, maintainSlots } from './pg-ops.js';
 import { currentState, saveState, type KeeperRuntime } from './runtime.js';
 
@@ -19,7 +18,6 @@ export interface RestartTracker {
 
 export const restartTracker = (): RestartTracker => ({ downSince: null, failures: 0 });
 
-const PRIMARY_STATES: ReadonlySet<NodeState> = new Set<NodeState>(['single', 'primary', 'wait_primary', 'join_primary', 'apply_settings']);
 /** The state a primary records when it fenced itself (spec 02 §6.3). */
 export const FENCED_STATE: NodeState = 'demote_timeout';
 
@@ -36,7 +34,7 @@ const STOPPED_STATES: ReadonlySet<NodeState> = new Set<NodeState>(['draining', '
 export function enforceLease(rt: KeeperRuntime): boolean {
   const current = currentState(rt);
   const goal = rt.transitionGoal;
-  const leased = needsWriteLease(current) || (goal !== null && needsWriteLease(goal));
+  const leased = isWritableState(current) || (goal !== null && isWritableState(goal));
   if (!leased || rt.lease.valid()) return false;
   rt.postgres.setExpected('stopped');
   const killed = rt.local.runningPid() === null ? null : killPostgresNow(rt.config.postgresql.pgdata, rt.log);
@@ -48,7 +46,7 @@ export function enforceLease(rt: KeeperRuntime): boolean {
       : `The write lease of this node ran out ${Math.round(performance.now() - end)} ms ago without a successful node_active call: PostgreSQL has been stopped to fence it`);
   }
   // A stopped Postgres needs no fence; the state only tells the monitor once it is unreachable.
-  if (needsWriteLease(current) && (killed !== null || rt.monitorUnreachable)) {
+  if (isWritableState(current) && (killed !== null || rt.monitorUnreachable)) {
     rt.log.warn(`Reaching new state "${FENCED_STATE}" (self-assigned: no write lease)`);
     saveState(rt, { currentRole: FENCED_STATE, assignedRole: FENCED_STATE }).catch((error: unknown) => {
       rt.log.error(`Failed to write the keeper state: ${messageOf(error)}`);
@@ -64,7 +62,7 @@ export function enforceLease(rt: KeeperRuntime): boolean {
  */
 export function guardedLeaseEnd(rt: KeeperRuntime): number | null {
   const goal = rt.transitionGoal;
-  const leased = needsWriteLease(currentState(rt)) || (goal !== null && needsWriteLease(goal));
+  const leased = isWritableState(currentState(rt)) || (goal !== null && isWritableState(goal));
   return leased ? (rt.lease.expiresAt() ?? performance.now()) : null;
 }
 
@@ -89,8 +87,8 @@ async function ensureRunning(rt: KeeperRuntime, tracker: RestartTracker, state: 
 export async function ensureCurrentState(rt: KeeperRuntime, tracker: RestartTracker): Promise<void> {
   const state = currentState(rt);
   try {
-    if (PRIMARY_STATES.has(state)) {
-      if (needsWriteLease(state) && !rt.lease.valid()) return;
+    if (isWritableState(state)) {
+      if (!rt.lease.valid()) return;
       if (await ensureRunning(rt, tracker, state)) await maintainSlots(rt, { advance: false });
       return;
     }
@@ -119,7 +117,7 @@ export async function ensureCurrentState(rt: KeeperRuntime, tracker: RestartTrac
 export function reportedPgRunning(rt: KeeperRuntime, tracker: RestartTracker, running: boolean): boolean {
   if (running) return true;
   const state = currentState(rt);
-  if (!needsWriteLease(state)) return false;
+  if (!isWritableState(state)) return false;
   const timeout = rt.config.timeout;
   const since = tracker.downSince ?? performance.now();
   tracker.downSince ??= since;

@@ -27,7 +27,7 @@ import { request as httpRequest } from 'node:http';
 import { messageOf } from '../common/errors.js';
 import { sleep } from '../common/service.js';
 import {
-  heldByPromise, roundSucceeded, vouchedLeaseEnd, vouchPromiseEnd, vouchVerdict, type NodeState,
+  heldByPromise, isWritableState, roundSucceeded, vouchedLeaseEnd, vouchPromiseEnd, vouchVerdict, type NodeState,
 } from '../fsm/index.js';
 import type { FailsafePeer } from '../monitor-api/index.js';
 import { walReceiverStatus } from '../postgres/sql.js';
@@ -35,7 +35,6 @@ import { SIGNATURE_HEADER, VOUCH_PATH, checkAnswer, sign, verify, questionSchema
 import { failsafeFiles, storeMaterial, storePromise, type FailsafeMaterial, type FailsafeState } from './failsafe-state.js';
 import { jsonReply, type HttpListener, type HttpReply, type HttpRequest } from './http-listener.js';
 import { storeLeaseEnd } from './lease-file.js';
-import { needsWriteLease } from './lease.js';
 import { assignedState, currentState, type KeeperRuntime } from './runtime.js';
 
 /** Nonces of questions already answered, remembered this long. */
@@ -333,7 +332,7 @@ export async function runFailsafeLoop(rt: KeeperRuntime, signal: AbortSignal): P
     if (signal.aborted) return;
     const lastGrant = rt.failsafe.lastGrantAnsweredAt;
     const stale = lastGrant === null || performance.now() - lastGrant >= afterMs;
-    if (!stale || !needsWriteLease(currentState(rt)) || !rt.lease.valid()) continue;
+    if (!stale || !isWritableState(currentState(rt)) || !rt.lease.valid()) continue;
     try {
       await runVouchRound(rt);
     } catch (error) {

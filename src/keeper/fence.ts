@@ -7,6 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.js';
+import { sleep } from '../common/service.js';
 import { isProcessAlive, readPostmasterPid } from '../postgres/index.js';
 
 /** The state letter and parent pid of a process, from /proc (Linux); undefined when gone. */
@@ -80,7 +81,7 @@ export async function waitPostgresGone(pid: number, timeoutMs: number): Promise<
   // A zombie (dead, not reaped yet by whoever inherited it) counts as gone.
   while (isProcessAlive(pid) && procStat(pid)?.state !== 'Z') {
     if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   return true;
 }

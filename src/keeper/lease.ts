@@ -9,20 +9,9 @@
  * Pure bookkeeping: the clock is passed in; fencing lives in fence.ts.
  */
 import { leaseMarginMs } from '../fsm/failsafe.js';
-import { isWritableState, type NodeState } from '../fsm/states.js';
 
 /** Monotonic milliseconds (performance.now() in production). */
 export type MonotonicClock = () => number;
-
-/**
- * States in which the node may accept writes and so must hold the lease:
- * the writable states of the FSM (single included: an operator may remove
- * a partitioned single node and register another one, and the monitor
- * waits for the old lease before opening the new node).
- */
-export function needsWriteLease(state: NodeState): boolean {
-  return isWritableState(state);
-}
 
 /** The length the keeper uses for a monitor lease of `monitorLeaseMs`: 5% (at least 100 ms) shorter. */
 export function keeperLeaseMs(monitorLeaseMs: number): number {

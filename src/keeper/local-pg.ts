@@ -7,10 +7,11 @@
 import type pg from 'pg';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import type { WalSenderSyncState } from '../common/sync-states.js';
 import type { KeeperConfig } from '../config/index.js';
 import {
   connectLocal, localFacts, readControlData, readPostmasterPid, isProcessAlive, classifyPgData,
-  type LocalFacts, type Lsn, type PgBinaries, type SyncState,
+  type LocalFacts, type Lsn, type PgBinaries,
 } from '../postgres/index.js';
 
 export interface LocalPg {
@@ -65,7 +66,7 @@ export interface PgReport {
   lsn: Lsn;
   /** 0 when unknown (the monitor keeps the stored value). */
   timeline: number;
-  syncState: SyncState | '';
+  syncState: WalSenderSyncState | '';
   systemIdentifier: bigint | undefined;
   pgControlVersion: number | undefined;
   catalogVersion: number | undefined;

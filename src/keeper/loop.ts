@@ -16,7 +16,6 @@ import { classifyPgData } from '../postgres/index.js';
 import { enforceLease, ensureCurrentState, reportedPgRunning, type RestartTracker } from './ensure-state.js';
 import { endOutage, noteMaterial, promiseHoldMs, publishHttpPort } from './failsafe.js';
 import { syncReplicationHba } from './hba-sync.js';
-import { needsWriteLease } from './lease.js';
 import { storeLeaseEnd } from './lease-file.js';
 import { gatherFacts, type PgReport } from './local-pg.js';
 import { currentState, onMonitor, saveState, type KeeperRuntime } from './runtime.js';
@@ -111,7 +110,7 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
       currentGroup: assignment.groupId,
       lastMonitorContact: Math.floor(Date.now() / 1000),
     });
-    if (needsWriteLease(current) || isWritableState(goal)) storeLeaseEnd(options.leaseFile, rt.lease.expiresAt());
+    if (isWritableState(current) || isWritableState(goal)) storeLeaseEnd(options.leaseFile, rt.lease.expiresAt());
     rt.monitor.ensureListening();
     // A monitor back from an outage may be a restored one: publish again.
     if (wasFailing) rt.failsafe.publishedHttpPort = undefined;
@@ -216,7 +215,7 @@ async function onReportFailure(rt: KeeperRuntime, memory: LoopMemory, current: N
   memory.monitorFailing = true;
   rt.monitorUnreachable = true;
   enforceLease(rt);
-  if (needsWriteLease(current) && rt.lease.valid()) {
+  if (isWritableState(current) && rt.lease.valid()) {
     rt.log.debug(`The write lease of this node ends in ${Math.round(rt.lease.remainingMs())} ms unless the monitor answers`);
   }
   await saveState(rt);

@@ -7,6 +7,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoctlError, messageOf } from '../common/errors.js';
+import { sleep } from '../common/service.js';
+import { isWritableState } from '../fsm/states.js';
 import type { NodeAddress, PrimaryNode } from '../monitor-api/index.js';
 import {
   applySlotPlan, createSelfSignedCertificate, hostResources, identifySystem, listReplicationSlots, planDropAllSlots,
@@ -14,7 +16,6 @@ import {
   waitForPostgresReady, writeAutoFailoverSettings, writeStandbySetup,
   type Lsn, type RecoveryTargetAction, type ReplicationSource, type SslMode,
 } from '../postgres/index.js';
-import { needsWriteLease } from './lease.js';
 import { currentState, type KeeperRuntime } from './runtime.js';
 
 export const REPLICATION_USER = 'pgautofailover_replicator';
@@ -26,7 +27,7 @@ const READY_TIMEOUT_MS = 60_000;
 /** True when Postgres may be (or become) writable now: the current state or the goal being reached needs the lease. */
 function writesAtStake(rt: KeeperRuntime): boolean {
   const goal = rt.transitionGoal;
-  return needsWriteLease(currentState(rt)) || (goal !== null && needsWriteLease(goal));
+  return isWritableState(currentState(rt)) || (goal !== null && isWritableState(goal));
 }
 
 /** Fails unless the write lease runs (for a node in, or going to, a writable state). */
@@ -58,7 +59,7 @@ export async function ensurePgStopped(rt: KeeperRuntime): Promise<void> {
   while (rt.local.runningPid() !== null) {
     if (performance.now() > deadline) throw new AutoctlError('PGCTL', `PostgreSQL in "${rt.config.postgresql.pgdata}" did not stop`);
     await rt.postgres.ensure();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

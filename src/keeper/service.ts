@@ -12,6 +12,7 @@ import {
   isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists,
   PGDATA_INIT_STATE_TEXT, type AutoctlPaths, type KeeperConfig,
 } from '../config/index.js';
+import { isWritableState } from '../fsm/states.js';
 import { getNode, readPrimaryLeaseTimeoutMs, updateNodeMetadata } from '../monitor-api/index.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
@@ -19,7 +20,7 @@ import { registerFailsafeRoutes, runFailsafeLoop } from './failsafe.js';
 import { restoreFailsafe } from './failsafe-state.js';
 import { HttpListener } from './http-listener.js';
 import { LeaseGuard } from './lease-guard.js';
-import { WriteLease, needsWriteLease } from './lease.js';
+import { WriteLease } from './lease.js';
 import { maxStoredLeaseMs, readLeaseFile } from './lease-file.js';
 import { localPg, NOT_RUNNING } from './local-pg.js';
 import { runKeeperLoop } from './loop.js';
@@ -178,7 +179,7 @@ async function startUp(rt: KeeperRuntime): Promise<void> {
     rt.log.info(`Initialisation of this node is in progress (\`pg_autoctl create\`); PostgreSQL state at registration time was: ${PGDATA_INIT_STATE_TEXT[init.pgdataState]}`);
   }
   // A primary restarted without a lease carried over fences at once, before anything else.
-  if (needsWriteLease(currentState(rt))) enforceLease(rt);
+  if (isWritableState(currentState(rt))) enforceLease(rt);
   if (!isMonitorDisabled(rt.config)) {
     try {
       const row = await onMonitor(rt, 'node', (c) => getNode(c, { nodeId: rt.state.currentNodeId }));

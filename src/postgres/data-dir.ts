@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { AutoctlError } from '../common/errors.js';
 import { runProgramOk } from '../common/run-program.js';
 import { pgProgram, type PgBinaries } from './binaries.js';
-import { parseLsn, type Lsn } from './lsn.js';
+import { parseLsn, type Lsn } from '../common/lsn.js';
 
 export const PGDATA_KINDS = ['missing', 'empty', 'not-a-directory', 'not-postgres', 'postgres'] as const;
 export type PgDataKind = (typeof PGDATA_KINDS)[number];

@@ -6,7 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
+
+/** pg_hba.conf and pg_ident.conf keep their mode and owner; a new one is 0600. */
+const HBA_WRITE = { mode: 0o600, keepExisting: true } as const;
 import { addHbaRules, formatHbaRule, parseHba, peerMapLines, renderHba, withPeerMap, type HbaRule } from './hba.js';
 
 export const hbaPathOf = (pgdata: string): string => join(pgdata, 'pg_hba.conf');
@@ -27,7 +30,7 @@ export function applyHbaRules(path: string, rules: readonly HbaRule[], options: 
   const { file, added } = addHbaRules(before, rules);
   if (added.length === 0) return [];
   for (const rule of added) options.log?.info(`Adding HBA rule: ${formatHbaRule(rule)}`);
-  writeFileAtomic(path, renderHba(file));
+  writeFileAtomic(path, renderHba(file), HBA_WRITE);
   return added;
 }
 
@@ -42,12 +45,12 @@ export function allowPeerLoginAs(pgdata: string, osUser: string, dbUser: string,
   const ident = existsSync(identPath) ? readFileSync(identPath, 'utf8') : '';
   const missing = peerMapLines(osUser, dbUser).filter((line) => !ident.split('\n').includes(line));
   if (missing.length > 0) {
-    writeFileAtomic(identPath, `${ident}${ident === '' || ident.endsWith('\n') ? '' : '\n'}${missing.join('\n')}\n`);
+    writeFileAtomic(identPath, `${ident}${ident === '' || ident.endsWith('\n') ? '' : '\n'}${missing.join('\n')}\n`, HBA_WRITE);
   }
   const hbaPath = hbaPathOf(pgdata);
   const { file, changed } = withPeerMap(parseHba(readFileSync(hbaPath, 'utf8')));
   if (changed) {
     log?.info(`Mapping the OS account "${osUser}" to the role "${dbUser}" on the local peer lines of pg_hba.conf`);
-    writeFileAtomic(hbaPath, renderHba(file));
+    writeFileAtomic(hbaPath, renderHba(file), HBA_WRITE);
   }
 }

@@ -4,7 +4,6 @@
  * connection strings and node-postgres connections, local SQL, slots,
  * SSL certificates, base backups and rewinds.
  */
-export * from './atomic-file.js';
 export * from './binaries.js';
 export * from './conninfo.js';
 export * from './control.js';
@@ -12,7 +11,7 @@ export * from './data-dir.js';
 export * from './hba.js';
 export * from './hba-file.js';
 export * from './local-client.js';
-export * from './lsn.js';
+export { ZERO_LSN, formatLsn, parseLsn, parseLsnOrZero, type Lsn } from '../common/lsn.js';
 export * from './network.js';
 export * from './node-host.js';
 export * from './pg-client.js';

@@ -3,7 +3,7 @@
  * that exist and the other nodes of the group, then a thin apply.
  */
 import type { Logger } from '../common/log.js';
-import { formatLsn, type Lsn } from './lsn.js';
+import { formatLsn, type Lsn } from '../common/lsn.js';
 import {
   advanceReplicationSlot, createPhysicalSlot, dropReplicationSlot, type ReplicationSlot, type SqlClient,
 } from './sql.js';

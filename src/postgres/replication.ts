@@ -14,7 +14,7 @@ import { pgProgram, type PgBinaries } from './binaries.js';
 import { replicationConninfo, scrubPasswords, type ReplicationSource } from './conninfo.js';
 import { spawnPostmaster, stopPostgres, waitForPostgresReady } from './control.js';
 import { runningPostmaster } from './data-dir.js';
-import { parseLsn, type Lsn } from './lsn.js';
+import { parseLsn, type Lsn } from '../common/lsn.js';
 import { withClient, type PgClientOptions } from './pg-client.js';
 import { writeStandbySetup } from './settings-file.js';
 import { slotExists } from './sql.js';

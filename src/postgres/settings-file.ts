@@ -7,7 +7,7 @@ import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statS
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
-import { fsyncDirectory, writeFileAtomic } from './atomic-file.js';
+import { syncDirectory, writeFileAtomic } from '../common/atomic-file.js';
 import { STANDBY_SIGNAL } from './data-dir.js';
 import {
   AUTO_FAILOVER_CONF, STANDBY_CONF, renderStandbySettings, withIncludeLine,
@@ -36,7 +36,7 @@ export function writeIfChanged(path: string, contents: string, log?: Logger, mod
   const current = readIfExists(path);
   if (current === contents) return false;
   if (current !== undefined) log?.info(`Contents of "${path}" have changed, overwriting`);
-  writeFileAtomic(path, contents, { mode });
+  writeFileAtomic(path, contents, { mode, keepExisting: true });
   return true;
 }
 
@@ -50,7 +50,7 @@ export function ensureIncludeLine(pgdata: string, fileName: string, log?: Logger
   const { text, changed } = withIncludeLine(current, fileName);
   if (changed) {
     log?.info(`Adding include of "${fileName}" to "${path}"`);
-    writeFileAtomic(path, text);
+    writeFileAtomic(path, text, { mode: 0o600, keepExisting: true });
   }
   return changed;
 }
@@ -76,7 +76,7 @@ export function writeStandbySetup(pgdata: string, settings: StandbySettings, log
   const signal = join(pgdata, STANDBY_SIGNAL);
   if (!existsSync(signal)) {
     closeSync(openSync(signal, 'a', 0o644));
-    fsyncDirectory(pgdata);
+    syncDirectory(pgdata);
   }
   const standbyConf = join(pgdata, STANDBY_CONF);
   const changed = writeIfChanged(standbyConf, renderStandbySettings(settings), log, STANDBY_CONF_MODE);
@@ -94,7 +94,7 @@ export function removeStandbySetup(pgdata: string, log?: Logger): void {
   if (existsSync(signal)) {
     log?.debug(`Removing "${signal}"`);
     rmSync(signal, { force: true });
-    fsyncDirectory(pgdata);
+    syncDirectory(pgdata);
   }
   const standbyConf = join(pgdata, STANDBY_CONF);
   if (existsSync(standbyConf)) writeIfChanged(standbyConf, '', log, STANDBY_CONF_MODE);

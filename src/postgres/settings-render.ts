@@ -4,7 +4,7 @@
  * standby file, and the include lines prepended to `postgresql.conf`.
  */
 import { AutoctlError } from '../common/errors.js';
-import { formatLsn, type Lsn } from './lsn.js';
+import { formatLsn, type Lsn } from '../common/lsn.js';
 
 export const AUTO_FAILOVER_CONF = 'postgresql-auto-failover.conf';
 export const STANDBY_CONF = 'postgresql-auto-failover-standby.conf';

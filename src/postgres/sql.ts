@@ -13,7 +13,8 @@
  */
 import pg from 'pg';
 import { AutoctlError } from '../common/errors.js';
-import { parseLsn, parseLsnOrZero, formatLsn, type Lsn } from './lsn.js';
+import { isWalSenderSyncState, type WalSenderSyncState } from '../common/sync-states.js';
+import { parseLsn, parseLsnOrZero, formatLsn, type Lsn } from '../common/lsn.js';
 
 /** Anything with node-postgres' `query` (a Client, a PoolClient, a Pool). */
 export type SqlClient = Pick<pg.ClientBase, 'query'>;
@@ -26,13 +27,28 @@ const sqlState = (error: unknown): string | undefined => {
   return typeof code === 'string' ? code : undefined;
 };
 
+/**
+ * Runs a statement whose failure with one SQLSTATE is an expected outcome
+ * (the object already exists, or is already gone): `done` on success,
+ * `tolerated` on that SQLSTATE. Any other failure throws, as a PGSQL error
+ * prefixed with `failure` when given.
+ */
+async function queryTolerating<D extends string, T extends string>(client: SqlClient, sql: string, params: unknown[],
+  outcomes: { done: D; sqlState: string; tolerated: T }, failure?: string): Promise<D | T> {
+  try {
+    await (params.length === 0 ? client.query(sql) : client.query(sql, params));
+    return outcomes.done;
+  } catch (error) {
+    if (sqlState(error) === outcomes.sqlState) return outcomes.tolerated;
+    if (failure === undefined) throw error;
+    throw new AutoctlError('PGSQL', `${failure}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 export async function isInRecovery(client: SqlClient): Promise<boolean> {
   const result = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
   return result.rows[0]?.r === true;
 }
-
-export const SYNC_STATES = ['quorum', 'sync', 'potential', 'async'] as const;
-export type SyncState = (typeof SYNC_STATES)[number];
 
 export interface LocalFacts {
   inRecovery: boolean;
@@ -44,7 +60,7 @@ export interface LocalFacts {
   pgControlVersion: number;
   catalogVersion: number;
   /** Best sync_state among standbys streaming from a pgautofailover_standby_* slot; '' when none. */
-  syncState: SyncState | '';
+  syncState: WalSenderSyncState | '';
 }
 
 /** Everything the keeper reports about Postgres, in one round trip. */
@@ -80,7 +96,7 @@ export async function localFacts(client: SqlClient): Promise<LocalFacts> {
     systemIdentifier: BigInt(row.sysid),
     pgControlVersion: row.control_version,
     catalogVersion: row.catalog_version,
-    syncState: (SYNC_STATES as readonly string[]).includes(sync) ? sync as SyncState : '',
+    syncState: isWalSenderSyncState(sync) ? sync : '',
   };
 }
 
@@ -187,13 +203,8 @@ function roleOptions(spec: RoleSpec): string {
 export async function createRole(client: SqlClient, spec: RoleSpec): Promise<'created' | 'exists'> {
   const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [spec.name]);
   if ((exists.rowCount ?? 0) > 0) return 'exists';
-  try {
-    await client.query(`CREATE ROLE ${quoteIdent(spec.name)} ${roleOptions(spec)}`.trim());
-    return 'created';
-  } catch (error) {
-    if (sqlState(error) === '42710') return 'exists';
-    throw new AutoctlError('PGSQL', `cannot create role "${spec.name}": ${(error as Error).message}`, { cause: error });
-  }
+  return queryTolerating(client, `CREATE ROLE ${quoteIdent(spec.name)} ${roleOptions(spec)}`.trim(), [],
+    { done: 'created', sqlState: '42710', tolerated: 'exists' }, `cannot create role "${spec.name}"`);
 }
 
 /**
@@ -228,13 +239,8 @@ export async function alterRolePassword(client: SqlClient, name: string, passwor
 export async function createDatabase(client: SqlClient, name: string, owner?: string): Promise<'created' | 'exists'> {
   const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
   if ((exists.rowCount ?? 0) > 0) return 'exists';
-  try {
-    await client.query(`CREATE DATABASE ${quoteIdent(name)}${owner === undefined ? '' : ` OWNER ${quoteIdent(owner)}`}`);
-    return 'created';
-  } catch (error) {
-    if (sqlState(error) === '42P04') return 'exists';
-    throw new AutoctlError('PGSQL', `cannot create database "${name}": ${(error as Error).message}`, { cause: error });
-  }
+  return queryTolerating(client, `CREATE DATABASE ${quoteIdent(name)}${owner === undefined ? '' : ` OWNER ${quoteIdent(owner)}`}`, [],
+    { done: 'created', sqlState: '42P04', tolerated: 'exists' }, `cannot create database "${name}"`);
 }
 
 export async function createExtension(client: SqlClient, name: string): Promise<void> {
@@ -261,24 +267,14 @@ export async function listReplicationSlots(client: SqlClient): Promise<Replicati
 
 /** A physical slot reserving WAL at once; an existing slot is fine. */
 export async function createPhysicalSlot(client: SqlClient, name: string): Promise<'created' | 'exists'> {
-  try {
-    await client.query('SELECT pg_create_physical_replication_slot($1, true)', [name]);
-    return 'created';
-  } catch (error) {
-    if (sqlState(error) === '42710') return 'exists';
-    throw error;
-  }
+  return queryTolerating(client, 'SELECT pg_create_physical_replication_slot($1, true)', [name],
+    { done: 'created', sqlState: '42710', tolerated: 'exists' });
 }
 
 /** Drops a slot; a missing one is fine. */
 export async function dropReplicationSlot(client: SqlClient, name: string): Promise<'dropped' | 'missing'> {
-  try {
-    await client.query('SELECT pg_drop_replication_slot($1)', [name]);
-    return 'dropped';
-  } catch (error) {
-    if (sqlState(error) === '42704') return 'missing';
-    throw error;
-  }
+  return queryTolerating(client, 'SELECT pg_drop_replication_slot($1)', [name],
+    { done: 'dropped', sqlState: '42704', tolerated: 'missing' });
 }
 
 /** pg_replication_slot_advance (works on standbys too, PG ≥ 13 safely). */

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep } from '../common/service.js';
 import type { PgBinaries } from '../postgres/binaries.js';
 import {
   isProcessAlive, readPostmasterPid, spawnPostmaster, stopPostgres, waitForPostgresReady,
@@ -45,7 +46,7 @@ export function localPostgresPort(options: LocalPostgresOptions): PostgresPort {
           await waitForPostgresReady(options.pgdata, { timeoutMs: 1 });
           return;
         }
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     },
     async stop(_pid, mode, timeoutMs) {

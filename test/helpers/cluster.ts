@@ -286,6 +286,31 @@ export async function waitForStates(monitor: RunningMonitor, wanted: Record<stri
   }
 }
 
+/**
+ * node1, created with the default options and converged in single. It is
+ * pushed onto `nodes` (the list dumpOnFailure prints) as soon as it starts.
+ */
+export async function startSingle(monitor: RunningMonitor, nodes: RunningNode[]): Promise<RunningNode> {
+  const node1 = await startNode(monitor, 'node1');
+  nodes.push(node1);
+  await waitForStates(monitor, { node1: 'single' }, { nodes });
+  return node1;
+}
+
+/**
+ * The usual two-node group: node1 in single, then node2 joins; returns once
+ * node1 is converged in primary and node2 in secondary (within `timeoutMs`,
+ * 90 s by default). Both are pushed onto `nodes` as soon as they start.
+ */
+export async function startPrimaryAndStandby(monitor: RunningMonitor, nodes: RunningNode[],
+  options: { timeoutMs?: number } = {}): Promise<[RunningNode, RunningNode]> {
+  const node1 = await startSingle(monitor, nodes);
+  const node2 = await startNode(monitor, 'node2');
+  nodes.push(node2);
+  await waitForStates(monitor, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: options.timeoutMs ?? 90_000 });
+  return [node1, node2];
+}
+
 /** Runs `fn`; on failure prints the monitor and node outputs (and the node table) before rethrowing. */
 export async function dumpOnFailure<T>(monitor: RunningMonitor | undefined, nodes: () => RunningNode[], fn: () => Promise<T>): Promise<T> {
   let failure: unknown;

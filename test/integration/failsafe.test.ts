@@ -15,8 +15,8 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort, onCleanup, runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  clusterUserName, dumpOnFailure, killPostmaster, postmasterPid, processGone, startMonitor, startNode, waitForStates,
-  type RunningMonitor, type RunningNode,
+  clusterUserName, dumpOnFailure, killPostmaster, postmasterPid, processGone, startMonitor, startNode,
+  startPrimaryAndStandby, startSingle, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 import { startWriter } from '../helpers/writer.js';
 
@@ -28,16 +28,6 @@ const LEASE_MS = 8000;
 async function threeMonitorSettings(m: RunningMonitor): Promise<void> {
   await m.sql("UPDATE pgautofailover.settings SET setting = $1 WHERE name IN ('pgautofailover.primary_lease_timeout', 'pgautofailover.node_considered_unhealthy_timeout')",
     [String(LEASE_MS)]);
-}
-
-async function twoNodes(m: RunningMonitor, nodes: RunningNode[]): Promise<[RunningNode, RunningNode]> {
-  const node1 = await startNode(m, 'node1');
-  nodes.push(node1);
-  await waitForStates(m, { node1: 'single' }, { nodes });
-  const node2 = await startNode(m, 'node2');
-  nodes.push(node2);
-  await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
-  return [node1, node2];
 }
 
 /** Polls the monitor's port until it accepts a connection; returns the monitor's clock then. */
@@ -109,7 +99,7 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
     const m = await startMonitor({ name: 'monitor-outage' });
     await threeMonitorSettings(m);
     await dumpOnFailure(m, () => nodes, async () => {
-      const [node1, node2] = await twoNodes(m, nodes);
+      const [node1, node2] = await startPrimaryAndStandby(m, nodes);
       const writer = await startWriter(node1.port);
       onCleanup('stop the writer', () => writer.stop());
       const startedAt = (await m.sql<{ now: Date }>('SELECT now()'))[0]?.now ?? new Date();
@@ -164,7 +154,7 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
     const m = await startMonitor({ name: 'monitor-alone' });
     await threeMonitorSettings(m);
     await dumpOnFailure(m, () => nodes, async () => {
-      const [node1, node2] = await twoNodes(m, nodes);
+      const [node1, node2] = await startPrimaryAndStandby(m, nodes);
       const primaryPg = await postmasterPid(node1.dirs.pgdata);
       assert.ok(primaryPg !== null);
       const downAt = performance.now();
@@ -193,7 +183,7 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
     const m = await startMonitor({ name: 'monitor-pgcrash' });
     await threeMonitorSettings(m);
     await dumpOnFailure(m, () => nodes, async () => {
-      await twoNodes(m, nodes);
+      await startPrimaryAndStandby(m, nodes);
       // More crashes than the supervisor's restart budget of a failing service (5 in 300 s).
       for (let i = 0; i < 6; i += 1) {
         await killPostmaster(m.dirs.pgdata);
@@ -215,9 +205,7 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
     const m = await startMonitor({ name: 'monitor-single' });
     await threeMonitorSettings(m);
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
+      const node1 = await startSingle(m, nodes);
       const writer = await startWriter(node1.port);
       onCleanup('stop the writer', () => writer.stop());
       await waitFor('the first writes', () => writer.acked.length >= 5, { timeoutMs: 10_000 });
@@ -240,7 +228,7 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
     const m = await startMonitor({ name: 'monitor-forged' });
     await threeMonitorSettings(m);
     await dumpOnFailure(m, () => nodes, async () => {
-      const [node1, node2] = await twoNodes(m, nodes);
+      const [node1, node2] = await startPrimaryAndStandby(m, nodes);
       const ids = await m.sql<{ nodename: string; nodeid: string }>('SELECT nodename, nodeid::text FROM pgautofailover.node');
       const id1 = Number(ids.find((r) => r.nodename === 'node1')?.nodeid);
       const id2 = Number(ids.find((r) => r.nodename === 'node2')?.nodeid);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, startMonitor, startNode, startPrimaryAndStandby, startSingle, waitForStates, type RunningMonitor,
+  type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -25,9 +26,7 @@ describe('keeper: killed in the middle of a transition', { timeout: 600_000 }, (
     const m: RunningMonitor = await startMonitor({ name: 'monitor-crash1' });
     const nodes: RunningNode[] = [];
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
+      const node1 = await startSingle(m, nodes);
       const node2 = await startNode(m, 'node2', { extraArgs: ['--auth', 'trust', '--ssl-self-signed', '--maximum-backup-rate', '1M'] });
       nodes.push(node2);
       await waitFor('pg_basebackup to run on node2', () => /Running \S*pg_basebackup/.test(node2.output()), { timeoutMs: 60_000 });
@@ -51,12 +50,7 @@ describe('keeper: killed in the middle of a transition', { timeout: 600_000 }, (
     const m: RunningMonitor = await startMonitor({ name: 'monitor-crash2' });
     const nodes: RunningNode[] = [];
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
-      const node2 = await startNode(m, 'node2');
-      nodes.push(node2);
-      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
+      const [node1, node2] = await startPrimaryAndStandby(m, nodes);
       await node1.sql('CREATE TABLE t (id int PRIMARY KEY)');
       await node1.sql('INSERT INTO t SELECT generate_series(1, 100)');
 

@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, postmasterPid, processGone, signalPostgres, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, postmasterPid, processGone, signalPostgres, startMonitor, startPrimaryAndStandby, waitForStates,
+  type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -23,12 +24,7 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
   it('fences the primary when the monitor is gone for longer than the lease, and recovers', async () => {
     const m: RunningMonitor = await startMonitor({ name: 'monitor-lease' });
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
-      const node2 = await startNode(m, 'node2');
-      nodes.push(node2);
-      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
+      const [node1, node2] = await startPrimaryAndStandby(m, nodes);
       const leaseMs = Number((await m.sql<{ setting: string }>(
         "SELECT setting FROM pgautofailover.settings WHERE name LIKE '%primary_lease_timeout'"))[0]?.setting ?? '20000');
 
@@ -78,12 +74,7 @@ describe('keeper: write lease', { timeout: 300_000 }, () => {
     const m: RunningMonitor = await startMonitor({ name: 'monitor-frozen' });
     const group: RunningNode[] = [];
     await dumpOnFailure(m, () => group, async () => {
-      const node1 = await startNode(m, 'node1');
-      group.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes: group });
-      const node2 = await startNode(m, 'node2');
-      group.push(node2);
-      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes: group, timeoutMs: 90_000 });
+      const [node1, node2] = await startPrimaryAndStandby(m, group);
       await node1.sql('CREATE TABLE t (id int PRIMARY KEY)');
       await node1.sql('INSERT INTO t SELECT generate_series(1, 100)');
       const leaseMs = Number((await m.sql<{ setting: string }>(

@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { runCleanups, waitFor } from '../helpers/fixture.js';
-import { dumpOnFailure, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode } from '../helpers/cluster.js';
+import {
+  dumpOnFailure, startMonitor, startPrimaryAndStandby, waitForStates, type RunningMonitor, type RunningNode,
+} from '../helpers/cluster.js';
 
 after(runCleanups);
 
@@ -16,12 +18,7 @@ describe('keeper: maintenance and switchover', { timeout: 420_000 }, () => {
     const m: RunningMonitor = await startMonitor({ name: 'monitor-maint' });
     const nodes: RunningNode[] = [];
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
-      const node2 = await startNode(m, 'node2');
-      nodes.push(node2);
-      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
+      const [node1, node2] = await startPrimaryAndStandby(m, nodes);
       await node1.sql('CREATE TABLE t (id int PRIMARY KEY)');
 
       const id2 = (await node2.row())?.nodeid;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { runCleanups, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, startMonitor, startPrimaryAndStandby, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 
 after(runCleanups);
@@ -21,12 +21,7 @@ describe('keeper: standby loss', { timeout: 300_000 }, () => {
     monitor = await startMonitor();
     const m = monitor;
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
-      const node2 = await startNode(m, 'node2');
-      nodes.push(node2);
-      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
+      const [node1, node2] = await startPrimaryAndStandby(m, nodes);
       await node1.sql('CREATE TABLE t (id int PRIMARY KEY)');
 
       await node2.stop();

@@ -7,7 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { runCleanups, waitFor } from '../helpers/fixture.js';
-import { dumpOnFailure, nodeStates, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode } from '../helpers/cluster.js';
+import {
+  dumpOnFailure, nodeStates, startMonitor, startNode, startPrimaryAndStandby, waitForStates, type RunningMonitor,
+  type RunningNode,
+} from '../helpers/cluster.js';
 
 after(runCleanups);
 
@@ -16,12 +19,7 @@ describe('keeper: three nodes', { timeout: 600_000 }, () => {
     const m: RunningMonitor = await startMonitor({ name: 'monitor-three' });
     const nodes: RunningNode[] = [];
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
-      const node2 = await startNode(m, 'node2');
-      nodes.push(node2);
-      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
+      const [node1] = await startPrimaryAndStandby(m, nodes);
       const node3 = await startNode(m, 'node3');
       nodes.push(node3);
       await waitForStates(m, { node1: 'primary', node2: 'secondary', node3: 'secondary' }, { nodes, timeoutMs: 90_000 });

@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { readPostmasterPid } from '../../src/postgres/data-dir.js';
 import { IS_ROOT, pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
-import { dumpOnFailure, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode } from '../helpers/cluster.js';
+import { dumpOnFailure, startMonitor, startSingle, type RunningMonitor, type RunningNode } from '../helpers/cluster.js';
 
 after(runCleanups);
 
@@ -26,9 +26,7 @@ describe('security: pg_hba.conf and local authentication', { timeout: 300_000 },
     monitor = await startMonitor();
     const m = monitor;
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
+      const node1 = await startSingle(m, nodes);
       const hbaPath = join(node1.dirs.pgdata, 'pg_hba.conf');
       const hbaAtStart = readFileSync(hbaPath, 'utf8');
 

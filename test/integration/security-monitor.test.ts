@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort, onCleanup, runCleanups, startBackground, waitFor } from '../helpers/fixture.js';
 import {
-  dumpOnFailure, killPostmaster, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+  dumpOnFailure, killPostmaster, startMonitor, startPrimaryAndStandby, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
 import { pgAutoctlArgv } from '../helpers/tool.js';
 
@@ -205,12 +205,7 @@ describe('security: forged lease notifications', { timeout: 600_000 }, () => {
     monitor = await startMonitor({ name: 'sec-lease' });
     const m = monitor;
     await dumpOnFailure(m, () => nodes, async () => {
-      const node1 = await startNode(m, 'node1');
-      nodes.push(node1);
-      await waitForStates(m, { node1: 'single' }, { nodes });
-      const node2 = await startNode(m, 'node2');
-      nodes.push(node2);
-      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 120_000 });
+      const [node1, node2] = await startPrimaryAndStandby(m, nodes, { timeoutMs: 120_000 });
       const primaryId = (await node1.row())?.nodeid ?? '';
 
       const forger = await asNode(m);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  NODE_STATES, STATE_INFO, canAcceptWrites, isFencedState, isNodeState, isPrimaryishState, isWritableState, stateInfo,
+  NODE_STATES, STATE_INFO, isFencedState, isNodeState, isPrimaryishState, isWritableState, stateInfo,
 } from '../../../src/fsm/index.js';
 
 test('NODE_STATES is the replication_state enum of spec 03 §3, in its order', () => {
@@ -23,7 +23,6 @@ test('STATE_INFO has one row per state, in order (spec 02 §2)', () => {
 test('writable(S) and primaryish(S) of spec 02 §1', () => {
   const writable = NODE_STATES.filter(isWritableState);
   assert.deepEqual(writable, ['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings']);
-  assert.deepEqual(NODE_STATES.filter(canAcceptWrites), writable);
   assert.deepEqual(STATE_INFO.filter((i) => i.acceptsWrites).map((i) => i.state), writable);
   assert.deepEqual(NODE_STATES.filter(isPrimaryishState), [...writable.slice(0, 3), 'draining', 'demote_timeout', 'join_primary', 'apply_settings', 'prepare_maintenance']);
 });

@@ -9,7 +9,8 @@ import type { ExpectedPgStatus, PostgresControl } from '../../../src/common/serv
 import { initialKeeperState } from '../../../src/config/index.js';
 import { enforceLease } from '../../../src/keeper/ensure-state.js';
 import { childrenOf, killPostgresNow, waitPostgresGone } from '../../../src/keeper/fence.js';
-import { WriteLease, keeperLeaseMs, needsWriteLease } from '../../../src/keeper/lease.js';
+import { WriteLease, keeperLeaseMs } from '../../../src/keeper/lease.js';
+import { isWritableState } from '../../../src/fsm/states.js';
 import { loadLeaseEnd, storeLeaseEnd } from '../../../src/keeper/lease-file.js';
 import { NOT_RUNNING, type LocalPg } from '../../../src/keeper/local-pg.js';
 import type { KeeperRuntime } from '../../../src/keeper/runtime.js';
@@ -53,8 +54,8 @@ describe('write lease', () => {
   });
 
   it('is needed in the writable states only', () => {
-    for (const s of ['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings'] as const) assert.ok(needsWriteLease(s), s);
-    for (const s of ['stop_replication', 'secondary', 'demote_timeout', 'draining', 'catchingup', 'maintenance'] as const) assert.ok(!needsWriteLease(s), s);
+    for (const s of ['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings'] as const) assert.ok(isWritableState(s), s);
+    for (const s of ['stop_replication', 'secondary', 'demote_timeout', 'draining', 'catchingup', 'maintenance'] as const) assert.ok(!isWritableState(s), s);
   });
 
   it('survives a restart of pg_autoctl on the same boot, through the lease file', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatLsn, parseLsn, parseLsnOrZero } from '../../../src/postgres/lsn.js';
+import { formatLsn, parseLsn, parseLsnOrZero } from '../../../src/common/lsn.js';
 
 describe('LSN', () => {
   it('parses the two hex halves into one bigint', () => {

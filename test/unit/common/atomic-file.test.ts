@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { readFileIfExists, removeFileIfExists, tempPathOf, writeFileAtomic } from '../../../src/config/index.js';
+import { tempPathOf, writeFileAtomic } from '../../../src/common/atomic-file.js';
+import { readFileIfExists, removeFileIfExists } from '../../../src/config/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgaf-atomic-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -11,10 +12,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 describe('atomic files', () => {
   it('writes the content with the exact mode and leaves no temp file', async () => {
     const path = join(dir, 'a.state');
-    await writeFileAtomic(path, 'one\n', 0o600);
+    writeFileAtomic(path, 'one\n', { mode: 0o600 });
     assert.equal(readFileSync(path, 'utf8'), 'one\n');
     assert.equal(statSync(path).mode & 0o777, 0o600);
-    await writeFileAtomic(path, 'two\n', 0o644);
+    writeFileAtomic(path, 'two\n', { mode: 0o644 });
     assert.equal(readFileSync(path, 'utf8'), 'two\n');
     assert.equal(statSync(path).mode & 0o777, 0o644);
     assert.equal(existsSync(tempPathOf(path)), false);
@@ -23,27 +24,38 @@ describe('atomic files', () => {
 
   it('survives a crash that left a partial temp file behind', async () => {
     const path = join(dir, 'b.state');
-    await writeFileAtomic(path, 'committed\n', 0o600);
+    writeFileAtomic(path, 'committed\n', { mode: 0o600 });
     // A writer died after creating <path>.new and before the rename:
     writeFileSync(tempPathOf(path), 'half-writ', { mode: 0o600 });
     assert.equal(await readFileIfExists(path), 'committed\n');
-    await writeFileAtomic(path, 'next\n', 0o600);
+    writeFileAtomic(path, 'next\n', { mode: 0o600 });
     assert.equal(readFileSync(path, 'utf8'), 'next\n');
     assert.equal(existsSync(tempPathOf(path)), false);
   });
 
   it('fails cleanly when the directory does not exist', async () => {
     const path = join(dir, 'missing', 'c.state');
-    await assert.rejects(writeFileAtomic(path, 'x', 0o600), { code: 'ENOENT' });
+    assert.throws(() => writeFileAtomic(path, 'x', { mode: 0o600 }), { code: 'ENOENT' });
     assert.equal(existsSync(tempPathOf(path)), false);
   });
 
   it('leaves the old file and no temp file when the rename fails', async () => {
     const path = join(dir, 'd-is-a-dir');
     mkdirSync(join(path, 'child'), { recursive: true });
-    await assert.rejects(writeFileAtomic(path, 'x', 0o600));
+    assert.throws(() => writeFileAtomic(path, 'x', { mode: 0o600 }));
     assert.ok(statSync(path).isDirectory());
     assert.equal(existsSync(tempPathOf(path)), false);
+  });
+
+  it('keeps the mode of an existing file when asked (files under PGDATA)', () => {
+    const path = join(dir, 'f.conf');
+    writeFileAtomic(path, 'one\n', { mode: 0o640 });
+    writeFileAtomic(path, 'two\n', { mode: 0o600, keepExisting: true });
+    assert.equal(readFileSync(path, 'utf8'), 'two\n');
+    assert.equal(statSync(path).mode & 0o777, 0o640);
+    const fresh = join(dir, 'g.conf');
+    writeFileAtomic(fresh, 'x', { mode: 0o600, keepExisting: true });
+    assert.equal(statSync(fresh).mode & 0o777, 0o600);
   });
 
   it('reads a missing file as undefined and removes files idempotently', async () => {
