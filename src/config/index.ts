@@ -47,3 +47,4 @@ export {
   removePidFileSync, renderPidFile, writePidFile,
   type PidFile, type PidFileService, type PidFileStatus, type ProcessIdentity, type SignalTargetExpectation,
 } from './pid-file.js';
+export { TOKEN_FILE_MODE, isNodeToken, readNodeTokenIfExists, removeNodeToken, writeNodeToken } from './token-file.js';

@@ -40,6 +40,8 @@ export interface AutoctlPaths {
   readonly state: string;
   /** `<data>/pg_autoctl.init` */
   readonly init: string;
+  /** `<data>/pg_autoctl.token`: the node's credential on the monitor (mode 0600) */
+  readonly token: string;
   /** `<data>/nodes.json` (only with --disable-monitor) */
   readonly nodesJson: string;
   /** `<runtime>/pg_autoctl.pid`: the supervisor */
@@ -107,6 +109,7 @@ function makePaths(pgdata: string, dirs: AutoctlDirs): AutoctlPaths {
     config: join(dirs.config, 'pg_autoctl.cfg'),
     state: join(dirs.data, 'pg_autoctl.state'),
     init: join(dirs.data, 'pg_autoctl.init'),
+    token: join(dirs.data, 'pg_autoctl.token'),
     nodesJson: join(dirs.data, 'nodes.json'),
     pid: join(dirs.runtime, 'pg_autoctl.pid'),
     pgStatus: join(dirs.runtime, 'pg_autoctl.pg'),

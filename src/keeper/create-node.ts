@@ -17,7 +17,7 @@ import { AutoctlError, badArgs, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import {
   backupDirectoryForNode, checkPidFile, defaultHttpPort, defaultKeeperConfig, ensurePaths, initialKeeperState, isKeeperConfig, pathsFor,
-  readConfigFile, readInitFileIfExists, readKeeperStateIfExists, removeInitFile, writeConfigFile, writeInitFile,
+  readConfigFile, readInitFileIfExists, readKeeperStateIfExists, removeInitFile, removeNodeToken, writeConfigFile, writeInitFile, writeNodeToken,
   writeKeeperState, type AutoctlPaths, type HbaLevel, type KeeperConfig, type KeeperState, type PgdataInitState,
 } from '../config/index.js';
 import {
@@ -260,7 +260,8 @@ async function createNodeIn(paths: AutoctlPaths, options: CreateNodeOptions, log
         candidatePriority: options.candidatePriority,
         replicationQuorum: options.replicationQuorum,
       },
-      recordLocally: async (registered) => {
+      recordLocally: async (registered, token) => {
+        await writeNodeToken(paths.token, token);
         written = initialKeeperState({
           currentNodeId: registered.nodeId,
           currentGroup: registered.groupId,
@@ -282,6 +283,7 @@ async function createNodeIn(paths: AutoctlPaths, options: CreateNodeOptions, log
       undoLocally: async () => {
         rmSync(paths.state, { force: true });
         await removeInitFile(paths.init);
+        await removeNodeToken(paths.token);
       },
     });
     log.info(`Registered node ${node.nodeId} "${node.name}" (${hostname}:${port}) in formation "${options.formation}", group ${node.groupId}, state "${node.goalState}"`);

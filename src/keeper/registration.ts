@@ -8,7 +8,7 @@ import pg from 'pg';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { sleep } from '../common/service.js';
-import { getFormation, hasMonitorSchema, registerNode, type RegisterNodeArgs } from '../monitor-api/index.js';
+import { getFormation, hasMonitorSchema, issueNodeToken, registerNode, type RegisterNodeArgs } from '../monitor-api/index.js';
 import { sqlStateOf, type RegisteredNode } from '../monitor-api/index.js';
 import { connectClient, scrubPasswords } from '../postgres/index.js';
 
@@ -125,15 +125,22 @@ export interface RegisterOptions {
   client: pg.Client;
   args: RegisterNodeArgs;
   log: Logger;
-  /** Local records, written inside the monitor transaction; any failure rolls the registration back. */
-  recordLocally(node: RegisteredNode): Promise<void>;
+  /**
+   * Local records, written inside the monitor transaction; any failure
+   * rolls the registration back. `token` is the node's credential, issued
+   * in the same transaction (docs/security.md "Node credentials").
+   */
+  recordLocally(node: RegisteredNode, token: string): Promise<void>;
   /** Removes what recordLocally wrote (after a failure). */
   undoLocally(): Promise<void>;
   /** How long to keep retrying while the monitor is busy with another registration (ms). */
   retryBudgetMs: number;
 }
 
-/** register_node + local records in one monitor transaction, retried while the monitor says "not now" (55006). */
+/**
+ * register_node, issue_node_token and the local records in one monitor
+ * transaction, retried while the monitor says "not now" (55006).
+ */
 export async function registerWithMonitor(options: RegisterOptions): Promise<RegisteredNode> {
   const { client, args, log } = options;
   const where = `${args.host}:${args.port} in group ${args.desiredGroupId ?? -1} of formation "${args.formation}"`;
@@ -143,7 +150,8 @@ export async function registerWithMonitor(options: RegisterOptions): Promise<Reg
     try {
       await client.query('BEGIN');
       const node = await registerNode(client, args);
-      await options.recordLocally(node);
+      const token = await issueNodeToken(client, node.nodeId);
+      await options.recordLocally(node, token);
       await client.query('COMMIT');
       return node;
     } catch (error) {

@@ -9,11 +9,11 @@ import { messageOf } from '../common/errors.js';
 import { maskConfigValue } from '../common/secrets.js';
 import { FatalServiceError, type Service, type ServiceContext } from '../common/service.js';
 import {
-  isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists,
+  isKeeperConfig, isMonitorDisabled, planKeeperReload, readConfigFile, readInitFileIfExists, readKeeperStateIfExists, readNodeTokenIfExists,
   PGDATA_INIT_STATE_TEXT, type AutoctlPaths, type KeeperConfig,
 } from '../config/index.js';
 import { isWritableState } from '../fsm/states.js';
-import { getNode, readPrimaryLeaseTimeoutMs, updateNodeMetadata } from '../monitor-api/index.js';
+import { getNode, presentNodeToken, readPrimaryLeaseTimeoutMs, updateNodeMetadata } from '../monitor-api/index.js';
 import { classifyPgData, findPgBinaries } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
 import { registerFailsafeRoutes, runFailsafeLoop } from './failsafe.js';
@@ -100,6 +100,14 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
   const stored = readLeaseFile(leaseFile, maxStoredLeaseMs(config.timeout.network_partition_timeout));
   if (stored.warning !== undefined) log.warn(stored.warning);
   if (stored.end !== null) lease.extendTo(stored.end);
+  // The node's credential on the monitor (docs/security.md "Node
+  // credentials"), presented on each API connection before any call.
+  const token = isMonitorDisabled(config) ? undefined
+    : await readNodeTokenIfExists(paths.token).catch((error: unknown) => { throw new FatalServiceError(messageOf(error), error); });
+  if (token === undefined && !isMonitorDisabled(config)) {
+    log.warn(`This node has no node token ("${paths.token}" does not exist): its monitor calls are not bound to it`
+      + ' (a node registered before node tokens); the monitor refuses it when its setting require_node_token is on');
+  }
   const holder: { rt?: KeeperRuntime } = {};
   const monitor = new MonitorLink({
     uri: config.pg_autoctl.monitor,
@@ -108,6 +116,7 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     applicationName: 'pg_autoctl keeper',
     wakeOn: (n) => n.formation === config.pg_autoctl.formation && n.groupId === (holder.rt?.state.currentGroup ?? n.groupId),
     onConnect: async (client) => {
+      if (token !== undefined) await presentNodeToken(client, token);
       try {
         const ms = await readPrimaryLeaseTimeoutMs(client);
         if (ms !== undefined) lease.setMonitorLeaseMs(ms);

@@ -42,6 +42,25 @@ export function registerNode(client: MonitorClient, args: RegisterNodeArgs): Pro
     one('register_node', mapRegisteredNode));
 }
 
+/**
+ * issue_node_token: the node's credential, issued once, inside the
+ * transaction that registered the node (docs/security.md "Node
+ * credentials"). The monitor keeps only its hash.
+ */
+export function issueNodeToken(client: MonitorClient, nodeId: NodeId): Promise<string> {
+  return call(client, 'issue_node_token', 'SELECT pgautofailover.issue_node_token($1::bigint) AS token', [nodeId],
+    one('issue_node_token', (row) => asText(row.token, 'token')));
+}
+
+/**
+ * Presents the node's token for the rest of the session: the functions
+ * that act for one node check it (a placeholder setting, sent as a bind
+ * parameter so that it is not in the statement text).
+ */
+export function presentNodeToken(client: MonitorClient, token: string): Promise<void> {
+  return call(client, 'set_config', "SELECT set_config('pgautofailover.node_token', $1::text, false)", [token], nothing);
+}
+
 export interface NodeActiveArgs {
   formation: string;
   nodeId: NodeId;

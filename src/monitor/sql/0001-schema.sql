@@ -215,7 +215,9 @@ INSERT INTO pgautofailover.settings (name, setting, unit, description) VALUES
   ('pgautofailover.primary_lease_timeout', '20000', 'ms',
    'Length of the primary''s write lease: a primary that could not renew it through node_active for this long stops its Postgres, and no standby is promoted before it ran out.'),
   ('pgautofailover.decision_tick', '500', 'ms',
-   'Longest interval between two runs of the decisions for every group, so that timeouts fire without new reports.');
+   'Longest interval between two runs of the decisions for every group, so that timeouts fire without new reports.'),
+  ('pgautofailover.require_node_token', 'off', NULL,
+   'Whether the functions that act for one node (node_active, update_node_metadata, ...) also refuse nodes that have no node token, i.e. nodes registered by 2.0-style clients. Nodes with a token always require it.');
 
 -- Privileges on tables. autoctl_node (keepers, CLI) only reads; autoctl
 -- (the monitor service) writes goal and health columns, the candidate

@@ -7,6 +7,91 @@
 -- its initial_group_role (normally 'init'), and the keeper then polls
 -- node_active until the service has assigned the real goal.
 
+-- Node credentials (docs/security.md "Node credentials"). Every session of
+-- role autoctl_node may call the keeper API, so the API alone cannot tell
+-- one keeper from another. A keeper registered by this pg_autoctl gets a
+-- secret token in the very transaction of its register_node call
+-- (issue_node_token) and presents it on each monitor connection in the
+-- placeholder setting pgautofailover.node_token. The functions that act for
+-- one node (node_active, update_node_metadata, set_node_system_identifier,
+-- set_node_http_port, failsafe_peers, record_failsafe_event) then refuse a
+-- session without that node's token. A node without a token (registered by
+-- a 2.0-style client) is not bound, unless the setting
+-- pgautofailover.require_node_token is on.
+--
+-- One row per registered node; tokenhash is NULL until the token is
+-- issued, and registerxact is the transaction that registered the node:
+-- the only one that may issue its token. Only a hash is stored; nobody but
+-- the SECURITY DEFINER functions reads this table.
+CREATE TABLE pgautofailover.node_token (
+  nodeid       bigint      NOT NULL,
+  registerxact xid8        NOT NULL,
+  tokenhash    bytea,
+  issuedat     timestamptz,
+  CONSTRAINT node_token_pkey PRIMARY KEY (nodeid),
+  CONSTRAINT node_token_node_fkey FOREIGN KEY (nodeid)
+    REFERENCES pgautofailover.node (nodeid) ON DELETE CASCADE
+);
+REVOKE ALL ON pgautofailover.node_token FROM PUBLIC, autoctl_node, autoctl;
+
+-- Raises 42501 naming the node unless this session may act for node n:
+-- it presented n's token, or n has no token and require_node_token is off.
+CREATE FUNCTION pgautofailover.check_node_token(n pgautofailover.node)
+RETURNS void
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$
+DECLARE
+  stored bytea;
+  presented text := nullif(current_setting('pgautofailover.node_token', true), '');
+  required boolean;
+BEGIN
+  SELECT t.tokenhash INTO stored FROM pgautofailover.node_token t WHERE t.nodeid = n.nodeid;
+  IF stored IS NULL THEN
+    SELECT lower(s.setting) IN ('on', 'true', 'yes', '1') INTO required
+      FROM pgautofailover.settings s WHERE s.name = 'pgautofailover.require_node_token';
+    IF coalesce(required, false) THEN
+      RAISE EXCEPTION USING ERRCODE = '42501',
+        MESSAGE = format('%s has no node token, and pgautofailover.require_node_token is on', pgautofailover.node_label(n)),
+        HINT = 'Register the node with this pg_autoctl (pg_autoctl create postgres), which issues its token, or turn the setting off.';
+    END IF;
+    RETURN;
+  END IF;
+  IF presented IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('%s is bound to its keeper''s token, and this session did not present one', pgautofailover.node_label(n)),
+      HINT = 'Only the keeper of the node may call this function: it sets pgautofailover.node_token from its token file at each connection.';
+  END IF;
+  IF sha256(convert_to(presented, 'UTF8')) <> stored THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('%s is bound to its keeper''s token, and this session presented another token', pgautofailover.node_label(n)),
+      HINT = 'Only the keeper of the node may call this function: it sets pgautofailover.node_token from its token file at each connection.';
+  END IF;
+END
+$$;
+
+-- Issues the token of a node registered in this same transaction, once:
+-- 64 hex digits from two gen_random_uuid() calls (pg_strong_random; 244
+-- random bits). Returns the token; only its sha256 is kept.
+CREATE FUNCTION pgautofailover.issue_node_token(node_id bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$
+DECLARE
+  token text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+BEGIN
+  UPDATE pgautofailover.node_token t
+     SET tokenhash = sha256(convert_to(token, 'UTF8')), issuedat = now()
+   WHERE t.nodeid = node_id AND t.tokenhash IS NULL AND t.registerxact = pg_current_xact_id();
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('cannot issue a token for node %s: a node token is issued once, in the transaction that registered the node', node_id);
+  END IF;
+  RETURN token;
+END
+$$;
+
 -- Registers a node. Validates the formation, node kind, dbname and group,
 -- refuses a standby while its group has no primary (55006, the keeper
 -- retries), inserts the row, possibly raises number_sync_standbys from 0
@@ -244,6 +329,8 @@ BEGIN
           initial_group_role, initial_group_role, priority, replication_quorum, node_cluster)
   RETURNING * INTO n;
 
+  INSERT INTO pgautofailover.node_token (nodeid, registerxact) VALUES (n.nodeid, pg_current_xact_id());
+
   IF desired_node_id > 0 THEN
     -- never hand out an id that is (or was recently) in use
     PERFORM setval('pgautofailover.node_nodeid_seq',
@@ -324,6 +411,7 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('couldn''t find node with nodeid %s', node_id);
   END IF;
+  PERFORM pgautofailover.check_node_token(n);
   IF n.formationid <> formation_id THEN
     RAISE EXCEPTION USING ERRCODE = '42P17',
       MESSAGE = format('node %s does not belong to formation %s', node_id, formation_id);
@@ -522,6 +610,7 @@ RETURNS record
 LANGUAGE sql STRICT SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
+  SELECT pgautofailover.check_node_token(x) FROM pgautofailover.node x WHERE x.nodeid = $1;
   UPDATE pgautofailover.node n SET sysidentifier = $2
    WHERE n.nodeid = $1
   RETURNING n.nodeid, n.nodename, n.nodehost, n.nodeport
@@ -563,6 +652,10 @@ BEGIN
   IF node_id IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'update_node_metadata: node_id must not be NULL';
   END IF;
+  IF node_port IS NOT NULL AND (node_port < 1 OR node_port > 65535) THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('invalid node port %s: expected an integer from 1 to 65535', node_port);
+  END IF;
   IF node_host IS NOT NULL THEN
     -- The host goes into pg_hba.conf and connection strings on every node of
     -- the group: only an IP address or an RFC 1123 host name (no CIDR,
@@ -592,6 +685,7 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('couldn''t find node with nodeid %s', node_id);
   END IF;
+  PERFORM pgautofailover.check_node_token(n);
   PERFORM pgautofailover.lock_group(n.formationid, n.groupid);
 
   UPDATE pgautofailover.node x
@@ -639,6 +733,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgautofailover FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   pgautofailover.register_node(text, text, integer, name, text, bigint, bigint, integer,
                                pgautofailover.replication_state, text, integer, boolean, text),
+  pgautofailover.issue_node_token(bigint),
   pgautofailover.node_active(text, bigint, integer, pgautofailover.replication_state,
                              boolean, integer, pg_lsn, text, pgautofailover.replication_state),
   pgautofailover.get_primary(text, integer),

@@ -20,7 +20,8 @@ CREATE TABLE pgautofailover.group_secret (
 );
 REVOKE ALL ON pgautofailover.group_secret FROM PUBLIC, autoctl_node, autoctl;
 
--- The node row of node_id, or SQLSTATE 42704 naming it.
+-- The node row of node_id, or SQLSTATE 42704 naming it. The functions
+-- below act for that node: they also call check_node_token (0003).
 CREATE FUNCTION pgautofailover.require_node(node_id bigint)
 RETURNS pgautofailover.node
 LANGUAGE plpgsql STABLE
@@ -52,7 +53,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('invalid HTTP port %s: expected an integer from 1 to 65535', http_port);
   END IF;
-  PERFORM pgautofailover.require_node(node_id);
+  PERFORM pgautofailover.check_node_token(pgautofailover.require_node(node_id));
   UPDATE pgautofailover.node SET httpport = http_port WHERE nodeid = node_id;
   RETURN true;
 END
@@ -80,6 +81,7 @@ DECLARE
   secret_text text;
 BEGIN
   me := pgautofailover.require_node($1);
+  PERFORM pgautofailover.check_node_token(me);
   INSERT INTO pgautofailover.group_secret (formationid, groupid, secret)
   VALUES (me.formationid, me.groupid,
           replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''))
@@ -105,6 +107,7 @@ AS $$
 DECLARE
   n pgautofailover.node := pgautofailover.require_node($1);
 BEGIN
+  PERFORM pgautofailover.check_node_token(n);
   RETURN pgautofailover.insert_event(n,
     format('Failsafe on %s: %s', pgautofailover.node_label(n),
            left(regexp_replace($2, '[[:cntrl:]]', ' ', 'g'), 400)));

@@ -18,6 +18,7 @@ describe('XDG path derivation (spec 05 §2.1)', () => {
     assert.equal(paths.config, '/t/config/pg_autoctl/t/node1/pg_autoctl.cfg');
     assert.equal(paths.state, '/t/share/pg_autoctl/t/node1/pg_autoctl.state');
     assert.equal(paths.init, '/t/share/pg_autoctl/t/node1/pg_autoctl.init');
+    assert.equal(paths.token, '/t/share/pg_autoctl/t/node1/pg_autoctl.token');
     assert.equal(paths.nodesJson, '/t/share/pg_autoctl/t/node1/nodes.json');
     assert.equal(paths.pid, '/t/run/pg_autoctl/t/node1/pg_autoctl.pid');
     assert.equal(paths.pgStatus, '/t/run/pg_autoctl/t/node1/pg_autoctl.pg');
