@@ -6,12 +6,21 @@
  * pg_auto_failover -> applyMigrations(). A newer pg_autoctl upgrades an
  * existing monitor by calling applyMigrations() again.
  *
- * Migrations are the files `NNNN-<name>.sql` of ./sql/ (copied to
- * dist/monitor/sql by the build), applied in order, each in its own
- * transaction, and recorded in pgautofailover.schema_migrations. Every
- * transaction first takes an advisory lock, so concurrent runs serialise
- * and the later one finds the work done.
+ * Two kinds of files (docs/monitor-schema.md), copied to dist/monitor/sql
+ * by the build:
+ * - migrations, `./sql/NNNN-<name>.sql`: types, tables, indexes, seed rows
+ *   and table privileges; append-only, never edited once released; applied
+ *   in order, each in its own transaction, and recorded in
+ *   pgautofailover.schema_migrations;
+ * - the API, `./sql/api/NN-<name>.sql`: functions, the trigger and their
+ *   privileges, re-applied as a whole (every function of the schema dropped,
+ *   then created again, in one transaction) whenever their text differs
+ *   from the one installed, whose hash is kept as the schema's comment.
+ * Every transaction first locks schema_migrations (no client can: 0008
+ * took every privilege on it away), so concurrent runs serialise and the
+ * later one finds the work done.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -26,8 +35,12 @@ export const AUTOCTL_NODE_ROLE = 'autoctl_node';
 /** Role of the monitor service; owner of the monitor database. */
 export const AUTOCTL_ROLE = 'autoctl';
 
-/** Key of the transaction-level advisory lock serialising migrations. */
-export const MIGRATION_LOCK_KEY = 0x7067_6166_6d69_67n; // "pgafmig"
+/** Serialises the transactions of migrations and of the API. */
+const LOCK_SQL = 'LOCK TABLE pgautofailover.schema_migrations IN SHARE ROW EXCLUSIVE MODE';
+/** Serialises the creation of a brand new schema (no table to lock yet). */
+const BOOTSTRAP_LOCK_KEY = 0x7067_6166_6d69_67n; // "pgafmig"
+/** How long an upgrade waits for a lock before it fails (and the service retries). */
+const UPGRADE_LOCK_TIMEOUT = '10s';
 
 const MIGRATION_FILE = /^(\d{4})-([a-z0-9][a-z0-9-]*)\.sql$/;
 
@@ -52,6 +65,18 @@ CREATE TABLE IF NOT EXISTS pgautofailover.schema_migrations (
 
 export function migrationsDir(): string {
   return fileURLToPath(new URL('./sql/', import.meta.url));
+}
+
+/** The API files of a migrations directory (`<dir>/api/NN-<name>.sql`), in order; [] when there are none. */
+export function apiFiles(dir: string = migrationsDir()): string[] {
+  const apiDir = `${dir.endsWith('/') ? dir : `${dir}/`}api`;
+  let entries: string[];
+  try {
+    entries = readdirSync(apiDir);
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => /^\d{2}-[a-z0-9-]+\.sql$/.test(e)).sort().map((e) => `${apiDir}/${e}`);
 }
 
 /** Parses a migration file name; undefined for files that are not migrations. */
@@ -138,8 +163,44 @@ export async function applyMigrations(client: SqlClient, log?: Logger, dir: stri
       log?.info(`Applied monitor schema migration ${migration.version}-${migration.name}`);
     }
   }
+  await applyApi(client, apiFiles(dir), log);
   const to = (await schemaVersion(client)) ?? latest;
   return { from, to, applied };
+}
+
+/**
+ * (Re)creates every function of the schema from the API files, unless the
+ * installed ones came from the same text. CASCADE also drops the trigger
+ * and the function privileges, which the files create again.
+ */
+async function applyApi(client: SqlClient, files: readonly string[], log?: Logger): Promise<void> {
+  if (files.length === 0) return;
+  const texts = files.map((file) => readFileSync(file, 'utf8'));
+  const hash = createHash('sha256').update(texts.join('\n')).digest('hex');
+  const marker = `pg_autoctl api ${hash}`;
+  const current = await client.query<{ comment: string | null }>(
+    "SELECT obj_description('pgautofailover'::regnamespace, 'pg_namespace') AS comment");
+  if (current.rows[0]?.comment === marker) return;
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL lock_timeout = '${UPGRADE_LOCK_TIMEOUT}'`);
+    await client.query(LOCK_SQL);
+    await client.query('SET LOCAL search_path TO pgautofailover, pg_catalog');
+    await client.query(`DO $$
+      DECLARE f regprocedure;
+      BEGIN
+        FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'pgautofailover'::regnamespace LOOP
+          EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', f);
+        END LOOP;
+      END $$`);
+    for (const text of texts) await client.query(text);
+    await client.query(`COMMENT ON SCHEMA pgautofailover IS '${marker}'`);
+    await client.query('COMMIT');
+    log?.info(`Installed the monitor API (${files.length} files, ${hash.slice(0, 12)})`);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw new AutoctlError('MONITOR', `failed to install the monitor API: ${messageOf(error)}`, { cause: error });
+  }
 }
 
 /** A database holding the original C extension cannot also hold this schema. */
@@ -164,8 +225,13 @@ async function applyOne(client: SqlClient, migration: Migration): Promise<boolea
   }
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    await client.query(`SET LOCAL lock_timeout = '${UPGRADE_LOCK_TIMEOUT}'`);
+    // A brand new database has no table to lock yet, and no client: the
+    // concurrent runs of its creation serialise on an advisory lock.
+    const bare = await client.query<{ bare: boolean }>("SELECT to_regclass('pgautofailover.schema_migrations') IS NULL AS bare");
+    if (bare.rows[0]?.bare === true) await client.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK_KEY.toString()]);
     await client.query(BOOTSTRAP_SQL);
+    await client.query(LOCK_SQL);
     const done = await client.query('SELECT 1 FROM pgautofailover.schema_migrations WHERE version = $1', [migration.version]);
     if ((done.rowCount ?? 0) > 0) {
       await client.query('COMMIT');

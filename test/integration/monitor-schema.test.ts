@@ -23,8 +23,8 @@ const LATEST = listMigrations().at(-1)?.version ?? '';
 /** Nodes of formation ops, registered by the operator tests. */
 let primaryId = 0;
 let standbyId = 0;
-/** Tables only the SECURITY DEFINER functions read: the failsafe's group secrets, the hashes of node tokens. */
-const SECRET_TABLES = ['group_secret', 'node_token'];
+/** Tables autoctl_node may not read: the failsafe's group secrets, the hashes of node tokens, the migrations' bookkeeping. */
+const SECRET_TABLES = ['group_secret', 'node_token', 'schema_migrations'];
 const TABLES = ['event', 'formation', 'group_secret', 'group_state', 'monitor_leader', 'node', 'node_token', 'request', 'schema_migrations', 'settings'];
 
 async function connect(database: string, user = 'postgres'): Promise<pg.Client> {

@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { listMigrations, parseMigrationFileName } from '../../../src/monitor/schema.js';
+import { apiFiles, listMigrations, parseMigrationFileName } from '../../../src/monitor/schema.js';
 
 /** The CREATE FUNCTION statements of a migration: header up to the body. */
 function functionHeaders(sql: string): Array<{ name: string; header: string }> {
   const headers: Array<{ name: string; header: string }> = [];
-  const re = /CREATE FUNCTION (pgautofailover\.\w+)\(([\s\S]*?)\bAS \$\$/g;
+  const re = /CREATE (?:OR REPLACE )?FUNCTION (pgautofailover\.\w+)\(([\s\S]*?)\bAS \$\$/g;
   for (let match = re.exec(sql); match; match = re.exec(sql)) headers.push({ name: match[1] ?? '', header: match[0] });
   return headers;
 }
@@ -42,8 +42,15 @@ describe('monitor migration files', () => {
     }
   });
 
-  it('pins the search_path of every function, revokes PUBLIC execution, grants autoctl', () => {
+  it('keeps functions out of the migrations: they live in api/, re-applied on every upgrade', () => {
     for (const migration of listMigrations()) {
+      assert.deepEqual(functionHeaders(readFileSync(migration.file, 'utf8')), [], migration.file);
+    }
+    assert.ok(apiFiles().length >= 2);
+  });
+
+  it('pins the search_path of every function, revokes PUBLIC execution, grants autoctl', () => {
+    for (const migration of apiFiles().map((file) => ({ file }))) {
       const sql = readFileSync(migration.file, 'utf8');
       const functions = functionHeaders(sql);
       for (const { name, header } of functions) {
@@ -57,7 +64,7 @@ describe('monitor migration files', () => {
   });
 
   it('grants the spec 03 API functions to autoctl_node', () => {
-    const sql = listMigrations().map((m) => readFileSync(m.file, 'utf8')).join('\n');
+    const sql = apiFiles().map((file) => readFileSync(file, 'utf8')).join('\n');
     const granted = new Set<string>();
     for (const block of sql.matchAll(/GRANT EXECUTE ON FUNCTION([^;]*?)\bTO ([^;]*);/g)) {
       if (!(block[2] ?? '').split(/[\s,]+/).includes('autoctl_node')) continue;
