@@ -9,7 +9,7 @@ import { AutoctlCommand, withCommonOptions } from './tree.js';
 import { AutoctlError, EXIT_CODES, exitCodeFor, messageOf } from '../common/errors.js';
 import { formatLogLine } from '../common/log.js';
 import { maskSecrets } from '../common/secrets.js';
-import { complete, data, defineCommand, type CommandResult, type CompletionHolder } from './command.js';
+import { complete, data, type CommandResult, type CompletionHolder } from './command.js';
 import { registerCreateCommands } from './commands/create.js';
 import { registerServiceCommands } from './commands/service.js';
 import { registerShowCommands } from './commands/show.js';
@@ -41,11 +41,9 @@ export function buildProgram(): AutoctlCommand {
   registerShowCommands(program);
   registerServiceCommands(program);
   registerVersionCommand(program);
-  defineCommand(program, {
-    name: 'help',
-    description: 'print help message',
-    run: async () => data(helpTree(program)),
-    render: { text: (tree: string) => tree },
+  // Not defineCommand: `help` takes none of the common options.
+  program.command('help').description('print help message').action(() => {
+    complete(program, data(helpTree(program)), { text: (tree: string) => tree }, false);
   });
   return program;
 }
