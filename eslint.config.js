@@ -4,6 +4,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import noImportCycle from './scripts/eslint-no-import-cycle.mjs';
 
 const layer = (dir, forbidden) => ({
   files: [`src/${dir}/**/*.ts`],
@@ -80,6 +81,23 @@ export default tseslint.config(
       'no-restricted-properties': ['error',
         { object: 'Date', property: 'now', message: 'src/fsm takes time as a parameter' },
         { object: 'Math', property: 'random', message: 'src/fsm takes randomness as a parameter' }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { local: noImportCycle },
+    rules: { 'local/no-import-cycle': 'error' },
+  },
+  {
+    // Command handlers return data and renderings return strings; only
+    // src/cli/program.ts prints them and sets the exit code (src/cli/command.ts).
+    files: ['src/cli/commands/**/*.ts', 'src/cli/render/**/*.ts'],
+    rules: {
+      'no-console': 'error',
+      'no-restricted-properties': ['error',
+        { object: 'process', property: 'stdout', message: 'return data from the handler; src/cli/program.ts prints it' },
+        { object: 'process', property: 'exitCode', message: 'return a status or throw an AutoctlError; src/cli/program.ts sets exit codes' },
+        { object: 'process', property: 'exit', message: 'return a status or throw an AutoctlError; src/cli/program.ts sets exit codes' }],
     },
   },
 );

@@ -1,6 +1,8 @@
 /**
  * What every command handler gets: a logger at the level chosen by -v/-q,
- * the environment and working directory (read once, here, at the edge).
+ * the environment and working directory (read once, here, at the edge),
+ * and whether --json was asked for. No way to print: handlers return data
+ * (see ./command.ts).
  */
 import type { Command } from 'commander';
 import { createLogger, type Logger, type LogLevel } from '../common/log.js';
@@ -10,7 +12,6 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   cwd: string;
   json: boolean;
-  out(text: string): void;
 }
 
 export interface CommonOptions { verbose?: number; quiet?: boolean; json?: boolean }
@@ -32,6 +33,5 @@ export function contextFor(cmd: Command): CommandContext {
     env,
     cwd: process.cwd(),
     json: Boolean(opts.json),
-    out: (text) => { process.stdout.write(text); },
   };
 }

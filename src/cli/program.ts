@@ -1,16 +1,20 @@
 /**
  * The command tree of pg_autoctl (spec 04 §2). Each command module adds its
- * commands; handlers return data and render it separately.
+ * commands with defineCommand (./command.ts): handlers return data, and
+ * runCli is the one place that prints the rendering on stdout and turns
+ * results and errors into exit codes.
  */
 import { CommanderError, type Command, type Help } from 'commander';
 import { AutoctlCommand, withCommonOptions } from './tree.js';
-import { AutoctlError, exitCodeFor, messageOf } from '../common/errors.js';
+import { AutoctlError, EXIT_CODES, exitCodeFor, messageOf } from '../common/errors.js';
 import { formatLogLine } from '../common/log.js';
 import { maskSecrets } from '../common/secrets.js';
+import { complete, data, type CommandResult, type CompletionHolder } from './command.js';
 import { registerCreateCommands } from './commands/create.js';
 import { registerServiceCommands } from './commands/service.js';
 import { registerShowCommands } from './commands/show.js';
-import { registerVersionCommand, versionText } from './commands/version.js';
+import { registerVersionCommand, versionInfo } from './commands/version.js';
+import { versionRendering } from './render/version.js';
 
 export function buildProgram(): AutoctlCommand {
   const program = new AutoctlCommand('pg_autoctl');
@@ -26,7 +30,7 @@ export function buildProgram(): AutoctlCommand {
   withCommonOptions(program, true);
   program.argument('[command]').action((word: string | undefined, opts: { version?: boolean; json?: boolean }) => {
     if (opts.version) {
-      process.stdout.write(versionText(Boolean(opts.json)));
+      complete(program, data(versionInfo()), versionRendering, Boolean(opts.json));
       return;
     }
     const what = word === undefined ? 'expected a command' : `${word}: unknown command`;
@@ -37,8 +41,9 @@ export function buildProgram(): AutoctlCommand {
   registerShowCommands(program);
   registerServiceCommands(program);
   registerVersionCommand(program);
+  // Not defineCommand: `help` takes none of the common options.
   program.command('help').description('print help message').action(() => {
-    process.stdout.write(helpTree(program));
+    complete(program, data(helpTree(program)), { text: (tree: string) => tree }, false);
   });
   return program;
 }
@@ -63,6 +68,12 @@ function refuseRoot(): void {
   }
 }
 
+/** Exit code of a command that returned (thrown errors go through exitCodeFor). */
+function exitCodeOfResult(result: CommandResult<unknown>): number {
+  if (result.kind === 'service') return result.exitCode;
+  return result.status === undefined ? EXIT_CODES.QUIT : EXIT_CODES[result.status];
+}
+
 export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -71,7 +82,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       || args[0] === 'help' || args[0] === 'version';
     if (!informational) refuseRoot();
     await program.parseAsync([...argv]);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    const completion = (program as CompletionHolder).completion;
+    if (completion === undefined) return EXIT_CODES.QUIT;
+    process.stdout.write(completion.stdout);
+    return exitCodeOfResult(completion.result);
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0;

@@ -1,7 +1,7 @@
 /** Reporting: what `show` and the operators read. */
 import { call, one, maybeOne, type MonitorClient, type Row } from './call.js';
 import {
-  type CurrentStateRow, type EventRow, type FormationRow, type FormationSettingRow, type NodeId, type NodeRow, asInt, asNullableText, mapCurrentState, mapEvent, mapFormation, mapFormationSetting, mapNode,
+  type CurrentStateRow, type EventRow, type FormationRow, type FormationSettingRow, type NodeId, type NodeRow, asInt, asNullableText, asText, mapCurrentState, mapEvent, mapFormation, mapFormationSetting, mapNode,
 } from './types.js';
 
 // ---------------------------------------------------------------------------
@@ -76,4 +76,37 @@ export function getNode(client: MonitorClient, key: { nodeId: NodeId } | { forma
 export function countGroups(client: MonitorClient, formation: string): Promise<number> {
   return call(client, 'node', 'SELECT count(DISTINCT groupid) AS groups FROM pgautofailover.node WHERE formationid = $1',
     [formation], one('node', (row) => asInt(row.groups)));
+}
+
+/** The formation ids, in order. */
+export function listFormations(client: MonitorClient): Promise<string[]> {
+  return call(client, 'formation', 'SELECT formationid FROM pgautofailover.formation ORDER BY formationid',
+    [], (rows) => rows.map((row) => asText(row.formationid, 'formationid')));
+}
+
+/** An event with its time as `show events` prints it (microseconds, the session's time zone). */
+export interface ShownEventRow extends EventRow {
+  /** `eventtime::text`, e.g. `2024-05-01 10:00:00.123456+00`. */
+  eventTimeText: string;
+  /** ISO 8601 with microseconds and offset, e.g. `2024-05-01T10:00:00.123456+00:00`. */
+  eventTimeIso: string;
+}
+
+/** last_events of a formation (and group), oldest first, with the time texts of `show events`. */
+export function lastEventsShown(client: MonitorClient,
+  options: { formation: string; groupId?: number; count?: number }): Promise<ShownEventRow[]> {
+  const count = options.count ?? 10;
+  const source = options.groupId === undefined
+    ? 'pgautofailover.last_events($1::text, count => $2::int)'
+    : 'pgautofailover.last_events($1::text, $3::int, count => $2::int)';
+  return call(client, 'last_events',
+    `SELECT e.*, e.eventtime::text AS eventtime_text,
+            to_char(e.eventtime, 'YYYY-MM-DD"T"HH24:MI:SS.US') || to_char(e.eventtime, 'TZH:TZM') AS eventtime_iso
+       FROM ${source} e`,
+    options.groupId === undefined ? [options.formation, count] : [options.formation, count, options.groupId],
+    (rows) => rows.map((row) => ({
+      ...mapEvent(row),
+      eventTimeText: asText(row.eventtime_text, 'eventtime_text'),
+      eventTimeIso: asText(row.eventtime_iso, 'eventtime_iso'),
+    })));
 }

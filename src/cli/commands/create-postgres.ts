@@ -4,8 +4,7 @@
  * supervisor drives it to its first stable state: the transient
  * `node-init` service, or with --run the permanent `node-active` one.
  */
-import type { Command } from 'commander';
-import { badArgs, EXIT_CODES, messageOf } from '../../common/errors.js';
+import { badArgs, messageOf } from '../../common/errors.js';
 import { maskSecrets } from '../../common/secrets.js';
 import { MONITOR_SCHEMA_VERSION, VERSION } from '../../common/version.js';
 import { readInitFileIfExists, removePidFile, writePidFile, type AutoctlPaths, type KeeperConfig } from '../../config/index.js';
@@ -15,13 +14,13 @@ import { findPgBinaries, parseConnInfo } from '../../postgres/index.js';
 import { createPostgresController } from '../../supervisor/postgres-controller.js';
 import { localPostgresPort } from '../../supervisor/local-postgres.js';
 import { runSupervisor } from '../../supervisor/supervisor.js';
-import { contextFor, type CommandContext } from '../context.js';
+import { done, serviceEnded, type CommandResult, type CommandSpec } from '../command.js';
+import type { CommandContext } from '../context.js';
 import { resolveAuth } from '../options/auth.js';
+import { defaultPort, sslInput, withSslOptions } from '../options/create-node.js';
 import { resolveSslOptions, type SslOptionsInput } from '../options/ssl.js';
 import { parsePgBool } from '../options/values.js';
 import { resolvePgdata } from '../target.js';
-import { withCommonOptions } from '../tree.js';
-import { defaultPort, sslInput, withSslOptions } from './create.js';
 import { runNode } from './run-node.js';
 
 interface CreatePostgresFlags extends SslOptionsInput {
@@ -155,42 +154,32 @@ async function runNodeInit(ctx: CommandContext, created: { paths: AutoctlPaths; 
   });
 }
 
-async function createPostgresCommand(flags: CreatePostgresFlags, cmd: Command): Promise<void> {
-  const ctx = contextFor(cmd);
+async function createPostgresHandler(flags: CreatePostgresFlags, ctx: CommandContext): Promise<CommandResult<void>> {
   const options = resolveOptions(flags, ctx);
   const result = await createNode(options, ctx.log);
+  if (flags.run) return serviceEnded(await runNode(ctx, options.pgdata));
   if (result.outcome === 'already-initialized') {
-    if (flags.run) {
-      process.exitCode = await runNode(ctx, options.pgdata);
-      return;
-    }
     ctx.log.fatal(`The state file "${result.paths.state}" exists and there's no init in progress`);
     ctx.log.info('HINT: use `pg_autoctl run` to start the service.');
-    return;
-  }
-  if (flags.run) {
-    process.exitCode = await runNode(ctx, options.pgdata);
-    return;
+    return done();
   }
   const code = await runNodeInit(ctx, result, options.pgdata);
-  if (code !== 0) {
-    process.exitCode = code;
-    return;
-  }
+  if (code !== 0) return serviceEnded(code);
   // The supervisor also returns 0 when a signal stopped it: init is done only once the init file is gone.
   if ((await readInitFileIfExists(result.paths.init)) !== undefined) {
     ctx.log.error(`pg_autoctl create postgres was interrupted before the keeper was initialized; the init file "${result.paths.init}" is still there`);
     ctx.log.info('HINT: run the same pg_autoctl create postgres command again, or pg_autoctl run, to resume the initialization.');
-    process.exitCode = EXIT_CODES.BAD_STATE;
-    return;
+    return done('BAD_STATE');
   }
   ctx.log.info('keeper has been successfully initialized.');
-  process.exitCode = 0;
+  return done();
 }
 
-/** Adds `create postgres` to the `create` command group. */
-export function registerCreatePostgres(create: Command): void {
-  const postgres = withCommonOptions(create.command('postgres').description('Initialize a pg_auto_failover standalone postgres node'))
+/** `create postgres`, added to the `create` group by ./create.ts. */
+export const createPostgresCommand: CommandSpec<CreatePostgresFlags, void> = {
+  name: 'postgres',
+  description: 'Initialize a pg_auto_failover standalone postgres node',
+  options: (cmd) => withSslOptions(cmd
     .option('--pgctl <path>', 'path to pg_ctl')
     .option('--pgdata <dir>', 'path to data directory')
     .option('--pghost <host>', 'PostgreSQL\'s hostname (for local connections)')
@@ -212,6 +201,6 @@ export function registerCreatePostgres(create: Command): void {
     .option('--http-port <port>', 'port of the keeper\'s HTTP listener (failsafe vouches); 0 for none; default: 8008 shifted like --pgport')
     .option('--disable-monitor', 'do not use a monitor (not supported)')
     .option('--node-id <id>', 'node id when the monitor is disabled (not supported)')
-    .option('--run', 'create node then run pg_autoctl service');
-  withSslOptions(postgres).action(createPostgresCommand);
-}
+    .option('--run', 'create node then run pg_autoctl service')),
+  run: createPostgresHandler,
+};

@@ -3,13 +3,12 @@
  */
 import type { Command } from 'commander';
 import { AutoctlError, badArgs } from '../../common/errors.js';
-import { MONITOR_SCHEMA_VERSION, VERSION } from '../../common/version.js';
 import { checkPidFile, checkSignalTarget, readProcessIdentity, type AutoctlPaths } from '../../config/index.js';
 import { postgresStatus } from '../../postgres/index.js';
-import { contextFor } from '../context.js';
-import { renderJson } from '../render/json.js';
+import { data, defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { statusRendering, type ServiceStatus } from '../render/service.js';
 import { loadConfig, pathsOf, resolvePgdata } from '../target.js';
-import { withCommonOptions } from '../tree.js';
 import { runNode } from './run-node.js';
 
 interface PgdataFlags { pgdata?: string }
@@ -31,8 +30,17 @@ function verifiedPid(paths: AutoctlPaths, pid: number): number {
   return pid;
 }
 
-async function stopCommand(flags: PgdataFlags & { fast?: boolean; immediate?: boolean }, cmd: Command): Promise<void> {
-  const ctx = contextFor(cmd);
+/** Sends `signal` to the verified pg_autoctl of PGDATA. */
+function signalService(paths: AutoctlPaths, pidFilePid: number, signal: NodeJS.Signals): void {
+  const pid = verifiedPid(paths, pidFilePid);
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    throw new AutoctlError('INTERNAL', `Failed to signal pid ${pidFilePid}: ${(error as Error).message}`);
+  }
+}
+
+async function stopHandler(flags: PgdataFlags & { fast?: boolean; immediate?: boolean }, ctx: CommandContext): Promise<CommandResult<void>> {
   if (flags.fast && flags.immediate) throw badArgs('Please use either --fast or --immediate, not both');
   const pgdata = resolvePgdata(ctx, flags.pgdata);
   const paths = pathsOf(ctx, pgdata);
@@ -40,31 +48,23 @@ async function stopCommand(flags: PgdataFlags & { fast?: boolean; immediate?: bo
   if (status.status !== 'running') {
     throw new AutoctlError('INTERNAL', `Failed to read the keeper's PID at "${paths.pid}"`);
   }
-  const signal = flags.immediate ? 'SIGQUIT' : flags.fast ? 'SIGINT' : 'SIGTERM';
-  const pid = verifiedPid(paths, status.pidFile.pid);
-  try {
-    process.kill(pid, signal);
-  } catch (error) {
-    throw new AutoctlError('INTERNAL', `Failed to signal pid ${status.pidFile.pid}: ${(error as Error).message}`);
-  }
+  signalService(paths, status.pidFile.pid, flags.immediate ? 'SIGQUIT' : flags.fast ? 'SIGINT' : 'SIGTERM');
+  return done();
 }
 
-async function reloadCommand(flags: PgdataFlags, cmd: Command): Promise<void> {
-  const ctx = contextFor(cmd);
+async function reloadHandler(flags: PgdataFlags, ctx: CommandContext): Promise<CommandResult<void>> {
   const pgdata = resolvePgdata(ctx, flags.pgdata);
   const paths = pathsOf(ctx, pgdata);
   const status = await checkPidFile(paths.pid);
-  if (status.status !== 'running') return;
-  const pid = verifiedPid(paths, status.pidFile.pid);
-  try {
-    process.kill(pid, 'SIGHUP');
-  } catch (error) {
-    throw new AutoctlError('INTERNAL', `Failed to signal pid ${status.pidFile.pid}: ${(error as Error).message}`);
-  }
+  if (status.status === 'running') signalService(paths, status.pidFile.pid, 'SIGHUP');
+  return done();
 }
 
-async function statusCommand(flags: PgdataFlags & { json?: boolean }, cmd: Command): Promise<void> {
-  const ctx = contextFor(cmd);
+/**
+ * Not running: exit 3 (BAD_STATE), as `pg_ctl status`. Running with a
+ * Postgres not ready: the report, and exit 5 (PGCTL).
+ */
+async function statusHandler(flags: PgdataFlags, ctx: CommandContext): Promise<CommandResult<ServiceStatus | undefined>> {
   const pgdata = resolvePgdata(ctx, flags.pgdata);
   const { paths, config } = await loadConfig(ctx, pgdata);
   const pid = await checkPidFile(paths.pid);
@@ -72,58 +72,51 @@ async function statusCommand(flags: PgdataFlags & { json?: boolean }, cmd: Comma
   if (pid.status !== 'running') {
     if (pg.state === 'running') ctx.log.fatal(`Postgres is running at "${config.postgresql.pgdata}" with pid ${pg.pid}`);
     ctx.log.info(`pg_autoctl is not running at "${config.postgresql.pgdata}"`);
-    process.exitCode = 3;
-    return;
+    return data(undefined, 'BAD_STATE');
   }
-  if (ctx.json) {
-    ctx.out(renderJson({
-      postgres: {
-        pgdata: config.postgresql.pgdata,
-        pg_ctl: config.postgresql.pg_ctl,
-        host: pg.state === 'running' ? pg.socketDir : '',
-        port: config.postgresql.port,
-        pid: pg.state === 'running' ? pg.pid : 0,
-        postmaster: { status: pg.state === 'running' ? (pg.ready ? 'ready' : pg.pmStatus ?? 'unknown') : 'stopped' },
-      },
-      pg_autoctl: {
-        pid: pid.pidFile.pid,
-        status: 'running',
-        pgdata: config.postgresql.pgdata,
-        version: VERSION,
-        semId: pid.pidFile.semId,
-        services: pid.pidFile.services.map((s) => ({ name: s.name, pid: s.pid, status: 'running', version: VERSION, pgautofailover: MONITOR_SCHEMA_VERSION })),
-      },
-    }));
-  } else {
+  const ready = pg.state === 'running' && pg.ready;
+  if (!ctx.json) {
+    // The text form of `status` is these log lines (stdout stays empty).
     ctx.log.info(`pg_autoctl is running with pid ${pid.pidFile.pid}`);
+    if (pg.state === 'running' && pg.ready) {
+      ctx.log.info(`Postgres is serving PGDATA "${config.postgresql.pgdata}" on port ${pg.port} with pid ${pg.pid}`);
+    }
   }
-  if (pg.state === 'running' && pg.ready) {
-    if (!ctx.json) ctx.log.info(`Postgres is serving PGDATA "${config.postgresql.pgdata}" on port ${pg.port} with pid ${pg.pid}`);
-  } else {
-    process.exitCode = 5;
-  }
+  const report: ServiceStatus = {
+    pgdata: config.postgresql.pgdata, pgCtl: config.postgresql.pg_ctl, port: config.postgresql.port, postgres: pg, pidFile: pid.pidFile,
+  };
+  return ready ? data(report) : data(report, 'PGCTL');
 }
 
-async function runCommand(flags: PgdataFlags, cmd: Command): Promise<void> {
-  const ctx = contextFor(cmd);
+async function runHandler(flags: PgdataFlags, ctx: CommandContext): Promise<CommandResult<void>> {
   const pgdata = resolvePgdata(ctx, flags.pgdata);
   await loadConfig(ctx, pgdata);
-  process.exitCode = await runNode(ctx, pgdata);
+  return serviceEnded(await runNode(ctx, pgdata));
 }
 
+const withPgdata = (cmd: Command): Command => cmd.option('--pgdata <dir>', 'path to data directory');
+
 export function registerServiceCommands(program: Command): void {
-  withCommonOptions(program.command('run').description('Run the pg_autoctl service (monitor or keeper)'))
-    .option('--pgdata <dir>', 'path to data directory')
-    .action(runCommand);
-  withCommonOptions(program.command('stop').description('signal the pg_autoctl service for it to stop'))
-    .option('--pgdata <dir>', 'path to data directory')
-    .option('--fast', 'fast shutdown mode for the keeper')
-    .option('--immediate', 'immediate shutdown mode for the keeper')
-    .action(stopCommand);
-  withCommonOptions(program.command('reload').description('signal the pg_autoctl for it to reload its configuration'))
-    .option('--pgdata <dir>', 'path to data directory')
-    .action(reloadCommand);
-  withCommonOptions(program.command('status').description('Display the current status of the pg_autoctl service'), true)
-    .option('--pgdata <dir>', 'path to data directory')
-    .action(statusCommand);
+  defineCommand(program, {
+    name: 'run', description: 'Run the pg_autoctl service (monitor or keeper)', options: withPgdata, run: runHandler,
+  });
+  defineCommand(program, {
+    name: 'stop',
+    description: 'signal the pg_autoctl service for it to stop',
+    options: (cmd) => withPgdata(cmd)
+      .option('--fast', 'fast shutdown mode for the keeper')
+      .option('--immediate', 'immediate shutdown mode for the keeper'),
+    run: stopHandler,
+  });
+  defineCommand(program, {
+    name: 'reload', description: 'signal the pg_autoctl for it to reload its configuration', options: withPgdata, run: reloadHandler,
+  });
+  defineCommand(program, {
+    name: 'status',
+    description: 'Display the current status of the pg_autoctl service',
+    json: true,
+    options: withPgdata,
+    run: statusHandler,
+    render: statusRendering,
+  });
 }

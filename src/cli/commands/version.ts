@@ -1,31 +1,19 @@
+/** `pg_autoctl version` (spec 04 §2); the root's --version uses the same handler. */
 import type { Command } from 'commander';
 import { MONITOR_SCHEMA_VERSION, VERSION } from '../../common/version.js';
-import { renderJson } from '../render/json.js';
-import { withCommonOptions } from '../tree.js';
+import { data, defineCommand, type CommandResult } from '../command.js';
+import { versionRendering, type VersionInfo } from '../render/version.js';
 
-/** `pg_autoctl version` / `--version` (spec 04 §2). */
-export function versionText(json: boolean): string {
-  const nodeVersion = process.versions.node;
-  if (json) {
-    return renderJson({
-      pg_autoctl: VERSION,
-      pgautofailover: MONITOR_SCHEMA_VERSION,
-      pg_major: '15',
-      pg_version: '15',
-      pg_version_str: `Node.js ${nodeVersion}`,
-      pg_version_num: 150000,
-    });
-  }
-  return [
-    `pg_autoctl version ${VERSION}`,
-    `pg_autoctl extension version ${MONITOR_SCHEMA_VERSION}`,
-    `compiled with TypeScript for Node.js ${nodeVersion}`,
-    'compatible with Postgres 13, 14, 15, 16 and 17',
-    '',
-  ].join('\n');
+export function versionInfo(): VersionInfo {
+  return { version: VERSION, schemaVersion: MONITOR_SCHEMA_VERSION, nodeVersion: process.versions.node };
 }
 
 export function registerVersionCommand(program: Command): void {
-  withCommonOptions(program.command('version').description('Display pg_autoctl version'), true)
-    .action((_opts: unknown, cmd: Command) => { process.stdout.write(versionText(Boolean(cmd.optsWithGlobals<{ json?: boolean }>().json))); });
+  defineCommand(program, {
+    name: 'version',
+    description: 'Display pg_autoctl version',
+    json: true,
+    run: async (): Promise<CommandResult<VersionInfo>> => data(versionInfo()),
+    render: versionRendering,
+  });
 }
