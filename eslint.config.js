@@ -28,8 +28,6 @@ const monitorSqlOnlyInApi = {
     'src/monitor-api/**',
     'src/monitor/schema.ts',
     'src/monitor/create-monitor.ts',
-    // TODO(cli-handlers): remove once show.ts uses monitor-api
-    'src/cli/commands/show.ts',
   ],
   rules: {
     'no-restricted-syntax': ['error',

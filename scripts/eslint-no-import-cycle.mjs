@@ -21,7 +21,7 @@ function importsOf(file) {
   if (list) return list;
   list = [];
   graph.set(file, list);
-  let text = '';
+  let text;
   try { text = readFileSync(file, 'utf8'); } catch { return list; }
   for (const match of text.matchAll(IMPORT)) {
     const target = resolveSpecifier(file, match[1]);
