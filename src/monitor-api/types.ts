@@ -109,16 +109,20 @@ export interface CurrentStateRow {
   nodeCluster: string;
 }
 
-/** A row of pgautofailover.event (last_events()). */
-export interface EventRow {
-  eventId: bigint;
-  eventTime: Date;
+/** Where a node sits and how it is reached: the columns node rows and event rows share. */
+export interface NodePlace {
   formationId: string;
   nodeId: NodeId;
   groupId: number;
   name: string;
   host: string;
   port: number;
+}
+
+/** A row of pgautofailover.event (last_events()). */
+export interface EventRow extends NodePlace {
+  eventId: bigint;
+  eventTime: Date;
   reportedState: ReplicationState;
   goalState: ReplicationState;
   reportedRepState: string | null;
@@ -149,13 +153,7 @@ export interface FormationRow {
 }
 
 /** A row of pgautofailover.node. */
-export interface NodeRow {
-  formationId: string;
-  nodeId: NodeId;
-  groupId: number;
-  name: string;
-  host: string;
-  port: number;
+export interface NodeRow extends NodePlace {
   sysIdentifier: bigint | null;
   goalState: ReplicationState;
   reportedState: ReplicationState;

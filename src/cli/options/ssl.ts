@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { badArgs } from '../../common/errors.js';
 import { isSslMode, SSL_MODES, type SslMode } from '../../postgres/conninfo.js';
+import type { CreateNodeSsl } from '../../keeper/create-node.js';
 
 
 export interface SslOptionsInput {
@@ -19,14 +20,7 @@ export interface SslOptionsInput {
   sslMode?: string;
 }
 
-export interface SslChoice {
-  active: boolean;
-  createCertificates: boolean;
-  sslMode: SslMode;
-  caFile: string;
-  crlFile: string;
-  serverCert: string;
-  serverKey: string;
+export interface SslChoice extends CreateNodeSsl {
   /** Messages to log as INFO/WARN by the caller. */
   notes: Array<{ level: 'info' | 'warn'; message: string }>;
 }
