@@ -97,13 +97,26 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
 
   function snapshotOf(formationId: string, groupId: number, facts: GroupFacts, now: number): GroupSnapshot {
     const grants: WriteLease[] = [];
-    const nodes = facts.nodes.map(({ healthCheckAgeMs, reportAgeMs, goalChangeAgeMs, leaseAgeMs, ...n }): NodeSnapshot => {
-      if (leaseAgeMs !== null) grants.push({ nodeId: n.nodeId, grantedAt: now - leaseAgeMs });
+    const nodes = facts.nodes.map((n): NodeSnapshot => {
+      if (n.leaseAgeMs !== null) grants.push({ nodeId: n.nodeId, grantedAt: now - n.leaseAgeMs });
       return {
-        ...n,
-        healthCheckedAt: healthCheckAgeMs === null ? null : now - healthCheckAgeMs,
-        reportedAt: reportAgeMs === null ? null : now - reportAgeMs,
-        goalChangedAt: now - goalChangeAgeMs,
+        nodeId: n.nodeId,
+        name: n.name,
+        host: n.host,
+        port: n.port,
+        reportedState: n.reportedState,
+        goalState: n.goalState,
+        health: n.health,
+        healthCheckedAt: n.healthCheckAgeMs === null ? null : now - n.healthCheckAgeMs,
+        reportedAt: n.reportAgeMs === null ? null : now - n.reportAgeMs,
+        goalChangedAt: now - n.goalChangeAgeMs,
+        keeperGoalState: n.keeperGoalState,
+        reportedLsn: n.reportedLsn,
+        reportedTimeline: n.reportedTimeline,
+        pgIsRunning: n.pgIsRunning,
+        replicationState: n.replicationState,
+        candidatePriority: n.candidatePriority,
+        replicationQuorum: n.replicationQuorum,
       };
     });
     const groupKey = key(formationId, groupId);
