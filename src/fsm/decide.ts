@@ -1,7 +1,8 @@
 /**
  * The group state machine's decision function (DESIGN.md decisions 3-4).
  *
- * decide() carries out the pending operator requests, oldest first, then
+ * decide() gives newly registered nodes their first goal (rule J1),
+ * carries out the pending operator requests, oldest first, then
  * runs the procedure of spec 02 §4 once for every node of the group, by
  * node id, each time with that node as "A" (the original only ran it for
  * the node whose report was being processed; running it for every node
@@ -21,6 +22,7 @@ import { writeFenceAt } from './lease.js';
 import { nodeLabel } from './messages.js';
 import { conv, inPrimaryRole, mayHoldData, primaryOrDemoted, reportedKnowingGoal, writableNode } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
+import { registerNewNodes } from './registration.js';
 import { healthyCandidates, processRequest } from './requests.js';
 import type { FsmSettings } from './settings.js';
 import type { GroupSnapshot } from './snapshot.js';
@@ -33,6 +35,7 @@ export { DEFAULT_FSM_SETTINGS, type FsmSettings } from './settings.js';
 
 export function decide(snapshot: GroupSnapshot, now: number, settings: FsmSettings): Decision {
   const work = startWork(snapshot, now, settings);
+  registerNewNodes(work);
   for (const request of snapshot.requests) processRequest(work, request);
   for (const node of [...work.all]) proceedGroupState(work, node);
   return finish(work);

@@ -1,10 +1,12 @@
 /**
  * register_node's group decisions (spec 03 §5.1 step 4 and 7, spec 01
  * §6.1): the goal state of a node joining a group, and the automatic
- * number_sync_standbys increase. The monitor applies the result, then asks
- * decide() about the group.
+ * number_sync_standbys increase. register_node checks the plan and applies
+ * its number_sync_standbys change; decide() assigns the first goal of a
+ * node it inserted (rule J1).
  */
 import { beingPromoted, conv, groupOf, writableNode } from './node-predicates.js';
+import { assign, type Work } from './work.js';
 import type { NodeSnapshot } from './snapshot.js';
 import type { NodeState } from './states.js';
 
@@ -60,4 +62,23 @@ export function planRegistration(
     }
   }
   return { ok: true, goalState, numberSyncStandbys: nss, messages };
+}
+
+/**
+ * J1: a node register_node just inserted (goal init) gets
+ * its first goal, node by node in id order, each seeing the goals given
+ * before it. The first node of a group is left to P3 (single).
+ * number_sync_standbys was already raised by register_node.
+ */
+export function registerNewNodes(work: Work): void {
+  const { formationId, groupId, numberSyncStandbys, secondariesAllowed } = work.snapshot;
+  for (const a of work.all) {
+    // A keeper registering again after it was dropped reports dropped.
+    if (a.removed || a.goalState !== 'init' || (a.reportedState !== 'init' && a.reportedState !== 'dropped')) continue;
+    const others = work.all.filter((n) => n !== a && !n.removed);
+    if (others.length === 0) continue;
+    const plan = planRegistration(others, numberSyncStandbys, secondariesAllowed !== false, a);
+    if (!plan.ok) continue;
+    assign(work, 'J1', [[a, plan.goalState]], `after it joined group ${groupId} of formation "${formationId}".`);
+  }
 }

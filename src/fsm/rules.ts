@@ -15,6 +15,8 @@ export interface MonitorRule {
 }
 
 export const MONITOR_RULES = [
+  // spec 03 §5.1 step 4: the first goal of a node register_node just inserted
+  { id: 'J1', section: '03 §5.1', when: 'A has goal init and reported init (or dropped: registered again) and the group has other nodes', then: 'A := wait_standby (a node has or is being given a writable goal) or report_lsn (a priority-0 node waits in report_lsn); else A waits', change: '2.x decides it inside register_node; here the monitor service decides it in the group transaction, before the requests and the rules below, which see the new goal' },
   // spec 02 §4.1 preamble, for the node A being evaluated
   { id: 'P0', section: '02 §4.1', when: 'A converged in dropped', then: 'delete A\'s row' },
   { id: 'P1', section: '02 §4.1', when: 'A.goal = dropped', then: 'nothing' },

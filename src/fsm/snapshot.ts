@@ -96,6 +96,8 @@ export interface GroupSnapshot {
   readonly groupId: number;
   /** The formation's number_sync_standbys. */
   readonly numberSyncStandbys: number;
+  /** The formation's opt_secondary: whether a registered node may join as a standby (rule J1); true when absent. */
+  readonly secondariesAllowed?: boolean;
   /** Every row of the group, nodes with goal `dropped` included, in any order. */
   readonly nodes: readonly NodeSnapshot[];
   /** Pending operator requests, oldest first. */

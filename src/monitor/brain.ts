@@ -1,45 +1,35 @@
 /**
- * The thin shell around decide() (DESIGN.md decision 3): per group, one
- * transaction that takes the group lock, reads the snapshot, runs the pure
- * decision, writes goal states, events, priority changes, removals and
- * request outcomes, stores synchronous_standby_names, and commits (the
- * SQL helpers send the `state` and `log` notifications at commit).
+ * The thin shell around decide() (DESIGN.md decision 3), shared by the
+ * monitor service and the model checker: per group, one GroupStore
+ * transaction that takes the group lock, reads the group's facts, builds
+ * the snapshot (lease bookkeeping included), runs the pure decision, and
+ * writes it with the group's synchronous_standby_names. The SQL store
+ * (group-store-sql.ts) sends the `state` and `log` notifications at commit.
  *
  * Times: every time in the snapshot is on this process's monotonic clock
- * (performance.now()). Times stored by Postgres are turned into ages by
- * Postgres itself (now() - column) and subtracted from the monotonic now,
- * so no two clocks are ever compared. The write lease comes from the
- * committed `leasegranttime` that node_active writes when it returns a
- * writable goal, read as an age like the other times; notifications are
- * only hints that a group needs a decision (anyone may pg_notify).
- *
- * Node ids arrive as text (bigint): they are used as numbers only when
- * exact, and a group holding an id beyond 2^53 is refused as a whole with
- * a clear error, without affecting the other groups.
- *
- * Locks: the group lock is taken without waiting (try_lock_group) and the
- * node rows with NOWAIT, so that a client holding a lock stalls at most
- * its own group, which is then reported as busy and retried later.
+ * (performance.now()). The store reads stored times as ages, which are
+ * subtracted from the monotonic now, so no two clocks are ever compared.
+ * The write lease comes from the committed `leasegranttime` that
+ * node_active writes when it returns a writable goal, read as an age like
+ * the other times; notifications are only hints that a group needs a
+ * decision (anyone may pg_notify).
  */
 import type pg from 'pg';
 import type { Logger } from '../common/log.js';
 import {
-  decide, isWritableState, planRegistration, synchronousStandbyNames,
-  type Decision, type FsmSettings, type GroupSnapshot, type NodeSnapshot, type OperatorRequest, type WriteLease,
+  decide, isWritableState, synchronousStandbyNames,
+  type Decision, type FsmSettings, type GroupSnapshot, type NodeSnapshot, type WriteLease,
 } from '../fsm/index.js';
-import {
-  HEALTH_LABELS, assignGoalState, completeRequest, deleteNode, formationNumberSyncStandbys, formationOptSecondary,
-  groupHasNodes, groupRequests, groupStandbyNodes, listGroups, lockGroupNodes, notifyLog, readFormationForDecision,
-  recordNodeEvent, setGroupStandbyNames, sqlStateOf, storeCandidatePriority, storeNumberSyncStandbys, tryLockGroup,
-  type GroupKey, type GroupRequestRow,
-} from '../monitor-api/index.js';
+import { andThen, type GroupFacts, type GroupKey, type GroupStore, type Maybe } from './group-store.js';
+import { sqlGroupStore } from './group-store-sql.js';
 import { fsmSettingsFrom, type MonitorSettings } from './settings.js';
 
-export type { GroupKey } from '../monitor-api/index.js';
+export type { GroupKey } from './group-store.js';
+export { exactId, InexactNodeIdError } from './group-store-sql.js';
 
 /** Outcome of one group decision: `busy` when a lock was held by another transaction (retry later). */
 export type GroupOutcome =
-  | { readonly kind: 'decided'; readonly decision: Decision }
+  | { readonly kind: 'decided'; readonly decision: Decision; readonly snapshot?: GroupSnapshot }
   | { readonly kind: 'empty' }
   | { readonly kind: 'busy' };
 
@@ -51,27 +41,6 @@ export interface Brain {
   nextRecheck(): number | null;
 }
 
-/** A bigint from the database as an exact JavaScript number, or null beyond 2^53. */
-export function exactId(text: string | number | bigint): number | null {
-  const value = typeof text === 'bigint' ? text : BigInt(text);
-  const n = Number(value);
-  return Number.isSafeInteger(n) && BigInt(n) === value ? n : null;
-}
-
-/** A node id the decisions cannot represent exactly. */
-export class InexactNodeIdError extends Error {
-  constructor(readonly formationId: string, readonly groupId: number, readonly nodeId: string) {
-    super(`group ${groupId} of formation "${formationId}" has node id ${nodeId}, which is beyond 2^53: `
-      + 'the monitor does not decide for this group until that node is removed');
-  }
-}
-
-function exactNodeId(formationId: string, groupId: number, id: bigint): number {
-  const n = exactId(id);
-  if (n === null) throw new InexactNodeIdError(formationId, groupId, id.toString());
-  return n;
-}
-
 /**
  * When the monitor started, as the health rules see it: the later of the
  * Postgres start and this service's start, so that a restarted service
@@ -81,39 +50,40 @@ export function monitorStartedAt(now: number, postgresAgeMs: number, serviceStar
   return Math.max(now - postgresAgeMs, serviceStartedAt);
 }
 
-function toRequest(row: GroupRequestRow): OperatorRequest | null {
-  const id = exactId(row.id);
-  if (id === null) return null;
-  const exactNode = row.nodeId === null ? undefined : exactId(row.nodeId);
-  if (exactNode === null) return null; // no such node can be in the snapshot
-  const nodeId = exactNode;
-  switch (row.kind) {
-    case 'failover': return { id, kind: 'failover' };
-    case 'switchover': return { id, kind: 'switchover' };
-    case 'promotion': return nodeId === undefined ? null : { id, kind: 'promotion', nodeId };
-    case 'maintenance_on': return nodeId === undefined ? null : { id, kind: 'maintenance', nodeId, enable: true };
-    case 'maintenance_off': return nodeId === undefined ? null : { id, kind: 'maintenance', nodeId, enable: false };
-    case 'remove': return nodeId === undefined ? null : { id, kind: 'remove', nodeId, force: row.force };
-    case 'settings_changed': return nodeId === undefined ? { id, kind: 'settings_changed' } : { id, kind: 'settings_changed', nodeId };
-    default: return assertNever(row.kind);
-  }
+/** The shell over any GroupStore; `decideGroup` is synchronous over a synchronous store. */
+export interface BrainShell {
+  /** The 'decided' outcome carries the snapshot decide() saw. */
+  decideGroup(formationId: string, groupId: number): Maybe<GroupOutcome>;
+  listGroups(): Maybe<GroupKey[]>;
+  nextRecheck(): number | null;
 }
 
-function assertNever(value: never): never {
-  throw new Error(`unexpected request kind ${String(value)}`);
+export interface BrainShellDeps {
+  store: GroupStore;
+  log: Pick<Logger, 'info'>;
+  settings: () => FsmSettings;
+  /** Monotonic clock in ms; the shell's start is its first reading. */
+  clock: () => number;
 }
 
-export interface BrainDeps {
-  client: pg.ClientBase;
-  log: Logger;
-  settings: () => MonitorSettings;
-  /** Monotonic clock in ms (performance.now by default). */
-  clock?: () => number;
+/** The group after the decision is written, as synchronous_standby_names sees it. */
+function standbyNamesAfter(snapshot: GroupSnapshot, decision: Decision): string {
+  const removed = new Set(decision.removals.map((r) => r.nodeId));
+  const nodes = snapshot.nodes.filter((n) => !removed.has(n.nodeId)).map((n) => {
+    let { goalState, candidatePriority } = n;
+    for (const c of decision.priorityChanges) if (c.nodeId === n.nodeId) candidatePriority = c.candidatePriority;
+    for (const a of decision.assignments) if (a.nodeId === n.nodeId) goalState = a.goalState;
+    return { nodeId: n.nodeId, reportedState: n.reportedState, goalState, candidatePriority, replicationQuorum: n.replicationQuorum };
+  }).sort((a, b) => a.nodeId - b.nodeId);
+  if (nodes.length === 0) return '';
+  return synchronousStandbyNames({
+    formationId: snapshot.formationId, groupId: snapshot.groupId,
+    numberSyncStandbys: decision.numberSyncStandbys ?? snapshot.numberSyncStandbys, nodes,
+  });
 }
 
-export function createBrain(deps: BrainDeps): Brain {
-  const { client, log } = deps;
-  const clock = deps.clock ?? ((): number => performance.now());
+export function createBrainShell(deps: BrainShellDeps): BrainShell {
+  const { store, log, clock } = deps;
   const startedAt = clock();
   /**
    * The latest lease grant known per group key: from the committed
@@ -125,33 +95,28 @@ export function createBrain(deps: BrainDeps): Brain {
 
   const key = (formationId: string, groupId: number): string => `${formationId}\u0000${groupId}`;
 
-  async function snapshotOf(formationId: string, groupId: number, now: number): Promise<GroupSnapshot | null> {
-    const f = await readFormationForDecision(client, formationId);
-    if (!f) return null;
-    const rows = await lockGroupNodes(client, formationId, groupId);
-    const requests = await groupRequests(client, formationId, groupId);
+  function snapshotOf(formationId: string, groupId: number, facts: GroupFacts, now: number): GroupSnapshot {
     const grants: WriteLease[] = [];
-    const nodes: NodeSnapshot[] = rows.map((r) => {
-      const nodeId = exactNodeId(formationId, groupId, r.nodeId);
-      if (r.leaseAgeMs !== null) grants.push({ nodeId, grantedAt: now - r.leaseAgeMs });
+    const nodes = facts.nodes.map((n): NodeSnapshot => {
+      if (n.leaseAgeMs !== null) grants.push({ nodeId: n.nodeId, grantedAt: now - n.leaseAgeMs });
       return {
-        nodeId,
-        name: r.name,
-        host: r.host,
-        port: r.port,
-        reportedState: r.reportedState,
-        goalState: r.goalState,
-        health: HEALTH_LABELS[r.health],
-        healthCheckedAt: r.health === -1 ? null : now - r.healthCheckAgeMs,
-        reportedAt: now - r.reportAgeMs,
-        goalChangedAt: now - r.goalChangeAgeMs,
-        keeperGoalState: r.keeperGoalState,
-        reportedLsn: r.reportedLsn,
-        reportedTimeline: r.reportedTli,
-        pgIsRunning: r.reportedPgIsRunning !== false,
-        replicationState: r.replicationState,
-        candidatePriority: r.candidatePriority,
-        replicationQuorum: r.replicationQuorum,
+        nodeId: n.nodeId,
+        name: n.name,
+        host: n.host,
+        port: n.port,
+        reportedState: n.reportedState,
+        goalState: n.goalState,
+        health: n.health,
+        healthCheckedAt: n.healthCheckAgeMs === null ? null : now - n.healthCheckAgeMs,
+        reportedAt: n.reportAgeMs === null ? null : now - n.reportAgeMs,
+        goalChangedAt: now - n.goalChangeAgeMs,
+        keeperGoalState: n.keeperGoalState,
+        reportedLsn: n.reportedLsn,
+        reportedTimeline: n.reportedTimeline,
+        pgIsRunning: n.pgIsRunning,
+        replicationState: n.replicationState,
+        candidatePriority: n.candidatePriority,
+        replicationQuorum: n.replicationQuorum,
       };
     });
     const groupKey = key(formationId, groupId);
@@ -169,118 +134,47 @@ export function createBrain(deps: BrainDeps): Brain {
     return {
       formationId,
       groupId,
-      numberSyncStandbys: f.numberSyncStandbys,
+      numberSyncStandbys: facts.numberSyncStandbys,
+      secondariesAllowed: facts.secondariesAllowed,
       nodes,
-      requests: requests.map(toRequest).filter((r): r is OperatorRequest => r !== null),
+      requests: facts.requests,
       writeLease: leases.get(groupKey) ?? null,
-      monitorStartedAt: monitorStartedAt(now, f.monitorAgeMs, startedAt),
+      monitorStartedAt: monitorStartedAt(now, facts.monitorAgeMs, startedAt),
     };
   }
 
-  async function apply(decision: Decision, snapshot: GroupSnapshot): Promise<void> {
-    for (const change of decision.priorityChanges) {
-      await storeCandidatePriority(client, change.nodeId, change.candidatePriority);
-      await recordNodeEvent(client, change.nodeId, change.reason);
-    }
-    if (decision.numberSyncStandbys !== null) {
-      await storeNumberSyncStandbys(client, snapshot.formationId, decision.numberSyncStandbys);
-    }
-    for (const a of decision.assignments) {
-      await assignGoalState(client, a.nodeId, a.goalState, a.reason);
-    }
-    for (const removal of decision.removals) {
-      await deleteNode(client, removal.nodeId);
-      await notifyLog(client, removal.reason);
-    }
-    for (const done of decision.consumedRequests) {
-      await completeRequest(client, BigInt(done.requestId), `${done.outcome}: ${done.message}`);
-    }
-    for (const message of decision.logs) {
-      await notifyLog(client, message);
-    }
-  }
-
-  /** synchronous_standby_names for the group, after the decision. */
-  async function storeStandbyNames(formationId: string, groupId: number): Promise<void> {
-    const rows = await groupStandbyNodes(client, formationId, groupId);
-    const numberSyncStandbys = await formationNumberSyncStandbys(client, formationId);
-    const value = rows.length === 0 ? '' : synchronousStandbyNames({
-      formationId, groupId, numberSyncStandbys: numberSyncStandbys ?? 0,
-      nodes: rows.map((r) => ({
-        nodeId: exactNodeId(formationId, groupId, r.nodeId), reportedState: r.reportedState, goalState: r.goalState,
-        candidatePriority: r.candidatePriority, replicationQuorum: r.replicationQuorum,
-      })),
-    });
-    await setGroupStandbyNames(client, formationId, groupId, value);
-  }
-
-  /**
-   * A node that register_node just inserted (goal and report `init`) gets
-   * its first goal here: `single` for the first node of a group,
-   * `wait_standby` (or `report_lsn`) for the others (spec 03 §5.1 step 4).
-   * register_node itself already raised number_sync_standbys when needed.
-   * Returns the snapshot with those goals, or null when nothing changed.
-   */
-  async function assignRegistrations(snapshot: GroupSnapshot, now: number): Promise<GroupSnapshot | null> {
-    let nodes = snapshot.nodes;
-    let changed = false;
-    for (const node of snapshot.nodes) {
-      if (node.goalState !== 'init' || node.reportedState !== 'init') continue;
-      const others = nodes.filter((n) => n.nodeId !== node.nodeId);
-      if (others.length === 0) continue; // decide() makes the first node single
-      const optSecondary = await formationOptSecondary(client, snapshot.formationId);
-      const plan = planRegistration(others, snapshot.numberSyncStandbys, optSecondary !== false,
-        { candidatePriority: node.candidatePriority, replicationQuorum: node.replicationQuorum });
-      if (!plan.ok) continue;
-      const label = `node ${node.nodeId} "${node.name}" (${node.host}:${node.port})`;
-      await assignGoalState(client, node.nodeId, plan.goalState,
-        `Setting goal state of ${label} to ${plan.goalState} after it joined group ${snapshot.groupId} of formation "${snapshot.formationId}".`);
-      nodes = nodes.map((n) => (n.nodeId === node.nodeId ? { ...n, goalState: plan.goalState, goalChangedAt: now } : n));
-      changed = true;
-    }
-    return changed ? { ...snapshot, nodes } : null;
-  }
-
-  async function decideGroup(formationId: string, groupId: number): Promise<GroupOutcome> {
-    const settings: FsmSettings = fsmSettingsFrom(deps.settings());
-    await client.query('BEGIN');
-    try {
-      if (!(await tryLockGroup(client, formationId, groupId))) {
-        await client.query('ROLLBACK');
-        if (await groupHasNodes(client, formationId, groupId)) return { kind: 'busy' };
-        recheck.delete(key(formationId, groupId));
-        return { kind: 'empty' };
-      }
+  function decideGroup(formationId: string, groupId: number): Maybe<GroupOutcome> {
+    const settings = deps.settings();
+    const groupKey = key(formationId, groupId);
+    const outcome = store.transaction(formationId, groupId, (tx) => {
       const now = clock();
-      const snapshot = await snapshotOf(formationId, groupId, now);
-      if (snapshot === null || snapshot.nodes.length === 0) {
-        await client.query('COMMIT');
-        recheck.delete(key(formationId, groupId));
+      return andThen(tx.read(), (facts) => {
+        if (facts === null || facts.nodes.length === 0) return null;
+        const snapshot = snapshotOf(formationId, groupId, facts, now);
+        const decision = decide(snapshot, now, settings);
+        return andThen(tx.write(formationId, decision, standbyNamesAfter(snapshot, decision)), () => ({ decision, snapshot }));
+      });
+    });
+    return andThen(outcome, (done): GroupOutcome => {
+      if (done.kind === 'busy') return { kind: 'busy' };
+      if (done.kind === 'empty' || done.value === null) {
+        recheck.delete(groupKey);
         return { kind: 'empty' };
       }
-      const registered = await assignRegistrations(snapshot, now);
-      const decision = decide(registered ?? snapshot, now, settings);
-      await apply(decision, snapshot);
-      await storeStandbyNames(formationId, groupId);
-      await client.query('COMMIT');
-      const groupKey = key(formationId, groupId);
+      const { decision, snapshot } = done.value;
       if (decision.recheckAt === null) recheck.delete(groupKey);
       else recheck.set(groupKey, decision.recheckAt);
       for (const a of decision.assignments) {
         log.info(`Setting goal state of node ${a.nodeId} to ${a.goalState}: ${a.reason}`);
       }
       for (const message of decision.logs) log.info(message);
-      return { kind: 'decided', decision };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (isLockNotAvailable(error)) return { kind: 'busy' };
-      throw error;
-    }
+      return { kind: 'decided', decision, snapshot };
+    });
   }
 
   return {
     decideGroup,
-    listGroups: () => listGroups(client),
+    listGroups: () => store.listGroups(),
     nextRecheck() {
       let next: number | null = null;
       for (const at of recheck.values()) if (next === null || at < next) next = at;
@@ -289,7 +183,25 @@ export function createBrain(deps: BrainDeps): Brain {
   };
 }
 
-/** 55P03 lock_not_available: NOWAIT, or the session's lock_timeout (also as the cause of a monitor-API error). */
-function isLockNotAvailable(error: unknown): boolean {
-  return sqlStateOf(error) === '55P03';
+export interface BrainDeps {
+  client: pg.ClientBase;
+  log: Logger;
+  settings: () => MonitorSettings;
+  /** Monotonic clock in ms (performance.now by default). */
+  clock?: () => number;
+}
+
+/** The service's brain: the shell over the SQL GroupStore. */
+export function createBrain(deps: BrainDeps): Brain {
+  const shell = createBrainShell({
+    store: sqlGroupStore(deps.client),
+    log: deps.log,
+    settings: () => fsmSettingsFrom(deps.settings()),
+    clock: deps.clock ?? ((): number => performance.now()),
+  });
+  return {
+    decideGroup: async (formationId, groupId) => shell.decideGroup(formationId, groupId),
+    listGroups: async () => shell.listGroups(),
+    nextRecheck: () => shell.nextRecheck(),
+  };
 }

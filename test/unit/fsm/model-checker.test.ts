@@ -23,6 +23,14 @@
  *       vouches). Either half alone was not caught in 1.5M steps.
  * (a) and (c) need the failsafeFocus schedules (model/simulation.ts): before
  * them, (a) was first caught at seed 2266 and (c) not in 3M steps.
+ *
+ * The monitor side is the production brain shell (src/monitor/brain.ts)
+ * over the in-memory GroupStore (model/group-store-memory.ts). Bugs planted
+ * in that shared shell, first failing seed:
+ *   (d) skip the lease wait (the snapshot's writeLease always null):
+ *       seed 10 (step 382), two-writers;
+ *   (e) the lease bookkeeping keeps the first grant it learns and never
+ *       moves it forward: seed 10 (step 382), two-writers.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

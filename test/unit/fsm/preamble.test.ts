@@ -103,3 +103,15 @@ test('P5: two nodes, old primary demoting and unhealthy without a candidate -> e
 test('P5: two nodes with a dead primary use R8, not the election', () => {
   assert.deepEqual(rules(run(group([node(1, 'primary', 'primary', DEAD), node(2, 'secondary')]))), ['R8']);
 });
+
+test('J1: a registered node (goal init) gets its first goal in decide(): wait_standby beside a primary, before the other rules', () => {
+  const fresh = { reportedLsn: 0n, pgIsRunning: false, keeperGoalState: null, reportedAt: NOW, goalChangedAt: NOW };
+  const d = run(group([node(1, 'primary'), node(2, 'secondary'), node(3, 'init', 'init', fresh)]));
+  assert.equal(d.assignments[0]?.rule, 'J1');
+  assert.equal(d.assignments[0]?.goalState, 'wait_standby');
+  assert.match(d.assignments[0]?.reason ?? '',
+    /^Setting goal state of node 3 "node_3" \(10\.0\.0\.3:5432\) to wait_standby after it joined group 0 of formation "default"\.$/);
+  // opt_secondary off, or no primary to copy: the node keeps waiting in init.
+  assert.ok(!rules(run(group([node(1, 'primary'), node(2, 'init', 'init', fresh)], { secondariesAllowed: false }))).includes('J1'));
+  assert.ok(!rules(run(group([node(1, 'secondary'), node(2, 'init', 'init', fresh)]))).includes('J1'));
+});

@@ -8,7 +8,6 @@ import { assertNever } from '../../../../src/common/errors.js';
 import {
   groupOf, mostAdvancedStandby, primaryOrDemoted, synchronousStandbyNames, writableNode, type KeeperAction, type NodeState,
 } from '../../../../src/fsm/index.js';
-import { snapshot } from './monitor.js';
 import { ackAll, checkPromotion } from './postgres.js';
 import { SLOT_MONITOR, pgServes, reachable, simNodeById, type SimNode, type SyncNames, type World } from './world.js';
 import { stopPostgres } from './keeper.js';
@@ -193,7 +192,7 @@ function setStandbyNames(world: World, node: SimNode, value: SyncNames | null): 
 /** The monitor's synchronous_standby_names for this node; false when the monitor cannot be asked. */
 function fetchStandbyNames(world: World, node: SimNode): boolean {
   if (!world.monitor.up || !reachable(world, node.slot, SLOT_MONITOR)) return false;
-  const value = synchronousStandbyNames(snapshot(world), node.nodeId);
+  const value = synchronousStandbyNames({ numberSyncStandbys: world.monitor.nss, nodes: world.monitor.nodes }, node.nodeId);
   setStandbyNames(world, node, parseStandbyNames(value));
   return true;
 }

@@ -7,7 +7,7 @@
 import { conv, groupOf, isWritableState } from '../../../../src/fsm/index.js';
 import { stopPostgres } from './keeper.js';
 import {
-  registerNode, requestFailover, requestMaintenance, requestPromotion, requestRemoval, setNumberSyncStandbys, setPriority, setQuorum,
+  registerNode, requestFailover, requestMaintenance, requestPromotion, requestRemoval, setNumberSyncStandbys, setPriority, setQuorum, startMonitor,
 } from './monitor.js';
 import { SLOT_MONITOR, log, type SimNode, type World } from './world.js';
 
@@ -158,9 +158,7 @@ export function injectFaults(world: World): void {
     m.up = false;
   } else if (!m.up && rng.chance(0.03)) {
     log(world, 'fault: monitor restarts');
-    m.up = true;
-    m.startedAt = world.t;
-    m.dirty = true;
+    startMonitor(world);
   }
   if (m.up && rng.chance(0.012)) operatorCommand(world);
 }

@@ -1,33 +1,29 @@
 /**
  * The model's monitor: its database rows, node_active, health checks,
- * the operator SQL functions (with spec 03's validation), and the brain
- * that calls decide() and applies the decision in one step.
+ * the operator SQL functions (with spec 03's validation), and the service
+ * running the production brain shell over the in-memory GroupStore.
  */
+import type { Logger } from '../../../../src/common/log.js';
+import { createBrainShell } from '../../../../src/monitor/brain.js';
 import {
-  decide, findTransition, isWritableState, planRegistration, validateCandidatePriority, validateNumberSyncStandbys, validateReplicationQuorum,
-  writableNode, conv, groupOf, type Decision, type GroupSnapshot, type NodeSnapshot, type OperatorRequest,
+  findTransition, isWritableState, planRegistration, validateCandidatePriority, validateNumberSyncStandbys, validateReplicationQuorum,
+  writableNode, conv, groupOf, type Decision, type GroupSnapshot, type OperatorRequest,
 } from '../../../../src/fsm/index.js';
+import { memoryGroupStore } from './group-store-memory.js';
 import { hasQuorumStandby } from './postgres.js';
 import type { Pos } from './timelines.js';
 import { SLOT_MONITOR, dbNodeById, log, pgServes, reachable, simNodeById, violate, type Call, type DbNode, type SimNode, type World } from './world.js';
 
-export function snapshot(world: World): GroupSnapshot {
+/** The monitor (its database and service) starts: a new brain, with no memory of earlier lease grants. */
+export function startMonitor(world: World): void {
   const m = world.monitor;
-  return {
-    formationId: 'default',
-    groupId: 0,
-    numberSyncStandbys: m.nss,
-    nodes: m.nodes.map((n): NodeSnapshot => ({
-      nodeId: n.nodeId, name: n.name, host: n.host, port: n.port,
-      reportedState: n.reportedState, goalState: n.goalState, health: n.health, healthCheckedAt: n.healthCheckedAt,
-      reportedAt: n.reportedAt, goalChangedAt: n.goalChangedAt, keeperGoalState: n.keeperGoalState, reportedLsn: n.reportedLsn,
-      reportedTimeline: n.reportedTimeline, pgIsRunning: n.pgIsRunning, replicationState: n.replicationState,
-      candidatePriority: n.candidatePriority, replicationQuorum: n.replicationQuorum,
-    })),
-    requests: [...m.requests],
-    writeLease: m.lease,
-    monitorStartedAt: m.startedAt,
-  };
+  m.up = true;
+  m.startedAt = world.t;
+  m.dirty = true;
+  m.shell = createBrainShell({
+    store: memoryGroupStore(world), log: { info: () => undefined } as unknown as Pick<Logger, 'info'>,
+    settings: () => world.settings, clock: () => world.t,
+  });
 }
 
 /** node_active: store the report, return the goal, record a lease grant for a writable goal. */
@@ -53,7 +49,7 @@ export function processCall(world: World, call: Call): void {
   row.replicationState = r.sync;
   row.reportedAt = world.t;
   call.goal = row.goalState;
-  if (isWritableState(row.goalState)) world.monitor.lease = { nodeId: row.nodeId, grantedAt: world.t };
+  if (isWritableState(row.goalState)) row.leaseGrantedAt = world.t;
   log(world, () => `monitor <- node ${row.nodeId} reports ${r.state} pg=${r.pgIsRunning} lsn=${(r.lsn / 1048576).toFixed(2)}M tli=${r.tli}; goal ${row.goalState}`);
 }
 
@@ -72,55 +68,27 @@ export function healthChecks(world: World): void {
   }
 }
 
-/** The brain: decide() on the current snapshot, applied at once. */
+/**
+ * The monitor service's decision loop: the shared brain shell
+ * (src/monitor/brain.ts) over the in-memory GroupStore, when a
+ * notification arrived (dirty), at the decision tick, or at the recheck
+ * time; then the model's checks on the decision and on the rows written.
+ */
 export function runBrain(world: World): void {
   const m = world.monitor;
-  if (!m.up) return;
+  if (!m.up || m.shell === null) return;
   const due = m.dirty || world.t - m.lastDecideAt >= 1000 || (m.recheckAt !== null && world.t >= m.recheckAt);
   if (!due) return;
-  const snap = snapshot(world);
-  const decision = decide(snap, world.t, world.settings);
   m.dirty = false;
   m.lastDecideAt = world.t;
-  m.recheckAt = decision.recheckAt;
+  const outcome = m.shell.decideGroup('default', 0);
+  if (outcome instanceof Promise) throw new Error('the in-memory brain decides synchronously');
+  m.recheckAt = m.shell.nextRecheck();
+  if (outcome.kind !== 'decided' || outcome.snapshot === undefined) return;
+  const { decision, snapshot } = outcome;
   world.stats.decisions += 1;
-  checkDecision(world, snap, decision);
-  apply(world, decision);
-}
-
-let lastLogs = '';
-
-function apply(world: World, decision: Decision): void {
-  const m = world.monitor;
-  if (world.trace !== null) {
-    const logs = decision.logs.join(' | ');
-    if (logs !== lastLogs && logs !== '') log(world, `monitor log: ${logs}`);
-    lastLogs = logs;
-  }
-  for (const change of decision.priorityChanges) {
-    const row = dbNodeById(world, change.nodeId);
-    if (row !== undefined) row.candidatePriority = change.candidatePriority;
-  }
-  if (decision.numberSyncStandbys !== null) m.nss = decision.numberSyncStandbys;
-  for (const a of decision.assignments) {
-    const row = dbNodeById(world, a.nodeId);
-    if (row === undefined) continue;
-    row.goalState = a.goalState;
-    row.goalChangedAt = world.t;
-    world.stats.assignments += 1;
-    log(world, () => `monitor: [${a.rule}] ${a.reason}`);
-    // NOTIFY: the keeper wakes up at once.
-    const node = simNodeById(world, a.nodeId);
-    if (node !== undefined && reachable(world, SLOT_MONITOR, node.slot)) node.nextLoopAt = Math.min(node.nextLoopAt, world.t);
-  }
-  for (const r of decision.removals) {
-    m.nodes = m.nodes.filter((n) => n.nodeId !== r.nodeId);
-    log(world, `monitor: ${r.reason}`);
-  }
-  const consumed = new Set(decision.consumedRequests.map((c) => c.requestId));
-  for (const c of decision.consumedRequests) log(world, `monitor: request ${c.kind} ${c.outcome}: ${c.message}`);
-  m.requests = m.requests.filter((r) => !consumed.has(r.id));
-  if (decision.assignments.length > 0 || decision.removals.length > 0 || decision.priorityChanges.length > 0) m.dirty = true;
+  world.stats.assignments += decision.assignments.length;
+  checkDecision(world, snapshot, decision);
   // The operator made the group fully asynchronous (no quorum standby left,
   // by a setting or a removal): earlier writes lose their protection.
   const primary = writableNode(groupOf(m.nodes));
@@ -243,7 +211,12 @@ export function setNumberSyncStandbys(world: World, value: number): boolean {
   return true;
 }
 
-/** register_node for a keeper starting on `node` (state init). */
+/**
+ * register_node for a keeper starting on `node` (state init): validates
+ * with planRegistration, inserts the row with goal init and raises
+ * number_sync_standbys; the brain assigns the first goal (rule J1, or P3
+ * for the first node).
+ */
 export function registerNode(world: World, node: SimNode, priority: number, quorum: boolean): boolean {
   const m = world.monitor;
   if (!m.up || !reachable(world, SLOT_MONITOR, node.slot)) return false;
@@ -252,9 +225,9 @@ export function registerNode(world: World, node: SimNode, priority: number, quor
   const nodeId = m.nextNodeId++;
   const row: DbNode = {
     nodeId, slot: node.slot, name: `node_${nodeId}`, host: `10.0.0.${node.slot}`, port: 5432,
-    reportedState: 'init', goalState: plan.goalState, health: 'unknown', healthCheckedAt: null,
+    reportedState: 'init', goalState: 'init', health: 'unknown', healthCheckedAt: null,
     reportedAt: world.t, goalChangedAt: world.t, keeperGoalState: null, reportedLsn: 0n, reportedTimeline: 1, pgIsRunning: false,
-    replicationState: 'unknown', candidatePriority: priority, replicationQuorum: quorum, nextHealthCheckAt: world.t,
+    replicationState: 'unknown', candidatePriority: priority, replicationQuorum: quorum, leaseGrantedAt: null, nextHealthCheckAt: world.t,
   };
   m.nodes.push(row);
   m.configuredPriority.set(nodeId, priority);
@@ -263,7 +236,7 @@ export function registerNode(world: World, node: SimNode, priority: number, quor
   node.nodeId = nodeId;
   node.name = row.name;
   if (node.state !== 'dropped') node.state = 'init';
-  node.goal = plan.goalState;
-  log(world, `monitor: registered node ${nodeId} (slot ${node.slot}) with goal ${plan.goalState}, priority ${priority}, quorum ${quorum}`);
+  node.goal = 'init';
+  log(world, `monitor: registered node ${nodeId} (slot ${node.slot}) (planned goal ${plan.goalState}), priority ${priority}, quorum ${quorum}`);
   return true;
 }

@@ -9,7 +9,7 @@ import { conv, groupOf, type FsmSettings } from '../../../../src/fsm/index.js';
 import { MAX_SLOTS, addNode, injectFaults, newSimNode, register } from './faults.js';
 import { deliverMessages } from './failsafe.js';
 import { deliverCalls, keeperStep } from './keeper.js';
-import { healthChecks, requestMaintenance, runBrain, setPriority } from './monitor.js';
+import { healthChecks, requestMaintenance, runBrain, setPriority, startMonitor } from './monitor.js';
 import { acknowledge, checkSingleWriter, fence, stream, write } from './postgres.js';
 import { createRng } from './prng.js';
 import { createTimelines } from './timelines.js';
@@ -51,8 +51,8 @@ function createWorld(seed: number, trace: boolean): World {
   const world: World = {
     rng, settings, tls: createTimelines(),
     monitor: {
-      up: true, startedAt: 0, nodes: [], nss: 0, lease: null, requests: [], nextRequestId: 1, nextNodeId: 1,
-      lastDecideAt: -1e9, recheckAt: null, dirty: true, configuredPriority: new Map(),
+      up: true, startedAt: 0, nodes: [], nss: 0, standbyNames: '', requests: [], nextRequestId: 1, nextNodeId: 1,
+      lastDecideAt: -1e9, recheckAt: null, dirty: true, shell: null, configuredPriority: new Map(),
     },
     nodes: [],
     links: Array.from({ length: MAX_SLOTS + 1 }, () => Array.from({ length: MAX_SLOTS + 1 }, () => true)),
@@ -65,6 +65,7 @@ function createWorld(seed: number, trace: boolean): World {
     edgesSeen: new Set(),
     stats: newStats(),
   };
+  startMonitor(world);
   const count = rng.between(failsafeFocus ? 3 : 2, 4);
   for (let slot = 1; slot <= count; slot += 1) world.nodes.push(newSimNode(world, slot));
   return world;
@@ -98,10 +99,7 @@ function stopFaults(world: World): void {
     node.keeperUp = true;
     node.frozen = false;
   }
-  if (!world.monitor.up) {
-    world.monitor.up = true;
-    world.monitor.startedAt = world.t;
-  }
+  if (!world.monitor.up) startMonitor(world);
   if (groupOf(world.monitor.nodes).length < 2) addNode(world);
 }
 

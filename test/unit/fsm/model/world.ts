@@ -3,7 +3,8 @@
  * the brain calling decide()), the nodes (keeper + Postgres), the network,
  * and the bookkeeping the invariants need.
  */
-import type { FsmSettings, NodeHealth, NodeState, OperatorRequest, SyncState, WriteLease } from '../../../../src/fsm/index.js';
+import type { FsmSettings, NodeHealth, NodeState, OperatorRequest, SyncState } from '../../../../src/fsm/index.js';
+import type { BrainShell } from '../../../../src/monitor/brain.js';
 import type { Rng } from './prng.js';
 import type { Pos, Timelines } from './timelines.js';
 
@@ -27,6 +28,8 @@ export interface DbNode {
   replicationState: SyncState;
   candidatePriority: number;
   replicationQuorum: boolean;
+  /** leasegranttime: when node_active last returned a writable goal to this node; null: never. */
+  leaseGrantedAt: number | null;
   nextHealthCheckAt: number;
 }
 
@@ -151,13 +154,16 @@ export interface Monitor {
   startedAt: number;
   nodes: DbNode[];
   nss: number;
-  lease: WriteLease | null;
+  /** The group's stored synchronous_standby_names. */
+  standbyNames: string;
   requests: OperatorRequest[];
   nextRequestId: number;
   nextNodeId: number;
   lastDecideAt: number;
   recheckAt: number | null;
   dirty: boolean;
+  /** The monitor service's brain (src/monitor/brain.ts over the in-memory GroupStore), new at each monitor start. */
+  shell: BrainShell | null;
   /** The priority each node got from the operator (without the ±101 shifts). */
   configuredPriority: Map<number, number>;
 }
