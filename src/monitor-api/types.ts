@@ -380,16 +380,23 @@ export function mapCurrentState(row: Row): CurrentStateRow {
   };
 }
 
-export function mapEvent(row: Row): EventRow {
+/** The columns node and event rows share. */
+function mapNodePlace(row: Row): NodePlace {
   return {
-    eventId: asBigInt(row.eventid, 'eventid'),
-    eventTime: asDate(row.eventtime, 'eventtime'),
     formationId: asText(row.formationid, 'formationid'),
     nodeId: asInt(row.nodeid, 'nodeid'),
     groupId: asInt(row.groupid, 'groupid'),
     name: asText(row.nodename, 'nodename'),
     host: asText(row.nodehost, 'nodehost'),
     port: asInt(row.nodeport, 'nodeport'),
+  };
+}
+
+export function mapEvent(row: Row): EventRow {
+  return {
+    eventId: asBigInt(row.eventid, 'eventid'),
+    eventTime: asDate(row.eventtime, 'eventtime'),
+    ...mapNodePlace(row),
     reportedState: asState(row.reportedstate, 'reportedstate'),
     goalState: asState(row.goalstate, 'goalstate'),
     reportedRepState: asNullableText(row.reportedrepstate, 'reportedrepstate'),
@@ -425,12 +432,7 @@ export function mapFormation(row: Row): FormationRow {
 
 export function mapNode(row: Row): NodeRow {
   return {
-    formationId: asText(row.formationid, 'formationid'),
-    nodeId: asInt(row.nodeid, 'nodeid'),
-    groupId: asInt(row.groupid, 'groupid'),
-    name: asText(row.nodename, 'nodename'),
-    host: asText(row.nodehost, 'nodehost'),
-    port: asInt(row.nodeport, 'nodeport'),
+    ...mapNodePlace(row),
     sysIdentifier: asNullableBigInt(row.sysidentifier, 'sysidentifier'),
     goalState: asState(row.goalstate, 'goalstate'),
     reportedState: asState(row.reportedstate, 'reportedstate'),
