@@ -4,11 +4,12 @@
  * outage; and the files that carry the material and the promise across a
  * restart of pg_autoctl (both 0600: the material holds the group secret).
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { z } from 'zod';
 import { leaseMarginMs } from '../fsm/index.js';
 import type { FailsafePeer } from '../monitor-api/index.js';
-import { bootId } from './lease-file.js';
+import { bootId, storeLeaseEnd } from './lease-file.js';
 
 /** Bounds on the lease length a question may ask a promise for (ms). */
 export const MIN_ASKED_LEASE_MS = 1000;
@@ -22,12 +23,6 @@ export interface FailsafeMaterial {
   readonly groupId: number;
   readonly peers: readonly FailsafePeer[];
   readonly secret: string;
-  /**
-   * The list was fetched after the last node_active that granted this
-   * node a write lease: only then may a primary vouch with it (a node
-   * registered before that grant is on it).
-   */
-  readonly freshForLease: boolean;
 }
 
 /** Everything of the failsafe a keeper keeps between rounds. */
@@ -63,7 +58,7 @@ const peerSchema = z.object({
 });
 const materialSchema = z.object({
   nodeId: z.number().int(), formation: z.string(), groupId: z.number().int(),
-  peers: z.array(peerSchema), secret: z.string(), freshForLease: z.boolean(),
+  peers: z.array(peerSchema), secret: z.string(),
 });
 
 /** Writes the material (mode 0600: it holds the group's secret); failures only cost the failsafe after a restart. */
@@ -73,8 +68,7 @@ export function storeMaterial(path: string, material: FailsafeMaterial | null): 
       rmSync(path, { force: true });
       return;
     }
-    writeFileSync(`${path}.new`, `${JSON.stringify(material)}\n`, { mode: 0o600 });
-    renameSync(`${path}.new`, path);
+    writeFileAtomic(path, `${JSON.stringify(material)}\n`, { mode: 0o600 });
   } catch {
     // the next round writes it again
   }
@@ -99,13 +93,8 @@ export function failsafeFiles(leaseFile: string): { material: string; promise: s
  * boot id, and the lease length it was given for.
  */
 export function storePromise(path: string, end: number, leaseMs: number): void {
-  try {
-    const endNs = process.hrtime.bigint() + BigInt(Math.round((end - performance.now()) * 1e6));
-    writeFileSync(`${path}.new`, `${JSON.stringify({ boot_id: bootId(), expires_at_ns: endNs.toString(), lease_ms: leaseMs })}\n`, { mode: 0o600 });
-    renameSync(`${path}.new`, path);
-  } catch {
-    // the promise still holds in memory; a keeper restart before the next answer would lose it
-  }
+  // Losing the file costs the promise only across a keeper restart before the next answer.
+  storeLeaseEnd(path, end, { lease_ms: leaseMs });
 }
 
 /**

@@ -222,9 +222,6 @@ export async function vouchRound(rt: KeeperRuntime, monitorLeaseMs: number): Pro
   if (material === null) {
     return { extended: false, leaseEnd: null, yes: [], refusals: ['this node never got the list of its group\'s nodes from the monitor'] };
   }
-  if (!material.freshForLease) {
-    return { extended: false, leaseEnd: null, yes: [], refusals: ['the list of the group\'s nodes is older than the last lease grant'] };
-  }
   const sentAt = performance.now();
   // Alone in its group (a `single`), as in 2.0 the node keeps serving: no
   // other node can be promoted without it (a new standby waits for this
@@ -265,7 +262,6 @@ export function noteMaterial(rt: KeeperRuntime, fetched: { peers: readonly Fails
     groupId: rt.state.currentGroup,
     peers: fetched.peers,
     secret: fetched.secret,
-    freshForLease: true,
   };
   if (JSON.stringify(material) !== JSON.stringify(state.material)) setMaterial(rt, material);
 }

@@ -19,8 +19,11 @@ export function bootId(): string {
   }
 }
 
-/** Stores the lease end given in this process's performance.now() milliseconds. */
-export function storeLeaseEnd(path: string, expiresAt: number | null): void {
+/**
+ * Stores the lease end given in this process's performance.now()
+ * milliseconds (with `extra` fields kept beside it, e.g. a promise's lease).
+ */
+export function storeLeaseEnd(path: string, expiresAt: number | null, extra: Readonly<Record<string, number>> = {}): void {
   try {
     if (expiresAt === null) {
       rmSync(path, { force: true });
@@ -34,7 +37,7 @@ export function storeLeaseEnd(path: string, expiresAt: number | null): void {
     const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, LEASE_FILE_MODE);
     try {
       fchmodSync(fd, LEASE_FILE_MODE);
-      writeSync(fd, `${JSON.stringify({ boot_id: bootId(), expires_at_ns: endNs.toString() })}\n`);
+      writeSync(fd, `${JSON.stringify({ ...extra, boot_id: bootId(), expires_at_ns: endNs.toString() })}\n`);
     } finally {
       closeSync(fd);
     }

@@ -58,7 +58,7 @@ describe('failsafe messages', () => {
       const path = join(dir, 'pg_autoctl.lease.failsafe');
       const material = {
         nodeId: 1, formation: 'default', groupId: 0, secret,
-        peers: [{ nodeId: 2, name: 'node2', host: '127.0.0.1', port: 5433, httpPort: 8009, candidatePriority: 50 }], freshForLease: true,
+        peers: [{ nodeId: 2, name: 'node2', host: '127.0.0.1', port: 5433, httpPort: 8009, candidatePriority: 50 }],
       };
       storeMaterial(path, material);
       assert.deepEqual(loadMaterial(path), material);
