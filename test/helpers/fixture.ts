@@ -124,6 +124,9 @@ export function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv;
     }, timeoutMs);
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (code) => { clearTimeout(timer); resolve({ exitCode: code ?? 1, stdout, stderr }); });
+    // A command that exits before reading its stdin closes the pipe: that is
+    // its business, and its exit code tells the story (not an EPIPE here).
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
