@@ -5,14 +5,24 @@
  * results and errors into exit codes.
  */
 import { CommanderError, type Command, type Help } from 'commander';
-import { AutoctlCommand, withCommonOptions } from './tree.js';
+import { AutoctlCommand, group, withCommonOptions } from './tree.js';
 import { AutoctlError, EXIT_CODES, exitCodeFor, messageOf } from '../common/errors.js';
 import { formatLogLine } from '../common/log.js';
 import { maskSecrets } from '../common/secrets.js';
 import { complete, data, type CommandResult, type CompletionHolder } from './command.js';
 import { registerCreateCommands } from './commands/create.js';
-import { registerServiceCommands } from './commands/service.js';
+import { registerConfigCommands } from './commands/config.js';
+import { registerDoCommands } from './commands/do.js';
+import { registerDropCommands } from './commands/drop.js';
+import { registerGetSetCommands } from './commands/get-set.js';
+import { registerMaintenanceCommands } from './commands/maintenance.js';
+import { registerMonitorAttachCommands } from './commands/monitor-attach.js';
+import { registerPerformCommands } from './commands/perform.js';
+import { registerSecondaryCommands } from './commands/secondary.js';
+import { registerRunCommand, registerSignalCommands } from './commands/service.js';
 import { registerShowCommands } from './commands/show.js';
+import { registerSslCommands } from './commands/ssl.js';
+import { registerWatchCommand } from './commands/watch.js';
 import { registerVersionCommand, versionInfo } from './commands/version.js';
 import { versionRendering } from './render/version.js';
 
@@ -37,9 +47,23 @@ export function buildProgram(): AutoctlCommand {
     throw new AutoctlError('BAD_ARGS', `pg_autoctl: ${what}\n\nAvailable commands:\n${program.commandList()}`);
   });
 
+  // The order of 2.0's `pg_autoctl help`.
   registerCreateCommands(program);
+  registerDropCommands(program);
+  registerConfigCommands(program);
   registerShowCommands(program);
-  registerServiceCommands(program);
+  const enable = group(program, 'enable', 'Enable a feature on a formation');
+  const disable = group(program, 'disable', 'Disable a feature on a formation');
+  registerSecondaryCommands(enable, disable);
+  registerMaintenanceCommands(enable, disable);
+  registerSslCommands(enable, disable);
+  registerMonitorAttachCommands(enable, disable);
+  registerGetSetCommands(program);
+  registerPerformCommands(program);
+  registerDoCommands(program);
+  registerRunCommand(program);
+  registerWatchCommand(program);
+  registerSignalCommands(program);
   registerVersionCommand(program);
   // Not defineCommand: `help` takes none of the common options.
   program.command('help').description('print help message').action(() => {

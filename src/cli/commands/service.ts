@@ -96,10 +96,14 @@ async function runHandler(flags: PgdataFlags, ctx: CommandContext): Promise<Comm
 
 const withPgdata = (cmd: Command): Command => cmd.option('--pgdata <dir>', 'path to data directory');
 
-export function registerServiceCommands(program: Command): void {
+export function registerRunCommand(program: Command): void {
   defineCommand(program, {
     name: 'run', description: 'Run the pg_autoctl service (monitor or keeper)', options: withPgdata, run: runHandler,
   });
+}
+
+/** `stop`, `reload` and `status`. */
+export function registerSignalCommands(program: Command): void {
   defineCommand(program, {
     name: 'stop',
     description: 'signal the pg_autoctl service for it to stop',
