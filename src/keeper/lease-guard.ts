@@ -1,5 +1,5 @@
 /**
- * The keeper's side of the lease guard (lease-guard-process.ts): starts
+ * The keeper's side of the lease guard (lease-guard.pl): starts
  * the guard process, tells it the current lease end on the system-wide
  * monotonic clock, and takes over from the guard of a previous pg_autoctl
  * (after a crash) once its own guard is armed, so that no moment is left
@@ -13,7 +13,8 @@ import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { isProcessAlive } from '../postgres/index.js';
 
-const GUARD_SCRIPT = fileURLToPath(new URL('./lease-guard-process.js', import.meta.url));
+/** Copied next to the compiled code by scripts/copy-assets.mjs. */
+const GUARD_SCRIPT = fileURLToPath(new URL('./lease-guard.pl', import.meta.url));
 
 /** performance.now() milliseconds to process.hrtime nanoseconds (both monotonic). */
 function toHrtime(at: number): bigint {
@@ -22,7 +23,7 @@ function toHrtime(at: number): bigint {
 
 function isGuard(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('lease-guard-process');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('lease-guard.pl');
   } catch {
     return false;
   }
@@ -46,11 +47,13 @@ export class LeaseGuard {
     }
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [GUARD_SCRIPT, pgdata], { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env });
+      child = spawn('perl', [GUARD_SCRIPT, pgdata], { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env });
     } catch (error) {
       log.warn(`Failed to start the lease guard: ${messageOf(error)}`);
       return null;
     }
+    // Spawn failures (no perl on PATH) arrive as an event, not a throw.
+    child.on('error', (error) => log.warn(`The lease guard could not run (a stuck pg_autoctl could not fence Postgres): ${messageOf(error)}`));
     child.unref();
     child.stdin?.on('error', () => undefined);
     const guard = new LeaseGuard(child, log);
