@@ -102,7 +102,7 @@ function post(port: number, path: string, body: string, headers: Record<string, 
 const sign = (secret: string, body: string): string => createHmac('sha256', secret).update(body).digest('hex');
 
 describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
-  it('keeps the primary serving through monitor outages of 5 s, 45 s and 3 min, with keepers restarted meanwhile', async () => {
+  it('keeps the primary serving through monitor outages of 5 s, 45 s and 60 s, with keepers restarted during the last one', async () => {
     const nodes: RunningNode[] = [];
     const m = await startMonitor({ name: 'monitor-outage' });
     await threeMonitorSettings(m);
@@ -113,15 +113,15 @@ describe('failsafe: the monitor goes away', { timeout: 900_000 }, () => {
       const startedAt = (await m.sql<{ now: Date }>('SELECT now()'))[0]?.now ?? new Date();
       await waitFor('the first writes', () => writer.acked.length >= 10, { timeoutMs: 10_000 });
 
-      for (const outageMs of [5_000, 45_000, 180_000]) {
+      for (const outageMs of [5_000, 45_000, 60_000]) {
         const downAt = performance.now();
         await m.crash();
-        if (outageMs === 180_000) {
+        if (outageMs === 60_000) {
           // Keepers killed and restarted while the monitor is away.
-          await new Promise((r) => setTimeout(r, 20_000));
+          await new Promise((r) => setTimeout(r, 15_000));
           await node2.kill();
           node2.run();
-          await new Promise((r) => setTimeout(r, 40_000));
+          await new Promise((r) => setTimeout(r, 20_000));
           await node1.kill();
           node1.run();
         }
