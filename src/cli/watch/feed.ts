@@ -22,6 +22,9 @@ export async function readSnapshot(client: pg.Client, formation: string, groupId
   const events = await lastEventsShown(client, groupId === undefined
     ? { formation, count: EVENTS_KEPT }
     : { formation, groupId, count: EVENTS_KEPT });
+  // By id: events written in one transaction share a time, and a
+  // transaction that started earlier may commit its event later.
+  events.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
   return { numberSyncStandbys: row ? row.numberSyncStandbys : null, nodes, events };
 }
 
