@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import xterm from '@xterm/headless';
 import { asClusterUser, clusterEnv, onCleanup, pidAlive, runCleanups, waitFor, withDeadline } from '../helpers/fixture.js';
@@ -53,17 +54,26 @@ class PtyScreen {
     return /TTY=(\/dev\/pts\/\d+)/.exec(this.raw)?.[1] ?? null;
   }
 
-  /** The pid of pg_autoctl watch on our pty. */
+  /** The pid of pg_autoctl on our pty (its stdin is the pty). */
   watchPid(): number | null {
     const tty = this.tty();
     if (tty === null) return null;
-    try {
-      const out = execFileSync('pgrep', ['-t', tty.replace('/dev/', ''), '-f', 'main.js watch'], { encoding: 'utf8' });
-      const pid = Number(out.trim().split('\n')[0]);
-      return Number.isInteger(pid) && pid > 0 ? pid : null;
-    } catch {
-      return null;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        if (!argv.some((a) => a.endsWith('main.js')) || readlinkSync(`/proc/${entry}/fd/0`) !== tty) continue;
+        return Number(entry);
+      } catch {
+        // gone, or not ours to read
+      }
     }
+    return null;
+  }
+
+  /** Whether the emulated terminal hides its cursor (DECTCEM), from xterm's core state. */
+  cursorHidden(): boolean {
+    return (this.term as unknown as { _core: { coreService: { isCursorHidden: boolean } } })._core.coreService.isCursorHidden;
   }
 
   /** The visible screen, one string per row (after everything received so far is parsed). */
@@ -108,8 +118,9 @@ class PtyScreen {
 }
 
 /** WATCH_TEST_DEBUG=1 prints each checked screen. */
+const started = Date.now();
 function show(step: string, lines: readonly string[]): void {
-  if (process.env.WATCH_TEST_DEBUG) process.stderr.write(`--- ${step} ---\n${lines.join('\n')}\n`);
+  if (process.env.WATCH_TEST_DEBUG) process.stderr.write(`--- ${step} (${Date.now() - started} ms) ---\n${lines.join('\n')}\n`);
 }
 
 /** The row of the screen showing a node, split in words. */
@@ -192,6 +203,21 @@ describe('pg_autoctl watch', { timeout: 240_000 }, () => {
       assert.match(stty, /(^|\s)icanon(\s|$)/m, stty);
       assert.match(stty, /(^|\s)echo(\s|$)/m, stty);
       assert.match(stty, /rows 24; columns 70/);
+      assert.equal(pty.cursorHidden(), false, 'the cursor is shown again');
+
+      // show state --watch is the same dashboard, here finding the monitor from a
+      // keeper's PGDATA; Ctrl-C quits it as q does.
+      const node1 = nodes[0];
+      assert.ok(node1);
+      const again = new PtyScreen(pgAutoctlArgv(['show', 'state', '--watch', '--pgdata', node1.dirs.pgdata]), 20, 100, node1.dirs.env);
+      lines = await again.waitScreen('show state --watch drawing both nodes', (l) => rowOf(l, 'node1') !== undefined && rowOf(l, 'node2') !== undefined);
+      show('show state --watch', lines);
+      assert.equal(again.cursorHidden(), true, 'no cursor on the dashboard');
+      again.type('\x03');
+      await again.wait(15_000);
+      assert.match(again.raw, /WATCH_EXIT=0/);
+      assert.equal(again.term.buffer.active.type, 'normal');
+      assert.equal(again.cursorHidden(), false);
     });
   });
 });
