@@ -111,7 +111,9 @@ function clip(cells: readonly Cell[], width: number): Cell[] {
   const out: Cell[] = [];
   for (const cell of cells) {
     if (cell.x >= width || cell.text.length === 0) continue;
-    out.push({ ...cell, text: cell.text.slice(0, width - cell.x) });
+    // Control characters (a newline in a description) would move the cursor.
+    const text = [...cell.text.slice(0, width - cell.x)].map((c) => (c < ' ' || c === '\u007f' ? ' ' : c)).join('');
+    out.push({ ...cell, text });
   }
   return out;
 }

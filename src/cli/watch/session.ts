@@ -43,7 +43,11 @@ export interface DashboardOptions {
   intervalMs?: number;
 }
 
-/** Runs the dashboard until the user quits; resolves once the terminal is restored. */
+/**
+ * Runs the dashboard until the user quits; resolves once the terminal is
+ * restored. A failure while drawing also restores the terminal, then
+ * rejects with that error.
+ */
 export async function runDashboard(options: DashboardOptions): Promise<void> {
   const termkit = (await import('terminal-kit')).default;
   const term: Terminal = termkit.terminal;
@@ -54,8 +58,16 @@ export async function runDashboard(options: DashboardOptions): Promise<void> {
   let buffer: ScreenBufferType | null = null;
   let closing = false;
 
+  let failed: (error: unknown) => void = () => undefined;
   const paint = (full: boolean): void => {
     if (closing) return;
+    try {
+      draw(full);
+    } catch (error) {
+      failed(error);
+    }
+  };
+  const draw = (full: boolean): void => {
     const width = term.width;
     const height = term.height;
     if (!buffer || buffer.width !== width || buffer.height !== height || full) {
@@ -90,12 +102,11 @@ export async function runDashboard(options: DashboardOptions): Promise<void> {
     },
   });
 
-  return new Promise<void>((resolve) => {
+  return new Promise<void>((resolve, reject) => {
     const clock = setInterval(() => paint(false), 1000);
     const onResize = (): void => paint(true);
     const onKey = (name: string): void => {
-      if (facts === null) return;
-      const next = applyKey(name, view, facts);
+      const next = applyKey(name, view, facts ?? { eventsShown: 0, eventsCount: 0, descriptionWidth: 0, longestDescription: 0 });
       if (next === 'quit') {
         void quit();
       } else if (next !== null) {
@@ -106,7 +117,7 @@ export async function runDashboard(options: DashboardOptions): Promise<void> {
     const onSignal = (): void => { void quit(); };
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-    const quit = async (): Promise<void> => {
+    const quit = async (error?: unknown): Promise<void> => {
       if (closing) return;
       closing = true;
       clearInterval(clock);
@@ -119,8 +130,10 @@ export async function runDashboard(options: DashboardOptions): Promise<void> {
       term.fullscreen(false);
       await term.grabInput(false);
       process.stdin.pause();
-      resolve();
+      if (error === undefined) resolve();
+      else reject(error instanceof Error ? error : new Error(String(error)));
     };
+    failed = (error) => { void quit(error); };
 
     for (const signal of signals) process.on(signal, onSignal);
     term.fullscreen(true);
