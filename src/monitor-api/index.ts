@@ -6,3 +6,4 @@ export * from './reporting.js';
 export * from './operator.js';
 export * from './service.js';
 export * from './service-rows.js';
+export * from './watch.js';

@@ -16,8 +16,18 @@ import {
   eventsRendering, stateRendering, uriRendering, type StateData, type UriData, type UriEntry,
 } from '../render/show.js';
 import { group } from '../tree.js';
+import { watchDashboard } from './watch.js';
 
 interface ShowFlags { pgdata?: string; monitor?: string; formation?: string; group?: string }
+
+interface WatchOption { watch?: boolean; local?: boolean }
+
+/** `--watch`: the `pg_autoctl watch` dashboard instead of a table (spec 04 §5.1). */
+function watchInstead(flags: ShowFlags & WatchOption, ctx: CommandContext): Promise<CommandResult<undefined>> {
+  if (ctx.json) throw badArgs('Please use either --json or --watch, but not both');
+  if (flags.local) throw badArgs('Please use either --local or --watch, but not both');
+  return watchDashboard(flags, ctx);
+}
 
 function formationOf(target: MonitorTarget, flags: ShowFlags): string {
   if (flags.formation !== undefined) return flags.formation;
@@ -32,7 +42,8 @@ function groupOf(flags: ShowFlags): number | undefined {
   return n;
 }
 
-async function showState(flags: ShowFlags, ctx: CommandContext): Promise<CommandResult<StateData>> {
+async function showState(flags: ShowFlags & WatchOption, ctx: CommandContext): Promise<CommandResult<StateData | undefined>> {
+  if (flags.watch) return watchInstead(flags, ctx);
   const target = await resolveMonitor(ctx, flags);
   const formation = formationOf(target, flags);
   const groupId = groupOf(flags);
@@ -42,7 +53,8 @@ async function showState(flags: ShowFlags, ctx: CommandContext): Promise<Command
   })));
 }
 
-async function showEvents(flags: ShowFlags & { count?: string }, ctx: CommandContext): Promise<CommandResult<readonly ShownEventRow[]>> {
+async function showEvents(flags: ShowFlags & WatchOption & { count?: string }, ctx: CommandContext): Promise<CommandResult<readonly ShownEventRow[] | undefined>> {
+  if (flags.watch) return watchInstead(flags, ctx);
   const count = flags.count === undefined ? 10 : Number(flags.count);
   if (flags.count !== undefined && (!/^\d+$/.test(flags.count) || !Number.isInteger(count))) {
     throw badArgs(`--count argument is not a valid count: "${flags.count}"`);
@@ -109,7 +121,8 @@ export function registerShowCommands(program: Command): void {
     json: true,
     options: (cmd) => targetOptions(cmd)
       .option('--group <id>', 'group to query')
-      .option('--count <n>', 'how many events to fetch, defaults to 10'),
+      .option('--count <n>', 'how many events to fetch, defaults to 10')
+      .option('--watch', 'display an auto-updating dashboard'),
     run: showEvents,
     render: eventsRendering,
   });
@@ -117,7 +130,8 @@ export function registerShowCommands(program: Command): void {
     name: 'state',
     description: 'Prints monitor\'s state of nodes in a given formation and group',
     json: true,
-    options: (cmd) => targetOptions(cmd).option('--group <id>', 'group to query'),
+    options: (cmd) => targetOptions(cmd).option('--group <id>', 'group to query')
+      .option('--watch', 'display an auto-updating dashboard'),
     run: showState,
     render: stateRendering,
   });
