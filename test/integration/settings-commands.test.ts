@@ -158,6 +158,14 @@ describe('settings commands', { timeout: 400_000 }, () => {
         (await m.sql<{ n: string }>('SELECT nodename AS n FROM pgautofailover.node WHERE nodeid = $1', [ids.get('node2')]))[0]?.n === 'node2b',
       { timeoutMs: 30_000 });
 
+      // --- set node metadata: the new name on the monitor and in the keeper's configuration.
+      assertRefused(await node3.cli(['set', 'node', 'metadata']), 1, /Please use at least one of --name, --hostname, or --pgport/);
+      const metadata = JSON.parse(ok(await node3.cli(['set', 'node', 'metadata', '--name', 'node3m', '--json']))) as Record<string, Record<string, unknown>>;
+      assert.equal(metadata.pg_autoctl?.name, 'node3m');
+      assert.equal(ok(await node3.cli(['config', 'get', 'pg_autoctl.name'])), 'node3m\n');
+      assert.equal((await m.sql<{ n: string }>('SELECT nodename AS n FROM pgautofailover.node WHERE nodeid = $1', [ids.get('node3')]))[0]?.n, 'node3m');
+      assert.equal(ok(await m.cli(['get', 'node', 'candidate-priority', '--name', 'node3m'])), '90\n');
+
       // --- config on the monitor.
       const monitorConfig = ok(await m.cli(['config', 'get']));
       assert.match(monitorConfig, /^\[pg_autoctl\]\nrole = monitor\nhostname = 127.0.0.1\n\n\[postgresql\]\n/);

@@ -8,11 +8,11 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { AutoctlError, badArgs, messageOf } from '../../common/errors.js';
 import {
-  configToJson, isKeeperConfig, isMonitorConfig, readKeeperConfigFile, readKeeperState, writeConfigFile, checkPidFile,
+  configToJson, isKeeperConfig, isMonitorConfig, readKeeperConfigFile, readKeeperState, readNodeTokenIfExists, writeConfigFile, checkPidFile,
   type KeeperConfig,
 } from '../../config/index.js';
 import {
-  CHANNELS, currentState, formationSettings, getFormation, getNode, parseStateNotification, setFormationNumberSyncStandbys,
+  CHANNELS, currentState, formationSettings, getFormation, getNode, parseStateNotification, presentNodeToken, setFormationNumberSyncStandbys,
   setNodeCandidatePriority, setNodeReplicationQuorum, synchronousStandbyNames, updateNodeMetadata,
   type FormationSettingRow, type NodeRow, type StateNotification,
 } from '../../monitor-api/index.js';
@@ -323,8 +323,11 @@ async function setNodeMetadata(flags: MetadataFlags, ctx: CommandContext): Promi
     postgresql: { ...before.postgresql, ...(port === undefined ? {} : { port }) },
   };
   const target = await resolveMonitor(ctx, { pgdata });
+  // update_node_metadata acts for one node: only with that node's credential.
+  const token = await readNodeTokenIfExists(paths.token);
   await withMonitor(ctx, target, async (client) => {
     try {
+      if (token !== undefined) await presentNodeToken(client, token);
       await updateNodeMetadata(client, state.currentNodeId, {
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags.hostname ? { host: flags.hostname } : {}),
