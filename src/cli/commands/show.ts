@@ -3,11 +3,18 @@
  * reporting functions (src/monitor-api/reporting.ts), rendered by
  * ../render/show.ts as the original's tables or JSON.
  */
+import { readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { AutoctlError, badArgs } from '../../common/errors.js';
-import { isKeeperConfig } from '../../config/index.js';
+import { AutoctlError, badArgs, messageOf } from '../../common/errors.js';
 import {
-  currentState, formationUri, getHttpEndpoints, lastEventsShown, listFormations, type ShownEventRow,
+  configToJson, isKeeperConfig, parseConfig, readInitFile, readKeeperState, readPidFile, readTextFile,
+  PGDATA_INIT_STATE_TEXT,
+} from '../../config/index.js';
+import {
+  countGroups, currentState, formationUri, getHttpEndpoints, lastEventsShown, listFormations, synchronousStandbyNames,
+  type FormationSettingRow, type ShownEventRow,
 } from '../../monitor-api/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
@@ -17,6 +24,14 @@ import {
 } from '../render/show.js';
 import { group } from '../tree.js';
 import { watchDashboard } from './watch.js';
+import { loadConfig, resolvePgdata } from '../target.js';
+import { defineTextAwareCommand } from './config.js';
+import { formationSettingsOf, monitorMessage } from './get-set.js';
+import {
+  fileContents, fileListRendering, fileShownRendering, keeperStateJson, pidFileJson, renderKeeperStateText, systemdRendering,
+  type FileList, type FileShown, type SystemdUnit,
+} from '../render/files.js';
+import { settingsRendering, standbyNamesRendering, type StandbyNamesData } from '../render/settings.js';
 
 interface ShowFlags { pgdata?: string; monitor?: string; formation?: string; group?: string }
 
@@ -98,6 +113,121 @@ async function showUri(flags: ShowFlags, ctx: CommandContext): Promise<CommandRe
   }));
 }
 
+// ---------------------------------------------------------------------------
+// show settings, standby-names, file, systemd
+
+async function showSettings(flags: ShowFlags, ctx: CommandContext): Promise<CommandResult<readonly FormationSettingRow[]>> {
+  return data(await formationSettingsOf(ctx, flags));
+}
+
+/** `show standby-names`: the value the monitor computed for the group's primary (spec 04 §5.5). */
+async function showStandbyNames(flags: ShowFlags, ctx: CommandContext): Promise<CommandResult<StandbyNamesData>> {
+  const target = await resolveMonitor(ctx, flags);
+  const formation = formationOf(target, flags);
+  let groupId = groupOf(flags);
+  return data(await withMonitor(ctx, target, async (client) => {
+    if (groupId === undefined && target.config && isKeeperConfig(target.config) && target.config.pg_autoctl.group >= 0) {
+      groupId = target.config.pg_autoctl.group;
+      ctx.log.info(`Targetting group ${groupId} in formation "${formation}"`);
+    }
+    if (groupId === undefined) {
+      const groups = await countGroups(client, formation);
+      if (groups === 0) throw new AutoctlError('BAD_STATE', `The monitor currently has no Postgres nodes registered in formation "${formation}"`);
+      if (groups > 1) throw badArgs(`Please use the --group option to target a specific group in formation "${formation}"`);
+      groupId = 0;
+    }
+    let value: string;
+    try {
+      value = await synchronousStandbyNames(client, formation, groupId);
+    } catch (error) {
+      throw new AutoctlError('MONITOR', `Failed to get the synchronous_standby_names setting value from the monitor: ${monitorMessage(error)}`,
+        { cause: error });
+    }
+    return { formation, group: groupId, value };
+  }));
+}
+
+interface ShowFileFlags { pgdata?: string; all?: boolean; config?: boolean; state?: boolean; init?: boolean; pid?: boolean; contents?: boolean }
+
+/** `show file` (spec 04 §5.6): the paths of pg_autoctl's files, or one file's contents. */
+async function showFile(flags: ShowFileFlags, ctx: CommandContext): Promise<CommandResult<FileList | FileShown>> {
+  const selected = (['config', 'state', 'init', 'pid'] as const).filter((k) => flags[k] === true);
+  if (selected.length > 1) throw badArgs('Please use only one of --config --state --init --pid');
+  const pgdata = resolvePgdata(ctx, flags.pgdata);
+  const { paths, config } = await loadConfig(ctx, pgdata);
+  const keeper = isKeeperConfig(config);
+  const which = selected[0];
+  if (which === undefined) {
+    if (flags.contents) ctx.log.warn('Ignoring --contents with --all: it shows the contents of one file only');
+    return data(keeper ? { config: paths.config, state: paths.state, init: paths.init, pid: paths.pid } : { config: paths.config, pid: paths.pid });
+  }
+  if (!keeper && which === 'state') throw badArgs('A monitor has no state file');
+  if (!keeper && which === 'init') throw badArgs('A monitor has no init state file');
+  const path = paths[which];
+  if (!flags.contents) return data({ text: `${path}\n`, textOnly: true });
+  switch (which) {
+    case 'config': {
+      const text = await readTextFile(path, 'configuration file', 'BAD_CONFIG');
+      if (text === undefined) throw new AutoctlError('BAD_CONFIG', `Failed to read configuration file "${path}": it does not exist`);
+      const parsed = parseConfig(text);
+      return data({ text: fileContents(text), ...(parsed.ok ? { json: configToJson(parsed.value) } : {}) });
+    }
+    case 'state': {
+      const state = await readKeeperState(path);
+      return data({ text: renderKeeperStateText(state), json: keeperStateJson(state) });
+    }
+    case 'init': {
+      const init = await readInitFile(path);
+      const text = `Postgres state at keeper init: ${PGDATA_INIT_STATE_TEXT[init.pgdataState]}`;
+      return data({ text: `${text}\n`, textOnly: true });
+    }
+    case 'pid': {
+      const text = await readTextFile(path, 'the pid file', 'BAD_STATE');
+      if (text === undefined) throw new AutoctlError('BAD_STATE', `Failed to read the pid file "${path}": it does not exist (is pg_autoctl running?)`);
+      const pidFile = await readPidFile(path);
+      return data({ text: fileContents(text), ...(pidFile === undefined ? {} : { json: pidFileJson(pidFile) }) });
+    }
+  }
+}
+
+/** The account name and home directory of a uid, from /etc/passwd (the current user's when not found there). */
+function accountOf(uid: number): { user: string; home: string } {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const fields = line.split(':');
+      if (fields.length >= 7 && Number(fields[2]) === uid) return { user: fields[0] ?? '', home: fields[5] ?? '' };
+    }
+  } catch {
+    // no /etc/passwd: fall through
+  }
+  const me = userInfo();
+  return { user: me.username, home: me.homedir };
+}
+
+/** The unit name suggested by `show systemd` (spec 05 §14). */
+const SYSTEMD_UNIT = 'pgautofailover';
+
+/** `show systemd` (spec 04 §5.7, spec 05 §14): a unit running `pg_autoctl run` as the owner of PGDATA. */
+async function showSystemd(flags: { pgdata?: string }, ctx: CommandContext): Promise<CommandResult<SystemdUnit>> {
+  const given = resolvePgdata(ctx, flags.pgdata);
+  const pgdata = isAbsolute(given) ? given : resolve(ctx.cwd, given);
+  let uid: number;
+  try {
+    uid = statSync(pgdata).uid;
+  } catch (error) {
+    throw new AutoctlError('INTERNAL', `Failed to grab file stat(1) for "${pgdata}": ${messageOf(error)}`);
+  }
+  const { user, home } = accountOf(uid);
+  const script = process.argv[1] ?? 'pg_autoctl';
+  const program = isAbsolute(script) ? script : resolve(ctx.cwd, script);
+  ctx.log.info('HINT: to complete a systemd integration, run the following commands (as root):');
+  ctx.log.info(`pg_autoctl -q show systemd --pgdata "${pgdata}" | tee /etc/systemd/system/${SYSTEMD_UNIT}.service`);
+  ctx.log.info('systemctl daemon-reload');
+  ctx.log.info(`systemctl enable ${SYSTEMD_UNIT}`);
+  ctx.log.info(`systemctl start ${SYSTEMD_UNIT}`);
+  return data({ pgdata, user, home, program });
+}
+
 function targetOptions(cmd: Command): Command {
   return cmd
     .option('--pgdata <dir>', 'path to data directory')
@@ -134,5 +264,46 @@ export function registerShowCommands(program: Command): void {
       .option('--watch', 'display an auto-updating dashboard'),
     run: showState,
     render: stateRendering,
+  });
+  defineCommand(show, {
+    name: 'settings',
+    description: 'Print replication settings for a formation from the monitor',
+    json: true,
+    options: targetOptions,
+    run: showSettings,
+    render: settingsRendering,
+  });
+  defineCommand(show, {
+    name: 'standby-names',
+    description: 'Prints synchronous_standby_names for a given group',
+    json: true,
+    options: (cmd) => targetOptions(cmd).option('--group <id>', 'group to query'),
+    run: showStandbyNames,
+    render: standbyNamesRendering,
+  });
+  defineTextAwareCommand(show, {
+    name: 'file',
+    description: 'List pg_autoctl internal files (config, state, pid)',
+    json: true,
+    options: (cmd) => cmd
+      .option('--pgdata <dir>', 'path to data directory')
+      .option('--all', 'show all pg_autoctl files')
+      .option('--config', 'show pg_autoctl configuration file')
+      .option('--state', 'show pg_autoctl state file')
+      .option('--init', 'show pg_autoctl initialisation state file')
+      .option('--pid', 'show pg_autoctl PID file')
+      .option('--contents', 'show selected file contents'),
+    run: showFile,
+    render: {
+      text: (d: FileList | FileShown) => ('text' in d ? fileShownRendering.text(d) : fileListRendering.text(d)),
+      json: (d: FileList | FileShown) => ('text' in d ? fileShownRendering.json?.(d) : fileListRendering.json?.(d)),
+    },
+  });
+  defineCommand(show, {
+    name: 'systemd',
+    description: 'Print systemd service file for this node',
+    options: (cmd) => cmd.option('--pgdata <dir>', 'path to data directory'),
+    run: showSystemd,
+    render: systemdRendering,
   });
 }
