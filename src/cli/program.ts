@@ -64,25 +64,36 @@ export function buildProgram(): AutoctlCommand {
   registerRunCommand(program);
   registerWatchCommand(program);
   registerSignalCommands(program);
-  registerVersionCommand(program);
   // Not defineCommand: `help` takes none of the common options.
   program.command('help').description('print help message').action(() => {
     complete(program, data(helpTree(program)), { text: (tree: string) => tree }, false);
   });
+  registerVersionCommand(program);
   return program;
 }
 
-/** `pg_autoctl help`: the whole tree with one-line descriptions. */
+/**
+ * `pg_autoctl help`: the whole tree as 2.0 prints it, one section per
+ * group in depth-first order, `+` marking the groups, the names padded to
+ * the longest name of their section.
+ */
 export function helpTree(root: Command): string {
-  const lines: string[] = ['pg_autoctl', ''];
-  const walk = (cmd: Command, depth: number): void => {
-    for (const sub of cmd.commands) {
-      lines.push(`${'  '.repeat(depth)}${sub.name().padEnd(Math.max(1, 18 - depth * 2))}${sub.description()}`);
-      walk(sub, depth + 1);
+  const visible = (cmd: Command): Command[] =>
+    cmd.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
+  const sections: string[] = [];
+  const walk = (cmd: Command, breadcrumb: string): void => {
+    const subs = visible(cmd);
+    const width = Math.max(0, ...subs.map((c) => c.name().length));
+    const lines = [`  ${breadcrumb}`];
+    for (const sub of subs) {
+      const mark = visible(sub).length > 0 ? '+' : ' ';
+      lines.push(`  ${mark} ${sub.name().padEnd(width)}  ${sub.description()}`);
     }
+    sections.push(lines.join('\n'));
+    for (const sub of subs) if (visible(sub).length > 0) walk(sub, `${breadcrumb} ${sub.name()}`);
   };
-  walk(root, 1);
-  return `${lines.join('\n')}\n`;
+  walk(root, root.name());
+  return `${sections.join('\n\n')}\n`;
 }
 
 function refuseRoot(): void {

@@ -11,7 +11,7 @@ export function versionInfo(): VersionInfo {
 export function registerVersionCommand(program: Command): void {
   defineCommand(program, {
     name: 'version',
-    description: 'Display pg_autoctl version',
+    description: 'print pg_autoctl version',
     json: true,
     run: async (): Promise<CommandResult<VersionInfo>> => data(versionInfo()),
     render: versionRendering,
