@@ -183,13 +183,17 @@ for module in "${MODULES[@]}"; do
   took=$((SECONDS - start))
   cleanup_module "$module"
   current_module=""
-  # nose's summary: "Ran N tests", then "OK" or "FAILED (failures=F, errors=E)".
-  ran=$(grep -Eo '^Ran [0-9]+ tests?' "$out" | tail -1 | grep -Eo '[0-9]+')
-  failures=$(grep -Eo '^FAILED \(.*\)' "$out" | grep -Eo 'failures=[0-9]+' | grep -Eo '[0-9]+')
-  errors=$(grep -Eo '^FAILED \(.*\)' "$out" | grep -Eo 'errors=[0-9]+' | grep -Eo '[0-9]+')
-  ran=${ran:-0} failures=${failures:-0} errors=${errors:-0}
+  # nose --verbose prints "tests.<module>.<test> ... " then, after the
+  # test's own output, "ok", "FAIL" or "ERROR" at the end of a line.
+  results=$(awk '
+    /^tests\.[A-Za-z0-9_.]+ \.\.\. / { name = $1; sub(/^[^ ]+ \.\.\. /, "") }
+    name != "" && /(^| )(ok|FAIL|ERROR)$/ { n = split($0, w, " "); print name, w[n]; name = "" }
+  ' "$out")
+  passed=$(grep -c ' ok$' <<<"$results")
+  failed=$(grep -c ' FAIL$' <<<"$results")
+  errors=$(grep -c ' ERROR$' <<<"$results")
   total=$(grep -Ec '^def test_' "$CHECKOUT/tests/$module.py")
-  result="$module: $((ran - failures - errors)) passed, $failures failed, $errors errors, $((total - ran)) not run (of $total), ${took}s, exit $rc"
+  result="$module: $passed passed, $failed failed, $errors errors, $((total - passed - failed - errors)) not run (of $total), ${took}s, exit $rc"
   failing=$(grep -E '^(FAIL|ERROR): ' "$out" | sed 's/^/    /')
   [ "$rc" -eq 124 ] && result="$result (timed out after ${TIMEOUT}s)"
   summary+=("$result")

@@ -4,6 +4,7 @@
  * which writes a goal into the state file and waits for the keeper to reach
  * it (how goals arrive on a node running without a monitor).
  */
+import { existsSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AutoctlError, badArgs, badConfig } from '../../common/errors.js';
 import {
@@ -12,7 +13,7 @@ import {
 import { KEEPER_TRANSITIONS, NODE_STATES, isNodeState, type KeeperTransition } from '../../fsm/index.js';
 import { data, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { loadConfig, resolvePgdata } from '../target.js';
+import { loadConfig, pathsOf, resolvePgdata } from '../target.js';
 import { pgSetupOf, type PgdataFlags, type PgSetup } from './pgsetup.js';
 
 /** What `do fsm state|init|assign` print: the pg setup and the keeper state. */
@@ -32,9 +33,27 @@ function notAKeeper(paths: AutoctlPaths, config: AnyConfig): AutoctlError {
   return badConfig(`"${paths.config}" is the configuration of a ${config.pg_autoctl.role}: do fsm commands need a keeper (a Postgres node)`);
 }
 
+/**
+ * How long `do fsm state` waits for the files of a node being created. The
+ * original's test suite runs it right after starting `create postgres
+ * --run`; the original writes its configuration and state files within
+ * milliseconds, pg_autoctl here needs a moment to start.
+ */
+export const FSM_STATE_FILES_WAIT_MS = 5000;
+
+async function waitForFile(ctx: CommandContext, path: string, deadline: number): Promise<void> {
+  while (!existsSync(path) && performance.now() < deadline) {
+    ctx.log.debug(`Waiting for "${path}" to exist`);
+    await delay(100);
+  }
+}
+
 /** `do fsm state`: the keeper state file, with the pg setup, as JSON. */
 export async function fsmState(flags: PgdataFlags, ctx: CommandContext): Promise<CommandResult<KeeperStateView>> {
+  const deadline = performance.now() + FSM_STATE_FILES_WAIT_MS;
+  await waitForFile(ctx, pathsOf(ctx, resolvePgdata(ctx, flags.pgdata)).config, deadline);
   const { paths, config } = await keeperTarget(ctx, flags);
+  await waitForFile(ctx, paths.state, deadline);
   const state = await readKeeperState(paths.state);
   return data({ postgres: await pgSetupOf(ctx, paths.pgdata, config), state });
 }
