@@ -77,7 +77,9 @@ export function helpTree(root: Command): string {
   const lines: string[] = ['pg_autoctl', ''];
   const walk = (cmd: Command, depth: number): void => {
     for (const sub of cmd.commands) {
-      lines.push(`${'  '.repeat(depth)}${sub.name().padEnd(Math.max(1, 18 - depth * 2))}${sub.description()}`);
+      const width = Math.max(1, 18 - depth * 2);
+      const name = sub.name().length >= width ? `${sub.name()} ` : sub.name().padEnd(width);
+      lines.push(`${'  '.repeat(depth)}${name}${sub.description()}`);
       walk(sub, depth + 1);
     }
   };

@@ -30,7 +30,7 @@ describe('do: registration', () => {
     registerDoCommands(shown, { PG_AUTOCTL_DEBUG: '' });
     const tree = helpTree(shown);
     for (const line of ['  do ', '    fsm ', '      state ', '      assign ', '    pgsetup ', '      ready ', '      wait ',
-      '    service ', '      restart ', '    monitor ', '        candidate-count']) {
+      '    service ', '      restart ', '    monitor ', '        candidate-count Get']) {
       assert.ok(tree.includes(line), `missing "${line}" in\n${tree}`);
     }
   });
