@@ -38,7 +38,7 @@ export function buildProgram(): AutoctlCommand {
     .configureHelp({ sortSubcommands: false } satisfies Partial<Help>)
     .option('-V, --version', 'print pg_autoctl version');
   withCommonOptions(program, true);
-  program.argument('[command]').action((word: string | undefined, opts: { version?: boolean; json?: boolean }) => {
+  program.argument('[command]').allowExcessArguments(true).action((word: string | undefined, opts: { version?: boolean; json?: boolean }) => {
     if (opts.version) {
       complete(program, data(versionInfo()), versionRendering, Boolean(opts.json));
       return;

@@ -39,7 +39,7 @@ export function withCommonOptions(cmd: Command, json = false): Command {
 export function group(parent: Command, name: string, description: string): AutoctlCommand {
   const cmd = (parent as AutoctlCommand).command(name).description(description) as AutoctlCommand;
   withCommonOptions(cmd);
-  cmd.argument('[command]').action((word: string | undefined) => {
+  cmd.argument('[command]').allowExcessArguments(true).action((word: string | undefined) => {
     const what = word === undefined ? 'expected a command' : `${word}: unknown command`;
     throw new AutoctlError('BAD_ARGS', `${cmd.breadcrumb()}: ${what}\n\nAvailable commands:\n${cmd.commandList()}`);
   });

@@ -76,7 +76,7 @@ export interface PostmasterOptions {
   port: number;
   /** `listen_addresses`, e.g. `*` or `127.0.0.1`. */
   listenAddresses: string;
-  /** `unix_socket_directories` (`-k`); the server's compiled default otherwise. */
+  /** `unix_socket_directories` (`-k`); else PG_REGRESS_SOCK_DIR when set; the server's compiled default otherwise. */
   socketDir?: string | undefined;
   /** More `-c name=value` settings (they win over the configuration files). */
   extraSettings?: Readonly<Record<string, string>>;
@@ -109,7 +109,10 @@ export interface PostmasterHandle {
 /** Starts `postgres -D pgdata -p port -h listen` as a child process (not `pg_ctl start`). */
 export function spawnPostmaster(bin: Bin, pgdata: string, options: PostmasterOptions): PostmasterHandle {
   const args = ['-D', pgdata, '-p', String(options.port), '-h', options.listenAddresses];
-  if (options.socketDir !== undefined) args.push('-k', options.socketDir);
+  // PG_REGRESS_SOCK_DIR (the original's test environments): the socket
+  // directory, '' for none (nodes sharing a file system and a port).
+  const socketDir = options.socketDir ?? (options.env ?? process.env).PG_REGRESS_SOCK_DIR;
+  if (socketDir !== undefined) args.push('-k', socketDir);
   for (const [name, value] of Object.entries(options.extraSettings ?? {})) args.push('-c', `${name}=${value}`);
   const out = openSync(options.logFile, 'w', 0o644);
   let child: ChildProcess;

@@ -96,7 +96,10 @@ function resolveOptions(flags: CreatePostgresFlags, ctx: CommandContext): Create
   if (flags.disableMonitor) {
     throw badArgs('--disable-monitor is not supported by this version of pg_autoctl create postgres');
   }
-  const hbaLan = Boolean(flags.pgHbaLan) || (env.PG_AUTOCTL_PG_HBA_LAN !== undefined && env.PG_AUTOCTL_PG_HBA_LAN !== '');
+  // PG_REGRESS_SOCK_DIR set to '' marks the original's test environments,
+  // where 2.x opens the LAN in pg_hba.conf for the test runner.
+  const hbaLan = Boolean(flags.pgHbaLan) || (env.PG_AUTOCTL_PG_HBA_LAN !== undefined && env.PG_AUTOCTL_PG_HBA_LAN !== '')
+    || (env.PG_REGRESS_SOCK_DIR === '' && !flags.skipPgHba);
   if (flags.skipPgHba && hbaLan) throw badArgs('Please use either --skip-pg-hba or --pg-hba-lan');
   const auth = resolveAuth(flags.auth ?? env.PG_AUTOCTL_AUTH_METHOD, flags.skipPgHba);
   const ssl = resolveSslOptions(sslInput(flags, ctx), ctx.cwd);

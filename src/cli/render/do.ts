@@ -1,0 +1,166 @@
+/**
+ * Renderings of `pg_autoctl do ...` (spec 04 §13), in the original's layouts:
+ * `do fsm state|init|assign` always print JSON (the original's test suite
+ * parses it: state.nodeId, state.current_role, state.assigned_role, ...).
+ */
+import type { Rendering } from '../command.js';
+import type { KeeperStateView } from '../do/fsm.js';
+import type { CandidateCountView, OtherNodeView, PrimaryView } from '../do/monitor.js';
+import type { PgSetup } from '../do/pgsetup.js';
+import type { KeeperTransition } from '../../fsm/index.js';
+import { formatLsn } from '../../common/lsn.js';
+import { renderJson } from './json.js';
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** ctime(3) without its newline, local time ("Thu Dec  3 13:17:33 2026"); "0" for never. */
+export function ctimeOf(epochSeconds: number): string {
+  if (epochSeconds <= 0) return '0';
+  const d = new Date(epochSeconds * 1000);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} `
+    + `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
+}
+
+export function pgSetupJson(setup: PgSetup): Record<string, unknown> {
+  return {
+    pgdata: setup.pgdata,
+    pg_ctl: setup.pgCtl,
+    version: setup.version,
+    host: setup.host,
+    port: setup.port,
+    proxyport: setup.proxyport,
+    pid: setup.pid,
+    in_recovery: setup.inRecovery,
+    control: {
+      version: setup.control.version,
+      catalog_version: setup.control.catalogVersion,
+      system_identifier: setup.control.systemIdentifier.toString(),
+    },
+    postmaster: { status: setup.pmStatus },
+  };
+}
+
+export function keeperStateJson(view: KeeperStateView): Record<string, unknown> {
+  const s = view.state;
+  return {
+    postgres: pgSetupJson(view.postgres),
+    state: {
+      current_role: s.currentRole,
+      assigned_role: s.assignedRole,
+      version: s.version,
+      groupId: s.currentGroup,
+      nodeId: s.currentNodeId,
+      last_monitor_contact: ctimeOf(s.lastMonitorContact),
+      last_secondary_contact: ctimeOf(s.lastSecondaryContact),
+      pgversion: s.pgControlVersion,
+    },
+  };
+}
+
+export const keeperStateRendering: Rendering<KeeperStateView> = {
+  text: (view) => renderJson(keeperStateJson(view)),
+  json: keeperStateJson,
+};
+
+const col20 = (s: string): string => s.padStart(20, ' ');
+
+/** `do fsm list`: the transitions from the current state, or an empty line. */
+export const transitionsRendering: Rendering<readonly KeeperTransition[]> = {
+  text(transitions) {
+    if (transitions.length === 0) return '\n';
+    const lines = [
+      `${col20('Current')} | ${col20('Reachable')} | Comment`,
+      `${col20('-'.repeat(20))}-+-${col20('-'.repeat(20))}-+-${'-'.repeat(20)}`,
+      ...transitions.map((t) => `${col20(t.from)} | ${col20(t.to)} | ${t.comment}`),
+    ];
+    return `${lines.join('\n')}\n\n`;
+  },
+};
+
+/** `do fsm gv`: the keeper transitions as a graphviz program. */
+export const graphvizRendering: Rendering<readonly KeeperTransition[]> = {
+  text(transitions) {
+    const edges = transitions.map((t) => `    ${t.from} -> ${t.to} [ label = "${t.comment.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}" ];`);
+    return [
+      'digraph finite_state_machine',
+      '{',
+      '    size="12"',
+      '    ratio="fill"',
+      '    node [shape = doubleoctagon, style=filled, color="bisque1"]; init primary secondary; ',
+      '    node [shape = octagon, style=filled color="bisque3"]; ',
+      ...edges,
+      '}',
+      '',
+    ].join('\n');
+  },
+};
+
+/** `do pgsetup discover`. */
+export const pgSetupRendering: Rendering<PgSetup> = {
+  text(s) {
+    const major = Number.parseInt(s.version, 10);
+    const num = Number.isFinite(major) ? major * 10000 + (Number.parseInt(s.version.split('.')[1] ?? '0', 10) || 0) : 0;
+    return [
+      `pgdata:                ${s.pgdata}`,
+      `pg_ctl:                ${s.pgCtl}`,
+      `pg_version:            "${s.version}" (${num})`,
+      `pghost:                ${s.host}`,
+      `pgport:                ${s.port}`,
+      `proxyport:             ${s.proxyport}`,
+      `pid:                   ${s.pid}`,
+      `is in recovery:        ${s.inRecovery ? 'yes' : 'no'}`,
+      `Control cluster state: ${s.control.clusterState}`,
+      `Control Version:       ${s.control.version}`,
+      `Catalog Version:       ${s.control.catalogVersion}`,
+      `System Identifier:     ${s.control.systemIdentifier}`,
+      `Latest checkpoint LSN: ${s.control.latestCheckpointLsn}`,
+      `Postmaster status:     ${s.pmStatus}`,
+      '',
+    ].join('\n');
+  },
+  json: pgSetupJson,
+};
+
+/** `do service getpid|restart`: the pid. */
+export const pidRendering: Rendering<number> = { text: (pid) => `${pid}\n` };
+
+export const primaryRendering: Rendering<PrimaryView> = {
+  text: (v) => `${v.formation}/${v.groupId} ${v.primary.host}:${v.primary.port}\n`,
+  json: (v) => ({
+    formation: v.formation, groupId: v.groupId, nodeId: v.primary.nodeId, name: v.primary.name, host: v.primary.host, port: v.primary.port,
+  }),
+};
+
+/** `do monitor get others`: the original's node table; JSON keys in jsonb order, as its jsonb_pretty output. */
+export const otherNodesRendering: Rendering<readonly OtherNodeView[]> = {
+  text(nodes) {
+    const rows = nodes.map((n) => ({
+      name: n.name, node: String(n.nodeId), hostPort: `${n.host}:${n.port}`,
+      tliLsn: `${String(n.tli).padStart(3, ' ')}: ${formatLsn(n.lsn)}`, primary: n.isPrimary ? 'yes' : 'no',
+    }));
+    const w = {
+      name: Math.max(4, ...rows.map((r) => r.name.length)),
+      node: Math.max(5, ...rows.map((r) => r.node.length)),
+      host: Math.max(9, ...rows.map((r) => r.hostPort.length)),
+    };
+    const line = (name: string, node: string, host: string, lsn: string, primary: string): string =>
+      `${name.padStart(w.name)} | ${node.padStart(w.node)} | ${host.padStart(w.host)} | ${lsn.padStart(21)} | ${primary.padStart(8)}`;
+    return [
+      line('Name', 'Node', 'Host:Port', 'TLI: LSN', 'Primary?'),
+      `${'-'.repeat(w.name)}-+-${'-'.repeat(w.node)}-+-${'-'.repeat(w.host)}-+-${'-'.repeat(18).padStart(21)}-+-${'-'.repeat(8)}`,
+      ...rows.map((r) => line(r.name, r.node, r.hostPort, r.tliLsn, r.primary)),
+      '',
+      '',
+    ].join('\n');
+  },
+  json: (nodes) => nodes.map((n) => ({
+    node_id: n.nodeId, node_lsn: formatLsn(n.lsn), node_host: n.host, node_name: n.name, node_port: n.port, node_is_primary: n.isPrimary,
+  })),
+};
+
+export const candidateCountRendering: Rendering<CandidateCountView> = {
+  text: (v) => `${v.count}\n`,
+  json: (v) => ({ formation: v.formation, groupId: v.groupId, failoverCandidateCount: v.count }),
+};
