@@ -3,7 +3,8 @@
  * `enable|disable secondary` (§6.1) and `create|drop formation` (§3.5,
  * §4.3) through the real CLI on a primary and a standby: the standby and
  * then (with --allow-failover) the primary go to maintenance and back;
- * refusals keep 2.0's texts and change nothing.
+ * refusals keep 2.0's texts and change nothing. Last, `drop node` on the
+ * old primary with its service stopped.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -100,6 +101,20 @@ describe('operator commands: maintenance, secondary, formations', { timeout: 400
       const off1 = await node1.cli(['disable', 'maintenance'], { timeoutMs: 120_000 });
       assert.equal(off1.exitCode, 0, off1.stderr);
       await waitForStates(m, { node1: 'secondary', node2: 'primary' }, { nodes, timeoutMs: 60_000 });
+
+      // drop node on a node whose service is stopped: the command acknowledges
+      // the drop for it, and keeps its files.
+      await node1.stop();
+      const drop1 = await node1.cli(['drop', 'node'], { timeoutMs: 90_000 });
+      assert.equal(drop1.exitCode, 0, drop1.stderr);
+      assert.match(drop1.stderr, /This node with id 1 in formation "default" and group 0 has been dropped from the monitor/);
+      assert.match(drop1.stderr, /Preserving Postgres Data Directory: /);
+      assert.equal(await node1.row(), undefined);
+      await waitForStates(m, { node2: 'single' }, { nodes, timeoutMs: 60_000 });
+      // Its service refuses to run for a node the monitor no longer knows.
+      const rerun = node1.run();
+      assert.notEqual(await rerun.wait(30_000), 0);
+      assert.match(rerun.output(), /This node with id 1 in formation "default" and group 0 has been dropped from the monitor/);
     });
   });
 });
