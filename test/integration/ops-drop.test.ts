@@ -3,7 +3,9 @@
  * CLI on three nodes: a live standby dropped from itself with --destroy
  * (its service reaches `dropped` and exits, its files go), a dead standby
  * dropped from the monitor with --force, bad targets refused with 2.0's
- * texts and nothing changed, then the monitor dropped with --destroy.
+ * texts and nothing changed, the last (live) node removed with --force
+ * from the monitor (its service stops), then the monitor dropped with
+ * --destroy.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -76,6 +78,14 @@ describe('operator commands: drop', { timeout: 400_000 }, () => {
       assert.equal(await node2.row(), undefined);
       assert.ok(existsSync(node2.dirs.pgdata), 'a remote drop leaves the node\'s files alone');
       await waitForStates(m, { node1: 'single' }, { nodes, timeoutMs: 60_000 });
+
+      // A live node removed with --force from elsewhere: its service notices and stops.
+      const drop1 = await m.cli(['drop', 'node', '--hostname', '127.0.0.1', '--pgport', String(node1.port), '--force', '--wait', '0']);
+      assert.equal(drop1.exitCode, 0, drop1.stderr);
+      assert.doesNotMatch(drop1.stderr, /successfully dropped/, '--wait 0 does not wait');
+      assert.notEqual(await node1.proc.wait(60_000), 0);
+      assert.match(node1.output(), /FATAL This node with id 1 in formation "default" and group 0 has been dropped from the monitor/);
+      assert.equal(await node1.row(), undefined);
 
       // The monitor itself.
       const dropMonitor = await m.cli(['drop', 'monitor', '--destroy'], { timeoutMs: 90_000 });

@@ -163,19 +163,22 @@ async function dropLocalNode(ctx: CommandContext, flags: DropNodeFlags, paths: A
   const formation = config.pg_autoctl.formation;
   const target = await resolveMonitor(ctx, { pgdata: paths.pgdata });
 
-  await withMonitor(ctx, target, async (client) => {
+  // false: the monitor had already forgotten the node, whose service then will not exit by itself.
+  const known = await withMonitor(ctx, target, async (client) => {
     const row = await getNode(client, { nodeId });
-    if (row === undefined || state.assignedRole === 'dropped') return;
+    if (row === undefined) return false;
+    if (state.assignedRole === 'dropped') return true;
     ctx.log.info(`Removing node with name "${row.name}" in formation "${formation}" from the monitor`);
     try {
       await removeNodeById(client, nodeId, Boolean(flags.force));
     } catch (error) {
       throw monitorFailure(ctx, error, `Failed to remove node with id ${nodeId} from the monitor, see above for details`);
     }
+    return true;
   });
 
   // Without --force the service reaches `dropped`, reports it and exits by itself.
-  await stopService(ctx, paths, flags.force ? 0 : SERVICE_EXIT_MS);
+  await stopService(ctx, paths, flags.force || !known ? 0 : SERVICE_EXIT_MS);
 
   const client = await connectMonitor(ctx, target);
   let forgotten: boolean;
