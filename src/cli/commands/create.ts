@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { badArgs } from '../../common/errors.js';
 import { checkGivenHostname, DEFAULT_ROUTE, discoverHostname } from '../../postgres/index.js';
 import { createMonitor } from '../../monitor/create-monitor.js';
-import { createFormation, FORMATION_KINDS, type FormationKind } from '../../monitor-api/index.js';
+import { createFormation, type FormationKind } from '../../monitor-api/index.js';
 import { defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { resolveAuth } from '../options/auth.js';
@@ -70,9 +70,6 @@ interface CreateFormationFlags {
 async function createFormationHandler(flags: CreateFormationFlags, ctx: CommandContext): Promise<CommandResult<void>> {
   const { formation, kind } = flags;
   if (!formation || !kind) throw badArgs('Options --formation and --kind are mandatory');
-  if (!(FORMATION_KINDS as readonly string[]).includes(kind)) {
-    throw badArgs(`Unknown formation kind "${kind}": use either "pgsql" or "citus"`);
-  }
   if (flags.enableSecondary && flags.disableSecondary) throw badArgs('Please use either --enable-secondary or --disable-secondary, not both');
   let numberSyncStandbys = 0;
   if (flags.numberSyncStandbys !== undefined) {
@@ -86,6 +83,7 @@ async function createFormationHandler(flags: CreateFormationFlags, ctx: CommandC
   await withMonitor(ctx, target, async (client) => {
     try {
       await createFormation(client, {
+        // As 2.0, the monitor checks the kind (`unknown formation kind "x"`, exit 6).
         formation, kind: kind as FormationKind, dbname: flags.dbname ?? 'postgres', optSecondary, numberSyncStandbys,
       });
     } catch (error) {
