@@ -48,6 +48,9 @@ describe('operator commands: perform', { timeout: 400_000 }, () => {
       const noNode = await m.cli(['perform', 'promotion', '--name', 'nosuch']);
       assert.equal(noNode.exitCode, 1, noNode.stderr);
       assert.match(noNode.stderr, /node "nosuch" is not registered in formation "default"/);
+      const noFormationNode = await m.cli(['perform', 'promotion', '--name', 'node1', '--formation', 'nope']);
+      assert.equal(noFormationNode.exitCode, 1, noFormationNode.stderr);
+      assert.match(noFormationNode.stderr, /node "node1" is not registered in formation "nope"/);
       const noName = await m.cli(['perform', 'promotion']);
       assert.equal(noName.exitCode, 1, noName.stderr);
       assert.match(noName.stderr, /Please use --name to target a specific node/);
