@@ -92,9 +92,11 @@ async function convergedPrimary(client: pg.ClientBase, formation: string, groupI
  * notified primary/primary (spec 04 §8.1; 2.0 stops at any node notified
  * so, the old primary included), then reads the group's primary on the
  * monitor: the outcome reported is what the monitor says, not only what
- * the notifications suggested. (2.0 ends with a spurious ERROR about
- * get_nodes() even when the switchover worked, and with a keeper's
- * --pgdata it ignores --wait; neither is reproduced.)
+ * the notifications suggested. Not copied from 2.0: it logs a spurious
+ * monitor ERROR (its get_nodes() call sends the group as an empty string,
+ * spec 04 §6.5) although the switchover works and the command exits 0, so
+ * its output reads as a failure; and with a keeper's --pgdata it ignores
+ * --wait (spec 04 §8.1).
  */
 async function followUntilPrimary(ctx: CommandContext, watch: StateWatch, formation: string, groupId: number,
   waitSeconds: number, isNewPrimary: (n: StateNotification) => boolean): Promise<WaitReport> {
