@@ -6,7 +6,7 @@
  * notification for the group, else after at most one second.
  */
 import { AutoctlError, messageOf } from '../common/errors.js';
-import { NodeDroppedError, sleep } from '../common/service.js';
+import { FatalServiceError, NodeDroppedError, sleep } from '../common/service.js';
 import { readInitFileIfExists, readKeeperState, removeInitFile, isMonitorDisabled } from '../config/index.js';
 import { isWritableState, isNodeState, type NodeState } from '../fsm/states.js';
 import { getOtherNodes, nodeActiveWithPeers, recordFailsafeEvent, setNodeHttpPort } from '../monitor-api/index.js';
@@ -207,6 +207,13 @@ async function onReportFailure(rt: KeeperRuntime, memory: LoopMemory, current: N
   if (current === 'dropped' && sqlStateOf(error) === '42704') {
     throw new NodeDroppedError('This node has been dropped from the monitor, stopping now');
   }
+  // The monitor has no row for this node although it never reached
+  // `dropped`: it was removed with `drop node --force` from elsewhere. Stop,
+  // as a restart would at start-up (spec 05 §12.1).
+  if (sqlStateOf(error) === '42704') {
+    rt.log.info(`To get rid of the configuration file and PGDATA directory, run pg_autoctl drop node --pgdata "${rt.config.postgresql.pgdata}" --destroy`);
+    throw new FatalServiceError(droppedMessage(rt), error);
+  }
   const now = performance.now();
   if (!memory.monitorFailing || now - memory.lastFailureLog > 10_000) {
     rt.log.error(`Failed to get the goal state from the monitor: ${messageOf(error)}`);
@@ -305,4 +312,9 @@ async function withHeartbeat<T>(rt: KeeperRuntime, current: NodeState, tracker: 
     stop.abort();
     await beat;
   }
+}
+
+/** The FATAL message of a node the monitor no longer knows (spec 05 §12.1). */
+export function droppedMessage(rt: KeeperRuntime): string {
+  return `This node with id ${rt.state.currentNodeId} in formation "${rt.config.pg_autoctl.formation}" and group ${rt.state.currentGroup} has been dropped from the monitor`;
 }

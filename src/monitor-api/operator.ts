@@ -1,7 +1,7 @@
 /** Operator functions: they validate and record a request that the monitor service carries out. */
-import { call, one, nothing, type MonitorClient } from './call.js';
+import { call, maybeOne, one, nothing, type MonitorClient } from './call.js';
 import {
-  type FormationKind, type FormationRow, type NodeId, asBool, mapFormation,
+  type FormationKind, type FormationRow, type NodeId, type NodeRow, asBool, mapFormation, mapNode,
 } from './types.js';
 
 // ---------------------------------------------------------------------------
@@ -85,4 +85,10 @@ export function startMaintenance(client: MonitorClient, nodeId: NodeId): Promise
 export function stopMaintenance(client: MonitorClient, nodeId: NodeId): Promise<boolean> {
   return call(client, 'stop_maintenance', 'SELECT pgautofailover.stop_maintenance($1::bigint) AS ok',
     [nodeId], one('stop_maintenance', (row) => asBool(row.ok)));
+}
+
+/** The node registered with this host and port, if any (`drop node --hostname --pgport`). */
+export function findNodeByHostPort(client: MonitorClient, host: string, port: number): Promise<NodeRow | undefined> {
+  return call(client, 'node', 'SELECT * FROM pgautofailover.node WHERE nodehost = $1 AND nodeport = $2',
+    [host, port], maybeOne(mapNode));
 }

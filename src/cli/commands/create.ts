@@ -1,10 +1,11 @@
 /**
- * `pg_autoctl create monitor|postgres` (spec 04 §3).
+ * `pg_autoctl create monitor|postgres|formation` (spec 04 §3).
  */
 import type { Command } from 'commander';
 import { badArgs } from '../../common/errors.js';
 import { checkGivenHostname, DEFAULT_ROUTE, discoverHostname } from '../../postgres/index.js';
 import { createMonitor } from '../../monitor/create-monitor.js';
+import { createFormation, type FormationKind } from '../../monitor-api/index.js';
 import { defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { resolveAuth } from '../options/auth.js';
@@ -12,6 +13,8 @@ import { defaultPort, sslInput, withSslOptions } from '../options/create-node.js
 import { resolveSslOptions, type SslOptionsInput } from '../options/ssl.js';
 import { group } from '../tree.js';
 import { resolvePgdata } from '../target.js';
+import { resolveMonitor, withMonitor } from '../monitor-target.js';
+import { monitorFailure } from '../wait-events.js';
 import { createPostgresCommand } from './create-postgres.js';
 import { runNode } from './run-node.js';
 
@@ -53,6 +56,44 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
   return flags.run ? serviceEnded(await runNode(ctx, created.paths.pgdata)) : done();
 }
 
+interface CreateFormationFlags {
+  pgdata?: string;
+  monitor?: string;
+  formation?: string;
+  kind?: string;
+  dbname?: string;
+  enableSecondary?: boolean;
+  disableSecondary?: boolean;
+  numberSyncStandbys?: string;
+}
+
+async function createFormationHandler(flags: CreateFormationFlags, ctx: CommandContext): Promise<CommandResult<void>> {
+  const { formation, kind } = flags;
+  if (!formation || !kind) throw badArgs('Options --formation and --kind are mandatory');
+  if (flags.enableSecondary && flags.disableSecondary) throw badArgs('Please use either --enable-secondary or --disable-secondary, not both');
+  let numberSyncStandbys = 0;
+  if (flags.numberSyncStandbys !== undefined) {
+    numberSyncStandbys = Number(flags.numberSyncStandbys);
+    if (!/^\d+$/.test(flags.numberSyncStandbys.trim()) || !Number.isSafeInteger(numberSyncStandbys)) {
+      throw badArgs('--number-sync-standbys argument is not valid. Use a non-negative integer value.');
+    }
+  }
+  const optSecondary = !flags.disableSecondary;
+  const target = await resolveMonitor(ctx, flags);
+  await withMonitor(ctx, target, async (client) => {
+    try {
+      await createFormation(client, {
+        // As 2.0, the monitor checks the kind (`unknown formation kind "x"`, exit 6).
+        formation, kind: kind as FormationKind, dbname: flags.dbname ?? 'postgres', optSecondary, numberSyncStandbys,
+      });
+    } catch (error) {
+      throw monitorFailure(ctx, error, `Failed to create formation "${formation}" on the monitor, see above for details`);
+    }
+  });
+  ctx.log.info(`Created formation "${formation}" of kind "${kind}" on the monitor, with secondary ${optSecondary ? 'enabled' : 'disabled'}.`);
+  return done();
+}
+
 export function registerCreateCommands(program: Command): void {
   const create = group(program, 'create', 'Create a pg_auto_failover node, or formation');
   defineCommand(create, {
@@ -70,4 +111,18 @@ export function registerCreateCommands(program: Command): void {
     run: createMonitorHandler,
   });
   defineCommand(create, createPostgresCommand);
+  defineCommand(create, {
+    name: 'formation',
+    description: 'Create a new formation on the pg_auto_failover monitor',
+    options: (cmd) => cmd
+      .option('--pgdata <dir>', 'path to data directory')
+      .option('--monitor <uri>', 'pg_auto_failover Monitor Postgres URL')
+      .option('--formation <name>', 'name of the formation to create')
+      .option('--kind <kind>', 'formation kind, either "pgsql" or "citus"')
+      .option('--dbname <name>', 'name for postgres database to use in this formation')
+      .option('--enable-secondary', 'create a formation that has multiple nodes that can be used for fail over when others have issues')
+      .option('--disable-secondary', 'create a citus formation without nodes to fail over to')
+      .option('--number-sync-standbys <n>', 'minimum number of standbys to confirm write'),
+    run: createFormationHandler,
+  });
 }
