@@ -29,8 +29,8 @@ describe('do: registration', () => {
     const shown = new AutoctlCommand('pg_autoctl');
     registerDoCommands(shown, { PG_AUTOCTL_DEBUG: '' });
     const tree = helpTree(shown);
-    for (const line of ['  do ', '    fsm ', '      state ', '      assign ', '    pgsetup ', '      ready ', '      wait ',
-      '    service ', '      restart ', '    monitor ', '        candidate-count Get']) {
+    for (const line of ['  + do  ', '  pg_autoctl do\n', '  + fsm ', '    state ', '    assign ', '  + pgsetup ', '    ready ', '    wait ',
+      '  + service ', '  pg_autoctl do service restart\n', '  + monitor ', '    candidate-count  Get']) {
       assert.ok(tree.includes(line), `missing "${line}" in\n${tree}`);
     }
   });
