@@ -5,6 +5,7 @@
  * write-lease fence: a primary without a valid lease never runs Postgres.
  */
 import { messageOf } from '../common/errors.js';
+import { isMonitorDisabled } from '../config/index.js';
 import { isWritableState, type NodeState } from '../fsm/states.js';
 import { killPostgresNow } from './fence.js';
 import { ensurePgRunning, ensurePgStopped, maintainSlots } from './pg-ops.js';
@@ -32,6 +33,9 @@ const STOPPED_STATES: ReadonlySet<NodeState> = new Set<NodeState>(['draining', '
  * Returns true when it killed Postgres now.
  */
 export function enforceLease(rt: KeeperRuntime): boolean {
+  // No monitor counts on the lease of a node whose monitor is disabled
+  // (docs/architecture.md, "Running without a monitor").
+  if (isMonitorDisabled(rt.config)) return false;
   const current = currentState(rt);
   const goal = rt.transitionGoal;
   const leased = isWritableState(current) || (goal !== null && isWritableState(goal));
@@ -61,6 +65,7 @@ export function enforceLease(rt: KeeperRuntime): boolean {
  * otherwise.
  */
 export function guardedLeaseEnd(rt: KeeperRuntime): number | null {
+  if (isMonitorDisabled(rt.config)) return null;
   const goal = rt.transitionGoal;
   const leased = isWritableState(currentState(rt)) || (goal !== null && isWritableState(goal));
   return leased ? (rt.lease.expiresAt() ?? performance.now()) : null;

@@ -138,7 +138,9 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
     memory.waitingRounds = 0;
     outcome.transitioned = await transition(rt, memory, current, goal);
   }
-  await saveState(rt);
+  // Without a monitor the state file is written by others (`do fsm assign`,
+  // `enable monitor`): writing back what this round read could undo them.
+  if (!isMonitorDisabled(rt.config)) await saveState(rt);
   return outcome;
 }
 
