@@ -297,6 +297,9 @@ async function adoptNewMonitor(rt: KeeperRuntime): Promise<boolean> {
   }
   rt.lease.grant(performance.now());
   rt.failsafe.publishedHttpPort = undefined;
+  // What the failsafe did for the old monitor is no news for the new one.
+  rt.failsafe.outage = null;
+  rt.failsafe.vouched = null;
   rt.otherNodes = [];
   rt.log.info(`The monitor is enabled again: node ${rt.state.currentNodeId} in state "${currentState(rt)}" now reports to it`);
   return true;
@@ -307,7 +310,7 @@ function sslChanged(a: KeeperConfig['ssl'], b: KeeperConfig['ssl']): boolean {
 }
 
 /** A postgresql.conf string value of the standby settings file, unquoted. */
-function standbySetting(text: string, name: string): string | undefined {
+export function standbySetting(text: string, name: string): string | undefined {
   const match = new RegExp(`^${name} = '((?:[^'\\\\]|''|\\\\.)*)'$`, 'm').exec(text);
   return match?.[1]?.replaceAll("''", "'").replace(/\\(.)/g, '$1');
 }

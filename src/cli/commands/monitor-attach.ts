@@ -123,7 +123,8 @@ async function disableMonitor(flags: DisableFlags, ctx: CommandContext): Promise
 
 interface EnableFlags { pgdata?: string; allowFailover?: boolean }
 
-function parseNewMonitorUri(given: readonly unknown[]): string {
+/** The one positional argument of `enable monitor`: a monitor URI (the config file takes only URIs). */
+export function parseNewMonitorUri(given: readonly unknown[]): string {
   // The variadic argument arrives as one array.
   const args = given.flat();
   if (args.length !== 1 || typeof args[0] !== 'string' || args[0] === '') throw badArgs('Failed to parse new monitor URI as an argument.');
@@ -133,13 +134,13 @@ function parseNewMonitorUri(given: readonly unknown[]): string {
   };
   if (uri.length >= 1024) fail('it is 1024 bytes or longer');
   if (!isUri(uri)) fail('expected a postgres:// or postgresql:// URI');
+  let hosts: Array<{ host: string }>;
   try {
-    const info = parseConnInfo(uri);
-    if (info.hosts.length === 0 || info.hosts.some((h) => h.host === '')) fail('it names no host');
+    hosts = parseConnInfo(uri).hosts;
   } catch (error) {
-    if (error instanceof AutoctlError) throw error;
-    fail(maskSecrets(messageOf(error)));
+    return fail(maskSecrets(messageOf(error)));
   }
+  if (hosts.length === 0 || hosts.some((h) => h.host === '')) fail('it names no host');
   return uri;
 }
 
