@@ -15,7 +15,7 @@ import { buildProgram } from '../../../src/cli/program.js';
 import { resolveSslOptions } from '../../../src/cli/options/ssl.js';
 import { AutoctlError } from '../../../src/common/errors.js';
 import {
-  MONITOR_DISABLED, defaultKeeperConfig, defaultMonitorConfig, ensurePaths, pathsFor, writeConfigFile,
+  MONITOR_DISABLED, defaultKeeperConfig, defaultMonitorConfig, ensurePaths, writeConfigFile,
 } from '../../../src/config/index.js';
 import { standbySetting } from '../../../src/keeper/service.js';
 import { renderStandbySettings } from '../../../src/postgres/index.js';
