@@ -89,12 +89,20 @@ async function ensureRunning(rt: KeeperRuntime, tracker: RestartTracker, state: 
   }
 }
 
+/**
+ * Keeps Postgres as the current state wants it. Without a monitor (its
+ * monitor disabled) there is no lease to hold and no up-to-date list of the
+ * other nodes: Postgres is kept running or stopped, and the replication
+ * slots are left as they are (a list from before could drop the slot of a
+ * standby that is only away for a moment).
+ */
 export async function ensureCurrentState(rt: KeeperRuntime, tracker: RestartTracker): Promise<void> {
   const state = currentState(rt);
+  const withMonitor = !isMonitorDisabled(rt.config);
   try {
     if (isWritableState(state)) {
-      if (!rt.lease.valid()) return;
-      if (await ensureRunning(rt, tracker, state)) await maintainSlots(rt, { advance: false });
+      if (withMonitor && !rt.lease.valid()) return;
+      if ((await ensureRunning(rt, tracker, state)) && withMonitor) await maintainSlots(rt, { advance: false });
       return;
     }
     switch (state) {
@@ -105,7 +113,7 @@ export async function ensureCurrentState(rt: KeeperRuntime, tracker: RestartTrac
         return;
       case 'secondary':
       case 'report_lsn':
-        if (await ensureRunning(rt, tracker, state)) await maintainSlots(rt, { advance: true });
+        if ((await ensureRunning(rt, tracker, state)) && withMonitor) await maintainSlots(rt, { advance: true });
         return;
       default:
         if (STOPPED_STATES.has(state) && rt.local.runningPid() !== null) {

@@ -133,7 +133,7 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
 
   if (goal === current || NOT_A_GOAL.has(goal)) {
     if (current === 'wait_standby' || current === 'init') noteWaiting(rt, memory, current);
-    if (!isMonitorDisabled(rt.config)) await ensureCurrentState(rt, memory.tracker);
+    await ensureCurrentState(rt, memory.tracker);
   } else {
     memory.waitingRounds = 0;
     outcome.transitioned = await transition(rt, memory, current, goal);
