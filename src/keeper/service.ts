@@ -211,7 +211,9 @@ async function startUp(rt: KeeperRuntime): Promise<void> {
   }
   if (classifyPgData(rt.config.postgresql.pgdata) === 'postgres' && !['init', 'wait_standby'].includes(currentState(rt))) {
     try {
+      // Also primary_conninfo: `enable ssl` may have changed the SSL settings while pg_autoctl was stopped.
       writeNodeSettings(rt);
+      followWithNewSsl(rt);
     } catch (error) {
       rt.log.warn(`Failed to write the Postgres settings: ${messageOf(error)}`);
     }
