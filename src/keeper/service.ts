@@ -326,7 +326,10 @@ function followWithNewSsl(rt: KeeperRuntime): boolean {
   if (!hasStandbySignalFile(rt)) return false;
   const text = readStandbySettingsFile(rt.config.postgresql.pgdata);
   const conninfo = standbySetting(text, 'primary_conninfo');
-  if (conninfo === undefined || standbySetting(text, 'recovery_target_lsn') !== undefined) return false;
+  // Only a plain streaming setup: a targeted catch-up or a crash recovery is left as it is.
+  const plain = standbySetting(text, 'recovery_target_timeline') === 'latest'
+    && standbySetting(text, 'recovery_target_lsn') === undefined && standbySetting(text, 'recovery_target') === undefined;
+  if (conninfo === undefined || !plain) return false;
   try {
     const upstream = parseConnInfo(conninfo).hosts[0];
     if (upstream === undefined || upstream.port === undefined) return false;
