@@ -98,6 +98,9 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
       noteFailure(memory, 'monitor', error);
       return outcome;
     }
+    // Disabled while the call was on its way (`disable monitor --force`
+    // removes the node from the monitor after the reload): not our goal.
+    if (isMonitorDisabled(rt.config)) return outcome;
     if (memory.failing?.key === 'monitor') memory.failing = null;
     const wasFailing = memory.monitorFailing;
     if (wasFailing) rt.log.info('Successfully got the goal state from the monitor');

@@ -69,18 +69,29 @@ describe('disable monitor and enable monitor onto a new monitor', { timeout: 400
       await refused(node2, ['disable', 'monitor', ...pd(node2)], 3, /Use --force to remove the node from the monitor/);
       await refused(node1, ['disable', 'monitor', ...pd(node1), '--force'], 3, /Refusing to disable the monitor of the primary/);
 
-      // The monitor is lost.
-      await m1.crash();
-      await refused(node2, ['disable', 'monitor', ...pd(node2)], 6, /Failed to contact the monitor, use --force to continue/);
-
       const writer = await startWriter(node1.port);
       const writesFrom = performance.now();
-      for (const node of [node2, node1]) {
+      const disable = async (node: RunningNode): Promise<string> => {
         const r = await node.cli(['disable', 'monitor', ...pd(node), '--force'], { timeoutMs: 60_000 });
         assert.equal(r.exitCode, 0, r.stderr);
         assert.match(files(node).config, /^monitor = PG_AUTOCTL_DISABLED$/m);
         await waitFor(`${node.name} to reload`, () => node.output().includes('The monitor is now disabled'), { timeoutMs: 20_000 });
-      }
+        return r.stderr;
+      };
+
+      // The standby leaves the live monitor: removed from it after its
+      // keeper stopped calling it, so it never sees the "dropped" goal.
+      const pg2Before = await postmasterPid(node2.dirs.pgdata);
+      assert.match(await disable(node2), new RegExp(`Removing node ${ids.node2} "node2" \\(127\\.0\\.0\\.1:${node2.port}\\) from monitor`));
+      await waitForStates(m1, { node1: 'single' }, { nodes, timeoutMs: 30_000 });
+      assert.equal((await m1.sql('SELECT 1 FROM pgautofailover.node WHERE nodename = $1', ['node2'])).length, 0);
+      assert.equal(await postmasterPid(node2.dirs.pgdata), pg2Before);
+      assert.doesNotMatch(node2.output(), /dropped/);
+
+      // Then the monitor is lost.
+      await m1.crash();
+      await refused(node1, ['disable', 'monitor', ...pd(node1)], 6, /Failed to contact the monitor, use --force to continue/);
+      await disable(node1);
       await refused(node1, ['disable', 'monitor', ...pd(node1)], 2, /Monitor is disabled in the configuration/);
 
       // Well past the write lease of the lost monitor (3 s): the primary still serves.

@@ -29,6 +29,9 @@ import { reloadRunningService } from './service.js';
 const DEFAULT_CANDIDATE_PRIORITY = 50;
 const DEFAULT_REPLICATION_QUORUM = true;
 
+/** Time for a signaled keeper to reload before its node is removed from the monitor (a reload takes milliseconds). */
+const RELOAD_GRACE_MS = 1500;
+
 /** How long `enable monitor` waits for a standby to be assigned catchingup. */
 const CATCHINGUP_WAIT_MS = 300_000;
 
@@ -39,16 +42,18 @@ function keeperConfigOf(config: AnyConfig, command: string): KeeperConfig {
   return config;
 }
 
-async function reloadService(ctx: CommandContext, paths: AutoctlPaths): Promise<void> {
+/** SIGHUP to the running service; true when it was signaled. */
+async function reloadService(ctx: CommandContext, paths: AutoctlPaths): Promise<boolean> {
   try {
     if (await reloadRunningService(paths)) {
       ctx.log.info('The pg_autoctl service has been signaled to reload its configuration');
-    } else {
-      ctx.log.info('The pg_autoctl service is not running: the change applies at its next start');
+      return true;
     }
+    ctx.log.info('The pg_autoctl service is not running: the change applies at its next start');
   } catch (error) {
     ctx.log.fatal(`Failed to reload the pg_autoctl service: ${messageOf(error)}`);
   }
+  return false;
 }
 
 function label(node: NodeAddress): string {
@@ -78,6 +83,7 @@ async function disableMonitor(flags: DisableFlags, ctx: CommandContext): Promise
     if (!force) throw new AutoctlError('MONITOR', 'Failed to contact the monitor, use --force to continue');
     ctx.log.info('Failed to contact the monitor, disabling it as requested');
   }
+  let toRemove: NodeAddress | undefined;
   if (client !== null) {
     try {
       const nodes = await getNodes(client, config.pg_autoctl.formation, state.currentGroup);
@@ -97,24 +103,39 @@ async function disableMonitor(flags: DisableFlags, ctx: CommandContext): Promise
             + 'it would fail over to one of them while this node keeps accepting writes',
             { hint: 'run pg_autoctl disable monitor --force on the standbys first, the primary last' });
         }
-        ctx.log.info(`Removing ${label(self)} from monitor`);
-        await removeNodeById(client, self.nodeId, true);
+        toRemove = self;
       }
     } catch (error) {
+      await client.end().catch(() => undefined);
       if (error instanceof AutoctlError && (error.code === 'BAD_STATE')) throw error;
       if (!force) {
         ctx.log.warn(`Failed to get_nodes() on the monitor: ${maskSecrets(messageOf(error))}`);
         throw new AutoctlError('MONITOR', 'Failed to contact the monitor, use --force to continue');
       }
-      ctx.log.warn(`Failed to remove this node from the monitor, disabling it as requested: ${maskSecrets(messageOf(error))}`);
-    } finally {
-      await client.end().catch(() => undefined);
+      ctx.log.warn(`Failed to get_nodes() on the monitor, disabling it as requested: ${maskSecrets(messageOf(error))}`);
+      client = null;
     }
   }
 
   await writeConfigFile(paths.config, { ...config, pg_autoctl: { ...config.pg_autoctl, monitor: MONITOR_DISABLED } });
   ctx.log.info(`Disabled the monitor of this node: node ${state.currentNodeId} keeps its state "${state.currentRole}" and its Postgres`);
-  await reloadService(ctx, paths);
+  const reloaded = await reloadService(ctx, paths);
+  if (client !== null) {
+    try {
+      if (toRemove !== undefined) {
+        // The service first stops calling the monitor: otherwise it could
+        // get the "dropped" goal of the removal and stop Postgres.
+        if (reloaded) await sleep(RELOAD_GRACE_MS);
+        ctx.log.info(`Removing ${label(toRemove)} from monitor`);
+        await removeNodeById(client, toRemove.nodeId, true);
+      }
+    } catch (error) {
+      ctx.log.warn(`Failed to remove this node from the monitor: ${maskSecrets(messageOf(error))}`);
+      ctx.log.info('HINT: drop it from the monitor with pg_autoctl drop node --force on the monitor');
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
   return done();
 }
 
