@@ -298,6 +298,8 @@ async function adoptNewMonitor(rt: KeeperRuntime): Promise<boolean> {
     return false;
   }
   rt.lease.grant(performance.now());
+  // That grant counts as a fresh answer: no vouch round before the first report.
+  rt.failsafe.lastGrantAnsweredAt = performance.now();
   rt.failsafe.publishedHttpPort = undefined;
   // What the failsafe did for the old monitor is no news for the new one.
   rt.failsafe.outage = null;
