@@ -86,6 +86,13 @@ describe('enable ssl and disable ssl on a running cluster', { timeout: 300_000 }
       }
       assert.equal(configText(node1), before);
 
+      // Before the monitor has SSL, the new monitor URI does not work: the old one is kept, the rest applies.
+      const early = await node1.cli(['enable', 'ssl', '--pgdata', node1.dirs.pgdata, '--ssl-self-signed']);
+      assert.equal(early.exitCode, 0, early.stderr);
+      assert.match(early.stderr, /The connection string to the monitor could not be updated/);
+      assert.match(configText(node1), /^monitor = postgres:\/\/.*sslmode=prefer$/m);
+      assert.match(configText(node1), /^active = 1$/m);
+
       // The monitor first, so that the keepers can move their monitor URI to sslmode=require.
       const em = await m.cli(['enable', 'ssl', '--pgdata', m.dirs.pgdata, '--ssl-self-signed']);
       assert.equal(em.exitCode, 0, em.stderr);
