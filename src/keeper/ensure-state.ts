@@ -5,6 +5,7 @@
  * write-lease fence: a primary without a valid lease never runs Postgres.
  */
 import { messageOf } from '../common/errors.js';
+import { isMonitorDisabled } from '../config/index.js';
 import { isWritableState, type NodeState } from '../fsm/states.js';
 import { killPostgresNow } from './fence.js';
 import { ensurePgRunning, ensurePgStopped, maintainSlots } from './pg-ops.js';
@@ -32,6 +33,9 @@ const STOPPED_STATES: ReadonlySet<NodeState> = new Set<NodeState>(['draining', '
  * Returns true when it killed Postgres now.
  */
 export function enforceLease(rt: KeeperRuntime): boolean {
+  // No monitor counts on the lease of a node whose monitor is disabled
+  // (docs/architecture.md, "Running without a monitor").
+  if (isMonitorDisabled(rt.config)) return false;
   const current = currentState(rt);
   const goal = rt.transitionGoal;
   const leased = isWritableState(current) || (goal !== null && isWritableState(goal));
@@ -61,6 +65,7 @@ export function enforceLease(rt: KeeperRuntime): boolean {
  * otherwise.
  */
 export function guardedLeaseEnd(rt: KeeperRuntime): number | null {
+  if (isMonitorDisabled(rt.config)) return null;
   const goal = rt.transitionGoal;
   const leased = isWritableState(currentState(rt)) || (goal !== null && isWritableState(goal));
   return leased ? (rt.lease.expiresAt() ?? performance.now()) : null;
@@ -84,12 +89,20 @@ async function ensureRunning(rt: KeeperRuntime, tracker: RestartTracker, state: 
   }
 }
 
+/**
+ * Keeps Postgres as the current state wants it. Without a monitor (its
+ * monitor disabled) there is no lease to hold and no up-to-date list of the
+ * other nodes: Postgres is kept running or stopped, and the replication
+ * slots are left as they are (a list from before could drop the slot of a
+ * standby that is only away for a moment).
+ */
 export async function ensureCurrentState(rt: KeeperRuntime, tracker: RestartTracker): Promise<void> {
   const state = currentState(rt);
+  const withMonitor = !isMonitorDisabled(rt.config);
   try {
     if (isWritableState(state)) {
-      if (!rt.lease.valid()) return;
-      if (await ensureRunning(rt, tracker, state)) await maintainSlots(rt, { advance: false });
+      if (withMonitor && !rt.lease.valid()) return;
+      if ((await ensureRunning(rt, tracker, state)) && withMonitor) await maintainSlots(rt, { advance: false });
       return;
     }
     switch (state) {
@@ -100,7 +113,7 @@ export async function ensureCurrentState(rt: KeeperRuntime, tracker: RestartTrac
         return;
       case 'secondary':
       case 'report_lsn':
-        if (await ensureRunning(rt, tracker, state)) await maintainSlots(rt, { advance: true });
+        if ((await ensureRunning(rt, tracker, state)) && withMonitor) await maintainSlots(rt, { advance: true });
         return;
       default:
         if (STOPPED_STATES.has(state) && rt.local.runningPid() !== null) {

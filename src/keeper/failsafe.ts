@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { messageOf } from '../common/errors.js';
 import { sleep } from '../common/service.js';
+import { isMonitorDisabled } from '../config/index.js';
 import {
   heldByPromise, isWritableState, roundSucceeded, vouchedLeaseEnd, vouchPromiseEnd, vouchVerdict, type NodeState,
 } from '../fsm/index.js';
@@ -328,7 +329,7 @@ export async function runFailsafeLoop(rt: KeeperRuntime, signal: AbortSignal): P
     if (signal.aborted) return;
     const lastGrant = rt.failsafe.lastGrantAnsweredAt;
     const stale = lastGrant === null || performance.now() - lastGrant >= afterMs;
-    if (!stale || !isWritableState(currentState(rt)) || !rt.lease.valid()) continue;
+    if (!stale || !isWritableState(currentState(rt)) || !rt.lease.valid() || isMonitorDisabled(rt.config)) continue;
     try {
       await runVouchRound(rt);
     } catch (error) {

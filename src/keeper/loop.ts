@@ -98,6 +98,9 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
       noteFailure(memory, 'monitor', error);
       return outcome;
     }
+    // Disabled while the call was on its way (`disable monitor --force`
+    // removes the node from the monitor after the reload): not our goal.
+    if (isMonitorDisabled(rt.config)) return outcome;
     if (memory.failing?.key === 'monitor') memory.failing = null;
     const wasFailing = memory.monitorFailing;
     if (wasFailing) rt.log.info('Successfully got the goal state from the monitor');
@@ -133,12 +136,14 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
 
   if (goal === current || NOT_A_GOAL.has(goal)) {
     if (current === 'wait_standby' || current === 'init') noteWaiting(rt, memory, current);
-    if (!isMonitorDisabled(rt.config)) await ensureCurrentState(rt, memory.tracker);
+    await ensureCurrentState(rt, memory.tracker);
   } else {
     memory.waitingRounds = 0;
     outcome.transitioned = await transition(rt, memory, current, goal);
   }
-  await saveState(rt);
+  // Without a monitor the state file is written by others (`do fsm assign`,
+  // `enable monitor`): writing back what this round read could undo them.
+  if (!isMonitorDisabled(rt.config)) await saveState(rt);
   return outcome;
 }
 

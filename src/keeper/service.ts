@@ -14,7 +14,7 @@ import {
 } from '../config/index.js';
 import { isWritableState } from '../fsm/states.js';
 import { getNode, presentNodeToken, readPrimaryLeaseTimeoutMs, updateNodeMetadata } from '../monitor-api/index.js';
-import { classifyPgData, findPgBinaries } from '../postgres/index.js';
+import { classifyPgData, findPgBinaries, parseConnInfo, readStandbySettingsFile } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
 import { registerFailsafeRoutes, runFailsafeLoop } from './failsafe.js';
 import { restoreFailsafe } from './failsafe-state.js';
@@ -25,7 +25,7 @@ import { maxStoredLeaseMs, readLeaseFile } from './lease-file.js';
 import { localPg, NOT_RUNNING } from './local-pg.js';
 import { runKeeperLoop } from './loop.js';
 import { MonitorLink } from './monitor-link.js';
-import { writeNodeSettings } from './pg-ops.js';
+import { hasStandbySignalFile, writeNodeSettings, writeStandbyFor } from './pg-ops.js';
 import { currentState, onMonitor, type KeeperRuntime } from './runtime.js';
 
 export interface KeeperServiceOptions {
@@ -54,9 +54,10 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
     async run(ctx: ServiceContext): Promise<void> {
       const rt = await buildRuntime(options, ctx);
       runtime = rt;
-      const http = isMonitorDisabled(rt.config) ? null : await startHttpListener(rt);
-      const guard = isMonitorDisabled(rt.config) ? null
-        : LeaseGuard.start(rt.config.postgresql.pgdata, options.paths.dirs.runtime, guardedLeaseEnd(rt), rt.log, rt.env);
+      // Also with a disabled monitor: `enable monitor` turns it on again
+      // on reload, and then the failsafe and the guard are needed at once.
+      const http = await startHttpListener(rt);
+      const guard = LeaseGuard.start(rt.config.postgresql.pgdata, options.paths.dirs.runtime, guardedLeaseEnd(rt), rt.log, rt.env);
       const timer = setInterval(() => {
         try {
           enforceLease(rt);
@@ -66,7 +67,7 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
         }
       }, LEASE_CHECK_MS);
       const failsafeStop = new AbortController();
-      const failsafe = isMonitorDisabled(rt.config) ? Promise.resolve() : runFailsafeLoop(rt, failsafeStop.signal);
+      const failsafe = runFailsafeLoop(rt, failsafeStop.signal);
       try {
         await startUp(rt);
         await runKeeperLoop(rt, { untilInitDone, leaseFile: rt.leaseFile }, restartTracker());
@@ -102,9 +103,12 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
   if (stored.end !== null) lease.extendTo(stored.end);
   // The node's credential on the monitor (docs/security.md "Node
   // credentials"), presented on each API connection before any call.
-  const token = isMonitorDisabled(config) ? undefined
-    : await readNodeTokenIfExists(paths.token).catch((error: unknown) => { throw new FatalServiceError(messageOf(error), error); });
-  if (token === undefined && !isMonitorDisabled(config)) {
+  // Read again when `enable monitor` registered the node with a new monitor (reload).
+  const credential: { token: string | undefined } = {
+    token: isMonitorDisabled(config) ? undefined
+      : await readNodeTokenIfExists(paths.token).catch((error: unknown) => { throw new FatalServiceError(messageOf(error), error); }),
+  };
+  if (credential.token === undefined && !isMonitorDisabled(config)) {
     log.warn(`This node has no node token ("${paths.token}" does not exist): its monitor calls are not bound to it`
       + ' (a node registered before node tokens); the monitor refuses it when its setting require_node_token is on');
   }
@@ -116,7 +120,7 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     applicationName: 'pg_autoctl keeper',
     wakeOn: (n) => n.formation === config.pg_autoctl.formation && n.groupId === (holder.rt?.state.currentGroup ?? n.groupId),
     onConnect: async (client) => {
-      if (token !== undefined) await presentNodeToken(client, token);
+      if (credential.token !== undefined) await presentNodeToken(client, credential.token);
       try {
         const ms = await readPrimaryLeaseTimeoutMs(client);
         if (ms !== undefined) lease.setMonitorLeaseMs(ms);
@@ -147,8 +151,12 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     httpPort: null,
   };
   holder.rt = rt;
+  credentials.set(rt, credential);
   return rt;
 }
+
+/** The node token each runtime presents, replaced on reload after `enable monitor`. */
+const credentials = new WeakMap<KeeperRuntime, { token: string | undefined }>();
 
 /** The address the HTTP listener binds: the first of postgresql.listen_addresses, all of them for `*`. */
 function httpListenHost(listenAddresses: string): string | undefined {
@@ -203,7 +211,9 @@ async function startUp(rt: KeeperRuntime): Promise<void> {
   }
   if (classifyPgData(rt.config.postgresql.pgdata) === 'postgres' && !['init', 'wait_standby'].includes(currentState(rt))) {
     try {
+      // Also primary_conninfo: `enable ssl` may have changed the SSL settings while pg_autoctl was stopped.
       writeNodeSettings(rt);
+      followWithNewSsl(rt);
     } catch (error) {
       rt.log.warn(`Failed to write the Postgres settings: ${messageOf(error)}`);
     }
@@ -224,13 +234,24 @@ async function reloadConfig(rt: KeeperRuntime): Promise<void> {
     rt.log.warn(`"${rt.paths.config}" is no longer a keeper configuration, keeping the current one`);
     return;
   }
-  const { config, changes } = planKeeperReload(rt.config, reread);
+  const planned = planKeeperReload(rt.config, reread);
+  const changes = planned.changes;
+  let config = planned.config;
   for (const change of changes) {
     const before = maskConfigValue(change.path, change.before);
     if (change.applied) rt.log.info(`Reloading configuration: ${change.path} is now "${maskConfigValue(change.path, change.after)}"; used to be "${before}"`);
     else rt.log.warn(`Reloading configuration: ${change.path} cannot change while running (${change.change}), keeping "${before}"`);
   }
   const before = rt.config.pg_autoctl;
+  const beforeSsl = rt.config.ssl;
+  const wasDisabled = isMonitorDisabled(rt.config);
+  if (!wasDisabled && isMonitorDisabled(config)) {
+    rt.log.info('The monitor is now disabled: this node keeps its state and Postgres as they are, and no longer calls a monitor');
+  }
+  if (wasDisabled && !isMonitorDisabled(config) && !(await adoptNewMonitor(rt))) {
+    rt.log.warn(`Reloading configuration: keeping the monitor disabled, the node is not registered with "${maskConfigValue('pg_autoctl.monitor', config.pg_autoctl.monitor)}"`);
+    config = { ...config, pg_autoctl: { ...config.pg_autoctl, monitor: before.monitor } };
+  }
   rt.config = config;
   rt.monitor.setUri(config.pg_autoctl.monitor);
   const renamed = config.pg_autoctl.name !== before.name;
@@ -245,6 +266,81 @@ async function reloadConfig(rt: KeeperRuntime): Promise<void> {
       rt.log.warn(`Failed to update the node name or hostname on the monitor: ${messageOf(error)}`);
     }
   }
-  if (classifyPgData(config.postgresql.pgdata) === 'postgres' && writeNodeSettings(rt)) rt.postgres.reload();
+  if (classifyPgData(config.postgresql.pgdata) === 'postgres') {
+    let changed = writeNodeSettings(rt);
+    if (sslChanged(beforeSsl, config.ssl)) changed = followWithNewSsl(rt) || changed;
+    if (changed) rt.postgres.reload();
+  }
   rt.log.info(`Reloaded the new configuration from "${rt.paths.config}"`);
+}
+
+/**
+ * `enable monitor` registered this node with a new monitor from the CLI
+ * and wrote the node token and the state file (current state `single`, or
+ * `catchingup` for a standby) before signalling us: take them, and grant
+ * the write lease from now. That is safe because the new monitor registered
+ * this node alone in its group (a primary registers as `single` only then),
+ * and lets no other node of the group get as far as `secondary` before this
+ * keeper reported to it (rules R4-R6): until that report nothing can be
+ * promoted, and from it on the lease runs as usual. False when the files
+ * are not there (the URI was edited by hand): the monitor stays disabled.
+ */
+async function adoptNewMonitor(rt: KeeperRuntime): Promise<boolean> {
+  try {
+    const token = await readNodeTokenIfExists(rt.paths.token);
+    const state = await readKeeperStateIfExists(rt.paths.state);
+    if (token === undefined || state === undefined) return false;
+    const credential = credentials.get(rt);
+    if (credential !== undefined) credential.token = token;
+    rt.state = state;
+  } catch (error) {
+    rt.log.warn(`Failed to read the node token or state written by pg_autoctl enable monitor: ${messageOf(error)}`);
+    return false;
+  }
+  rt.lease.grant(performance.now());
+  // That grant counts as a fresh answer: no vouch round before the first report.
+  rt.failsafe.lastGrantAnsweredAt = performance.now();
+  rt.failsafe.publishedHttpPort = undefined;
+  // What the failsafe did for the old monitor is no news for the new one.
+  rt.failsafe.outage = null;
+  rt.failsafe.vouched = null;
+  rt.otherNodes = [];
+  rt.log.info(`The monitor is enabled again: node ${rt.state.currentNodeId} in state "${currentState(rt)}" now reports to it`);
+  return true;
+}
+
+function sslChanged(a: KeeperConfig['ssl'], b: KeeperConfig['ssl']): boolean {
+  return a.active !== b.active || a.sslmode !== b.sslmode || a.ca_file !== b.ca_file || a.crl_file !== b.crl_file;
+}
+
+/** A postgresql.conf string value of the standby settings file, unquoted. */
+export function standbySetting(text: string, name: string): string | undefined {
+  const match = new RegExp(`^${name} = '((?:[^'\\\\]|''|\\\\.)*)'$`, 'm').exec(text);
+  return match?.[1]?.replaceAll("''", "'").replace(/\\(.)/g, '$1');
+}
+
+/**
+ * `enable ssl` on a standby: primary_conninfo gets the new sslmode (and
+ * CA, CRL), same upstream and slot. True when the file changed (a reload
+ * is enough: Postgres 13 and later restart the WAL receiver).
+ */
+function followWithNewSsl(rt: KeeperRuntime): boolean {
+  if (!hasStandbySignalFile(rt)) return false;
+  const text = readStandbySettingsFile(rt.config.postgresql.pgdata);
+  const conninfo = standbySetting(text, 'primary_conninfo');
+  // Only a plain streaming setup: a targeted catch-up or a crash recovery is left as it is.
+  const plain = standbySetting(text, 'recovery_target_timeline') === 'latest'
+    && standbySetting(text, 'recovery_target_lsn') === undefined && standbySetting(text, 'recovery_target') === undefined;
+  if (conninfo === undefined || !plain) return false;
+  try {
+    const upstream = parseConnInfo(conninfo).hosts[0];
+    if (upstream === undefined || upstream.port === undefined) return false;
+    const slot = standbySetting(text, 'primary_slot_name');
+    const changed = writeStandbyFor(rt, { upstream: { host: upstream.host, port: upstream.port }, slot: slot ?? null });
+    if (changed) rt.log.info(`Replication connection string primary_conninfo now uses sslmode "${rt.config.ssl.sslmode}"`);
+    return changed;
+  } catch (error) {
+    rt.log.warn(`Failed to update primary_conninfo with the new SSL settings: ${messageOf(error)}`);
+    return false;
+  }
 }

@@ -40,6 +40,18 @@ function signalService(paths: AutoctlPaths, pidFilePid: number, signal: NodeJS.S
   }
 }
 
+/**
+ * SIGHUP to the running pg_autoctl of PGDATA, for commands that changed its
+ * configuration (enable ssl, enable|disable monitor); false when it does
+ * not run.
+ */
+export async function reloadRunningService(paths: AutoctlPaths): Promise<boolean> {
+  const status = await checkPidFile(paths.pid);
+  if (status.status !== 'running') return false;
+  signalService(paths, status.pidFile.pid, 'SIGHUP');
+  return true;
+}
+
 async function stopHandler(flags: PgdataFlags & { fast?: boolean; immediate?: boolean }, ctx: CommandContext): Promise<CommandResult<void>> {
   if (flags.fast && flags.immediate) throw badArgs('Please use either --fast or --immediate, not both');
   const pgdata = resolvePgdata(ctx, flags.pgdata);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../../src/common/log.js';
 import type { ExpectedPgStatus, PostgresControl } from '../../../src/common/service.js';
-import { initialKeeperState } from '../../../src/config/index.js';
-import { enforceLease } from '../../../src/keeper/ensure-state.js';
+import { MONITOR_DISABLED, initialKeeperState } from '../../../src/config/index.js';
+import { enforceLease, guardedLeaseEnd } from '../../../src/keeper/ensure-state.js';
 import { childrenOf, killPostgresNow, waitPostgresGone } from '../../../src/keeper/fence.js';
 import { WriteLease, keeperLeaseMs } from '../../../src/keeper/lease.js';
 import { isWritableState } from '../../../src/fsm/states.js';
@@ -117,7 +117,8 @@ describe('fencing', () => {
     }
   });
 
-  function runtime(pgdata: string, state: string, lease: WriteLease): { rt: KeeperRuntime; expected: () => ExpectedPgStatus } {
+  function runtime(pgdata: string, state: string, lease: WriteLease, monitor = 'postgres://autoctl_node@127.0.0.1:5432/pg_auto_failover'):
+  { rt: KeeperRuntime; expected: () => ExpectedPgStatus } {
     let expected: ExpectedPgStatus = 'running';
     const postgres: PostgresControl = {
       setExpected: (s) => { expected = s; },
@@ -142,7 +143,7 @@ describe('fencing', () => {
     };
     const rt = {
       paths: { state: join(pgdata, 'state.json') },
-      config: { postgresql: { pgdata } },
+      config: { pg_autoctl: { monitor }, postgresql: { pgdata } },
       log: silentLogger(),
       postgres,
       lease,
@@ -190,6 +191,20 @@ describe('fencing', () => {
     assert.equal(enforceLease(rt), true);
     assert.ok(await waitPostgresGone(pid, 2000));
     assert.equal(rt.state.currentRole, 'stop_replication', 'a non-writable current state is kept');
+  });
+
+  it('never fences a primary whose monitor is disabled, and arms no guard for it', () => {
+    const pgdata = mkdtempSync(join(dir, 'pgdata-'));
+    const pid = fakePostmaster(pgdata);
+    const lease = new WriteLease(() => performance.now(), 3000);
+    lease.grant(performance.now() - 10_000);
+    const { rt, expected } = runtime(pgdata, 'primary', lease, MONITOR_DISABLED);
+    assert.equal(enforceLease(rt), false);
+    assert.equal(guardedLeaseEnd(rt), null);
+    assert.equal(expected(), 'running');
+    assert.equal(rt.state.currentRole, 'primary');
+    assert.ok(alive(pid));
+    killPostgresNow(pgdata, silentLogger());
   });
 
   it('does not touch a standby', () => {
