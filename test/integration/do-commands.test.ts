@@ -38,8 +38,23 @@ describe('pg_autoctl do', { timeout: 240_000 }, () => {
       assert.equal(hidden.exitCode, 1);
       assert.match(hidden.stderr, /pg_autoctl: do: unknown command/);
       assert.equal(hidden.stdout, '');
-      assert.doesNotMatch((await node1.cli(['help'])).stdout, /^ {2}do /m);
-      assert.match((await node1.cli(['help'], { env: { PG_AUTOCTL_DEBUG: '' } })).stdout, /^ {2}do +Internal commands and internal QA tooling$/m);
+      assert.doesNotMatch((await node1.cli(['help'])).stdout, /^ {2}\+ do /m);
+      assert.match((await node1.cli(['help'], { env: { PG_AUTOCTL_DEBUG: '' } })).stdout, /^ {2}\+ do +Internal commands and internal QA tooling$/m);
+
+      // show state --local: the node's own files and Postgres, no monitor.
+      const local1 = await node1.cli(['show', 'state', '--local']);
+      assert.equal(local1.exitCode, 0, local1.stderr);
+      assert.match(local1.stdout, /^ *node1 \| +\d+ \| 127\.0\.0\.1:\d+ \| +1: 0\/[0-9A-F]+ \| +read-write \? \| +primary \| +primary$/m);
+      const localJson = JSON.parse((await node2.cli(['show', 'state', '--local', '--json'])).stdout) as Record<string, unknown>;
+      assert.equal(localJson.nodename, 'node2');
+      assert.equal(localJson.current_group_state, 'secondary');
+      assert.equal(localJson.reachable, 'unknown');
+      assert.equal(localJson.conntype, 'read-only');
+      assert.match(String(localJson['Minimum Recovery Ending LSN']), /^[0-9A-F]+\/[0-9A-F]+$/);
+      const onMonitor = await m.cli(['show', 'state', '--local']);
+      assert.equal(onMonitor.exitCode, 6);
+      assert.match(onMonitor.stderr, /pg_autoctl show state --local is not supported on a monitor/);
+      assert.equal((await node1.cli(['show', 'state', '--local', '--group', '3'])).exitCode, 2);
 
       // do fsm state: `-vv` before `do`, as the suite's get_local_state() runs it.
       const rows = await m.sql<{ nodename: string; nodeid: string }>('SELECT nodename, nodeid::text FROM pgautofailover.node');
@@ -113,6 +128,10 @@ describe('pg_autoctl do', { timeout: 240_000 }, () => {
       const notReady = await node2.cli(['do', 'pgsetup', 'ready'], { env: DEBUG });
       assert.equal(notReady.exitCode, 4);
       assert.match(notReady.stderr, /Postgres status is: "unknown"/);
+      // show state --local with Postgres stopped: TLI and LSN from pg_controldata.
+      const localStopped = await node2.cli(['show', 'state', '--local']);
+      assert.equal(localStopped.exitCode, 0, localStopped.stderr);
+      assert.match(localStopped.stdout, /^ *node2 \| .* \| +1: 0\/[0-9A-F]+ \| /m);
       const before2 = readFileSync(stateFile(node2), 'utf8');
       const bad = await node2.cli(['do', 'fsm', 'assign', 'no_such_state'], { env: DEBUG });
       assert.equal(bad.exitCode, 1);

@@ -9,9 +9,12 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AutoctlError, badArgs, messageOf } from '../../common/errors.js';
 import {
-  configToJson, isKeeperConfig, parseConfig, readInitFile, readKeeperState, readPidFile, readTextFile,
-  PGDATA_INIT_STATE_TEXT,
+  configToJson, isKeeperConfig, isMonitorDisabled, parseConfig, readInitFile, readKeeperState, readPidFile, readTextFile,
+  PGDATA_INIT_STATE_TEXT, type AnyConfig, type AutoctlPaths, type KeeperConfig,
 } from '../../config/index.js';
+import { connectLocal, localFacts, readControlData } from '../../postgres/index.js';
+import type { CurrentStateRow, ReplicationState } from '../../monitor-api/index.js';
+import { binariesOf } from '../do/pgsetup.js';
 import {
   countGroups, currentState, formationUri, getHttpEndpoints, lastEventsShown, listFormations, synchronousStandbyNames,
   type FormationSettingRow, type ShownEventRow,
@@ -57,8 +60,71 @@ function groupOf(flags: ShowFlags): number | undefined {
   return n;
 }
 
+/** TLI and LSN of the local Postgres: asked to the server when it runs, else from pg_controldata. */
+async function localPosition(ctx: CommandContext, config: KeeperConfig): Promise<{ tli: number; lsn: bigint }> {
+  const pgdata = config.postgresql.pgdata;
+  try {
+    const client = await connectLocal(pgdata, config.postgresql.dbname, {
+      user: config.postgresql.username || undefined, connectTimeoutMs: 2000, env: ctx.env,
+    });
+    try {
+      const facts = await localFacts(client);
+      return { tli: facts.timeline, lsn: facts.lsn };
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  } catch (error) {
+    ctx.log.debug(`Postgres is not answering (${messageOf(error)}): reading pg_controldata`);
+  }
+  const bin = await binariesOf(ctx, config);
+  if (bin === undefined) return { tli: 0, lsn: 0n };
+  const control = await readControlData(bin, pgdata, ctx.env);
+  return { tli: control.timeline, lsn: control.latestCheckpointLsn };
+}
+
+/** `show state --local`: the node's own view, from its config and state file, without the monitor (spec 04 §5.1). */
+async function showLocalState(flags: ShowFlags, ctx: CommandContext, loaded: { paths: AutoctlPaths; config: AnyConfig }): Promise<CommandResult<StateData>> {
+  const { paths, config } = loaded;
+  if (!isKeeperConfig(config)) throw new AutoctlError('MONITOR', 'pg_autoctl show state --local is not supported on a monitor');
+  const state = await readKeeperState(paths.state);
+  const groupId = groupOf(flags);
+  if (groupId !== undefined && groupId !== state.currentGroup) {
+    throw new AutoctlError('BAD_CONFIG', `--group ${groupId} does not match this node's group: ${state.currentGroup}`);
+  }
+  const { tli, lsn } = await localPosition(ctx, config);
+  const row: CurrentStateRow = {
+    formationKind: 'pgsql',
+    name: config.pg_autoctl.name,
+    host: config.pg_autoctl.hostname,
+    port: config.postgresql.port,
+    groupId: state.currentGroup,
+    nodeId: state.currentNodeId,
+    reportedState: state.currentRole as ReplicationState,
+    goalState: state.assignedRole as ReplicationState,
+    candidatePriority: 0,
+    replicationQuorum: true,
+    reportedTli: tli,
+    reportedLsn: lsn,
+    health: -1,
+    nodeCluster: 'default',
+  };
+  return data({ rows: [row], httpPorts: new Map(), local: true });
+}
+
 async function showState(flags: ShowFlags & WatchOption, ctx: CommandContext): Promise<CommandResult<StateData | undefined>> {
   if (flags.watch) return watchInstead(flags, ctx);
+  if (flags.local) {
+    if (flags.monitor !== undefined) throw badArgs('Please use either --local or --monitor, but not both');
+    return showLocalState(flags, ctx, await loadConfig(ctx, resolvePgdata(ctx, flags.pgdata)));
+  }
+  if (flags.monitor === undefined) {
+    const pgdata = flags.pgdata ?? ctx.env.PGDATA;
+    const loaded = pgdata === undefined || pgdata === '' ? undefined : await loadConfig(ctx, pgdata).catch(() => undefined);
+    if (loaded && isKeeperConfig(loaded.config) && isMonitorDisabled(loaded.config)) {
+      ctx.log.info('Monitor is disabled, showing --local state');
+      return showLocalState(flags, ctx, loaded);
+    }
+  }
   const target = await resolveMonitor(ctx, flags);
   const formation = formationOf(target, flags);
   const groupId = groupOf(flags);
@@ -261,6 +327,7 @@ export function registerShowCommands(program: Command): void {
     description: 'Prints monitor\'s state of nodes in a given formation and group',
     json: true,
     options: (cmd) => targetOptions(cmd).option('--group <id>', 'group to query')
+      .option('--local', 'show local data, do not connect to the monitor')
       .option('--watch', 'display an auto-updating dashboard'),
     run: showState,
     render: stateRendering,

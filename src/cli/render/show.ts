@@ -17,6 +17,8 @@ export interface StateData {
   rows: readonly CurrentStateRow[];
   /** The HTTP listener port each keeper published, by node id. */
   httpPorts: ReadonlyMap<NodeId, number>;
+  /** `--local`: one row built from the node's own files, no monitor. */
+  local?: boolean;
 }
 
 export function renderStateTable(rows: readonly CurrentStateRow[]): string {
@@ -40,9 +42,26 @@ export function renderStateTable(rows: readonly CurrentStateRow[]): string {
   ]));
 }
 
+/** `show state --local --json`: one object, the keys of 2.0. */
+function localStateJson(r: CurrentStateRow): unknown {
+  return {
+    node_id: r.nodeId,
+    group_id: r.groupId,
+    nodename: r.name,
+    nodehost: r.host,
+    nodeport: r.port,
+    current_group_state: r.reportedState,
+    assigned_group_state: r.goalState,
+    timeline: r.reportedTli,
+    'Minimum Recovery Ending LSN': formatLsn(r.reportedLsn),
+    reachable: 'unknown',
+    conntype: connectionType(r.reportedState),
+  };
+}
+
 export const stateRendering: Rendering<StateData> = {
   text: ({ rows }) => renderStateTable(rows),
-  json: ({ rows, httpPorts }) => rows.map((r) => ({
+  json: ({ rows, httpPorts, local }) => (local && rows[0] ? localStateJson(rows[0]) : rows.map((r) => ({
     formation_kind: r.formationKind,
     nodename: r.name,
     nodehost: r.host,
@@ -58,7 +77,7 @@ export const stateRendering: Rendering<StateData> = {
     health: r.health,
     nodecluster: r.nodeCluster,
     http_port: httpPorts.get(r.nodeId) ?? null,
-  })),
+  }))),
 };
 
 export function renderEventsTable(rows: readonly ShownEventRow[]): string {
