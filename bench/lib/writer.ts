@@ -1,13 +1,14 @@
 /**
  * A benchmark writer: one INSERT every `intervalMs` on a persistent
  * connection (reconnecting after an error), keeping the start and the
- * acknowledgement time of every commit, and the errors.
+ * acknowledgement time of every commit, and the errors. The loop runs in a
+ * worker thread (writer-worker.ts), so the main thread's work never delays it.
  */
-import pg from 'pg';
+import { Worker } from 'node:worker_threads';
 import { clusterUserName } from '../../test/helpers/cluster.js';
 
 export interface Commit {
-  /** performance.now() when the INSERT was sent and when it was acknowledged. */
+  /** When the INSERT was sent and when it was acknowledged, in the main thread's performance.now() ms. */
   start: number;
   end: number;
 }
@@ -15,66 +16,45 @@ export interface Commit {
 export interface LatencyWriter {
   readonly commits: Commit[];
   readonly errors: Array<{ message: string; at: number }>;
-  /** The writer's backend pid (for pg_stat_activity), of the current connection. */
-  backendPid(): number | null;
   stop(): Promise<void>;
 }
 
 export const WRITER_APPLICATION = 'bench-writer';
 
-export async function startLatencyWriter(port: number, options: { intervalMs?: number; table?: string } = {}): Promise<LatencyWriter> {
-  const intervalMs = options.intervalMs ?? 100;
-  const table = options.table ?? 'bench_writes';
-  const connect = async (): Promise<pg.Client> => {
-    const client = new pg.Client({
-      host: '127.0.0.1', port, user: clusterUserName(), database: 'postgres', application_name: WRITER_APPLICATION,
-      connectionTimeoutMillis: 2000, statement_timeout: 10_000, query_timeout: 12_000,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    return client;
-  };
-  const setup = await connect();
-  await setup.query(`CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, at timestamptz DEFAULT now())`);
-  await setup.end();
+type Message = { kind: 'ready' } | { kind: 'stopped' } | { kind: 'commit'; start: number; end: number } | { kind: 'error'; message: string; at: number };
 
+export async function startLatencyWriter(port: number, options: { intervalMs?: number; table?: string } = {}): Promise<LatencyWriter> {
+  // The worker stamps times with process.hrtime (ms); this maps them onto performance.now().
+  const offset = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  // The worker's entry is TypeScript: a one-line bootstrap registers tsx in the thread first.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./writer-worker.ts', import.meta.url).href;
+  const worker = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
+    eval: true,
+    workerData: { port, user: clusterUserName(), intervalMs: options.intervalMs ?? 100, table: options.table ?? 'bench_writes', application: WRITER_APPLICATION },
+  });
   const commits: Commit[] = [];
   const errors: Array<{ message: string; at: number }> = [];
-  let pid: number | null = null;
-  let stopped = false;
-  let next = 1;
-  const loop = (async () => {
-    let client: pg.Client | null = null;
-    while (!stopped) {
-      const tick = performance.now();
-      try {
-        if (client === null) {
-          client = await connect();
-          pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? null;
-        }
-        const id = next;
-        next += 1;
-        const start = performance.now();
-        await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
-        commits.push({ start, end: performance.now() });
-      } catch (error) {
-        errors.push({ message: (error as Error).message, at: performance.now() });
-        await client?.end().catch(() => undefined);
-        client = null;
-        pid = null;
-      }
-      const wait = intervalMs - (performance.now() - tick);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-    await client?.end().catch(() => undefined);
-  })();
+  let stopped: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => { stopped = resolve; });
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.on('error', reject);
+    worker.on('exit', () => { stopped(); reject(new Error('the writer thread exited before it was ready')); });
+    worker.on('message', (m: Message) => {
+      if (m.kind === 'ready') resolve();
+      else if (m.kind === 'stopped') stopped();
+      else if (m.kind === 'commit') commits.push({ start: m.start - offset, end: m.end - offset });
+      else errors.push({ message: m.message, at: m.at - offset });
+    });
+  });
+  await ready;
   return {
     commits,
     errors,
-    backendPid: () => pid,
     async stop() {
-      stopped = true;
-      await loop;
+      worker.postMessage('stop');
+      await Promise.race([done, new Promise((r) => setTimeout(r, 15_000))]);
+      await worker.terminate();
     },
   };
 }
