@@ -285,6 +285,13 @@ async function main(): Promise<void> {
       for (const name of WATCHED_SETTINGS) if (a[name] !== b[name]) diff[`${role}.${name}`] = { ours: a[name], original: b[name] };
     }
     report.settingsDifferences = diff;
+    // The monitors' timing settings, to show both run at their defaults.
+    report.monitorSettings = {
+      ours: Object.fromEntries((await ours.monitorSql<{ name: string; setting: string }>(
+        "SELECT name, setting FROM pgautofailover.settings WHERE name LIKE 'pgautofailover.%' ORDER BY name")).map((r) => [r.name, r.setting])),
+      original: Object.fromEntries((await original.monitorSql<{ name: string; setting: string }>(
+        "SELECT name, setting FROM pg_settings WHERE name LIKE 'pgautofailover.%' ORDER BY name")).map((r) => [r.name, r.setting])),
+    };
     report.settings = settings;
 
     for (const side of sides) {
