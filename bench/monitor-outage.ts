@@ -255,7 +255,10 @@ async function main(): Promise<void> {
   };
   try {
     const bringUpStart = performance.now();
-    const [ours, original] = await Promise.all([bringUpOurs(), bringUpOriginal()]);
+    // allSettled: when one side fails, the other has finished starting what it starts before the cleanups run.
+    const up = await Promise.allSettled([bringUpOurs(), bringUpOriginal()]);
+    for (const u of up) if (u.status === 'rejected') throw u.reason;
+    const [ours, original] = up.map((u) => (u as PromiseFulfilledResult<Side>).value) as [Side, Side];
     report.bringUpMs = Math.round(performance.now() - bringUpStart);
     const sides = [ours, original];
     process.stdout.write(`both clusters up after ${report.bringUpMs} ms\n`);
@@ -407,4 +410,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(brief, null, 2)}\n`);
 }
 
+// Interrupted: stop everything started (pg_autoctl and Postgres, by pid) before leaving.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`${signal}: cleaning up\n`);
+    void runCleanups().finally(() => process.exit(130));
+  });
+}
 await main();
