@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import type { Logger } from '../common/log.js';
 import type { PostgresControl } from '../common/service.js';
-import { writeKeeperState, type AutoctlPaths, type KeeperConfig, type KeeperState } from '../config/index.js';
+import { renderKeeperState, writeKeeperState, type AutoctlPaths, type KeeperConfig, type KeeperState } from '../config/index.js';
 import { isNodeState, type NodeState } from '../fsm/states.js';
 import type { NodeAddress } from '../monitor-api/index.js';
 import type { PgBinaries } from '../postgres/index.js';
@@ -70,15 +70,25 @@ export function nodeId(rt: KeeperRuntime): number {
   return rt.state.currentNodeId;
 }
 
+/** The state file's text as this process last wrote it, per runtime. */
+const lastWritten = new WeakMap<KeeperRuntime, string>();
+
 /**
  * Updates the in-memory state and writes it. Writes are serialised and
  * each writes the state as it was when asked, so the file always ends with
- * the latest state.
+ * the latest state. A write of the text already written is skipped: each
+ * write costs two fsyncs (file and directory), and the loop saves the state
+ * twice a round, mostly unchanged the second time.
  */
 export function saveState(rt: KeeperRuntime, changes: Partial<Omit<KeeperState, 'version'>> = {}): Promise<void> {
   rt.state = { ...rt.state, ...changes };
   const snapshot = rt.state;
-  const write = rt.stateWrites.catch(() => undefined).then(() => writeKeeperState(rt.paths.state, snapshot));
+  const write = rt.stateWrites.catch(() => undefined).then(async () => {
+    const text = renderKeeperState(snapshot);
+    if (lastWritten.get(rt) === text) return;
+    await writeKeeperState(rt.paths.state, snapshot);
+    lastWritten.set(rt, text);
+  });
   rt.stateWrites = write;
   return write;
 }
