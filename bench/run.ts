@@ -10,10 +10,10 @@
  *
  * Run as root (clusters run as the `postgres` account), after `npm run build`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runCleanups } from '../test/helpers/fixture.js';
-import { nodeRows, startMonitor, startNode, waitForStates, type Flavor, type Instance, type Monitor } from './lib/flavor.js';
+import { jsonLogOf, nodeRows, startMonitor, startNode, waitForStates, type Flavor, type Instance, type Monitor } from './lib/flavor.js';
 import { noiseScenario, type NoiseResult } from './lib/noise.js';
 import { ours } from './lib/ours.js';
 import { ensurePgaf20, pgaf20 } from './lib/pgaf20.js';
@@ -152,10 +152,7 @@ async function benchOne(flavor: Flavor, version: string): Promise<FlavorResult> 
       return n === undefined || n.proc.exited() ? m : maxMemory(m, memoryOf(n.proc.pid));
     });
     log(`${flavor.name}: memory at the end: per node ${result.memory.node.map((m) => `${m.rssMb} MB RSS / ${m.pssMb} MB PSS`).join(', ')}; monitor ${result.memory.monitor.rssMb} MB RSS / ${result.memory.monitor.pssMb} MB PSS`);
-    if (opts.dump) {
-      process.stderr.write(`${monitor.output()}\n`);
-      for (const n of nodes) process.stderr.write(`${n.output()}\n`);
-    }
+    if (opts.dump) process.stderr.write(timeline([monitor, ...nodes]));
   } catch (error) {
     result.error = (error as Error).message;
     log(`${flavor.name}: FAILED: ${result.error}`);
@@ -166,6 +163,22 @@ async function benchOne(flavor: Flavor, version: string): Promise<FlavorResult> 
     await runCleanups();
   }
   return result;
+}
+
+/** The JSON log lines of every instance, merged by time (ms), for --dump. */
+function timeline(instances: Instance[]): string {
+  const lines: Array<{ time: number; text: string }> = [];
+  for (const inst of instances) {
+    let text: string;
+    try { text = readFileSync(jsonLogOf(inst.dirs), 'utf8'); } catch { continue; }
+    for (const line of text.split('\n')) {
+      try {
+        const r = JSON.parse(line) as { time: number; msg: string };
+        lines.push({ time: r.time, text: `${new Date(r.time).toISOString().slice(11, 23)} ${inst.name.padEnd(7)} ${r.msg}` });
+      } catch { /* not a JSON line */ }
+    }
+  }
+  return `${lines.sort((x, y) => x.time - y.time).map((l) => l.text).join('\n')}\n`;
 }
 
 function maxMemory(a: Memory, b: Memory): Memory {

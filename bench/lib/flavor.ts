@@ -49,8 +49,15 @@ async function query<T extends pg.QueryResultRow>(port: number, database: string
   }
 }
 
+/** Where an instance of ours writes its JSON log lines. */
+export function jsonLogOf(dirs: NodeDirs): string {
+  return `${dirs.env.XDG_RUNTIME_DIR ?? dirs.root}/pg_autoctl.log.json`;
+}
+
 function instance(flavor: Flavor, name: string, port: number, dirs: NodeDirs, createArgs: string[], database: string): Instance {
-  const env: NodeJS.ProcessEnv = { ...dirs.env, PGDATA: dirs.pgdata, PATH: `${pgBinDir()}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+  // Ours also logs JSON lines (ms timestamps) there, for `--dump` timelines; 2.0 ignores it.
+  const env: NodeJS.ProcessEnv = { ...dirs.env, PGDATA: dirs.pgdata, PATH: `${pgBinDir()}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    PG_AUTOCTL_LOG_JSON: jsonLogOf(dirs) };
   const procs: BackgroundProcess[] = [];
   // Registered before the process's own cleanup, so it runs after it (LIFO).
   onCleanup(`kill the postmaster of ${flavor.name} ${name}`, async () => { await killPostmaster(dirs.pgdata).catch(() => undefined); });
