@@ -6,7 +6,7 @@
  * and the false-failover scenario (noise). Writes bench/results/bench.json
  * and bench/results/bench.md (a table with the ratio ours/theirs).
  *
- *   npm run bench [-- --rounds N --crash-rounds N --only ours|pgaf-2.0 --noise-ms N]
+ *   npm run bench [-- --rounds N --crash-rounds N --only ours|pgaf-2.0 --noise-ms N --noise-freeze service|host --dump]
  *
  * Run as root (clusters run as the `postgres` account), after `npm run build`.
  */
@@ -27,6 +27,7 @@ const { values: opts } = parseArgs({
     'crash-rounds': { type: 'string', default: '2' },
     only: { type: 'string' },
     'noise-ms': { type: 'string', default: '60000' },
+    'noise-freeze': { type: 'string', default: 'service' },
     out: { type: 'string', default: 'bench/results' },
     dump: { type: 'boolean', default: false },
   },
@@ -132,7 +133,8 @@ async function benchOne(flavor: Flavor, version: string): Promise<FlavorResult> 
         return gap;
       };
       const noiseMs = Number(opts['noise-ms']);
-      result.noise = await noiseScenario(monitor, primary, standby, gapOf, { durationMs: noiseMs, freezeAtMs: Math.round(noiseMs / 3), freezeMs: 2000 });
+      result.noise = await noiseScenario(monitor, primary, standby, gapOf, { durationMs: noiseMs, freezeAtMs: Math.round(noiseMs / 3), freezeMs: 2000,
+        freeze: opts['noise-freeze'] === 'host' ? 'host' : 'service' });
       log(`${flavor.name}: noise: ${result.noise.unwantedFailovers} unwanted failovers, ${result.noise.unwantedFencings} fencings, ${result.noise.unhealthyEvents} unhealthy marks, transient ${JSON.stringify(result.noise.transientStates)}`);
     }
 

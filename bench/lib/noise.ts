@@ -2,20 +2,26 @@
  * The false-failover scenario: for `durationMs`, both cores busy (one
  * busy loop per core), a checkpoint storm on the primary (bulk writes,
  * then CHECKPOINT, in a loop), and at `freezeAtMs` a freeze of the
- * monitor service (SIGSTOP of its pg_autoctl processes, Postgres not
- * included) for `freezeMs`. Nobody asks for a failover: every failover
- * (the primary changes) and every fencing (the primary's Postgres is
+ * monitor service (SIGSTOP of its pg_autoctl processes; with freeze
+ * 'host', of its Postgres too) for `freezeMs`. Nobody asks for a
+ * failover: every failover (the primary changes) and every fencing (the primary's Postgres is
  * stopped or restarted: its postmaster pid changes, or it leaves the
  * primary state) counts as unwanted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import pg from 'pg';
-import { clusterUserName, postmasterPid } from '../../test/helpers/cluster.js';
+import { clusterUserName, postmasterPid, signalPostgres } from '../../test/helpers/cluster.js';
 import { nodeRows, type Instance, type Monitor, type NodeRow } from './flavor.js';
 import { signalAutoctl } from './procs.js';
 
-export interface NoiseOptions { durationMs: number; freezeAtMs: number; freezeMs: number }
+export interface NoiseOptions {
+  durationMs: number;
+  freezeAtMs: number;
+  freezeMs: number;
+  /** 'service': the monitor's pg_autoctl processes only (the default); 'host': its Postgres too. */
+  freeze: 'service' | 'host';
+}
 
 export interface NoiseResult {
   durationMs: number;
@@ -29,6 +35,7 @@ export interface NoiseResult {
   unhealthyEvents: number;
   checkpoints: number;
   freezeMs: number;
+  freeze: 'service' | 'host';
   /** Longest time without an acknowledged write during the scenario. */
   longestWriteGapMs: number;
 }
@@ -91,6 +98,7 @@ export async function noiseScenario(monitor: Monitor, primary: Instance, standby
   const freeze = (async () => {
     await sleep(options.freezeAtMs);
     const frozen = signalAutoctl(monitor.proc.pid, 'SIGSTOP');
+    if (options.freeze === 'host') frozen.push(...(await signalPostgres(monitor.dirs.pgdata, 'SIGSTOP')));
     await sleep(options.freezeMs);
     for (const pid of frozen) {
       try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
@@ -117,6 +125,7 @@ export async function noiseScenario(monitor: Monitor, primary: Instance, standby
     unhealthyEvents: Number(unhealthy),
     checkpoints,
     freezeMs: options.freezeMs,
+    freeze: options.freeze,
     longestWriteGapMs: Math.round(gapOf(started, end)),
   };
 }
