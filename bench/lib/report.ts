@@ -6,7 +6,8 @@ export interface Report { date: string; machine: { cpus: number; loadAverage: nu
 const median = (xs: number[]): number | null => {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] ?? null;
+  // The upper median: with two rounds, the slower one.
+  return s[Math.floor(s.length / 2)] ?? null;
 };
 
 interface Row { label: string; unit: string; get: (r: FlavorResult) => number | null; goal?: (ours: number, theirs: number | null) => boolean; goalText?: string }
