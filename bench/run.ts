@@ -24,7 +24,7 @@ import { renderMarkdown } from './lib/report.js';
 const { values: opts } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
-    'crash-rounds': { type: 'string', default: '2' },
+    'crash-rounds': { type: 'string', default: '3' },
     only: { type: 'string' },
     'noise-ms': { type: 'string', default: '60000' },
     'noise-freeze': { type: 'string', default: 'service' },
