@@ -220,7 +220,9 @@ export function checkSignalTarget(identity: ProcessIdentity, expected: SignalTar
   }
   const cwd = identity.cwd ?? '/';
   const scripts = new Set(expected.entryScripts.map(canonical));
-  const isPgAutoctl = identity.argv.slice(0, 3).some((arg, index) => basename(arg) === 'pg_autoctl'
+  // The interpreter, its options (pg_autoctl's interpreter line passes some), then the script.
+  const firstWord = identity.argv.findIndex((arg, index) => index > 0 && !arg.startsWith('-'));
+  const isPgAutoctl = identity.argv.slice(0, Math.max(3, firstWord + 1)).some((arg, index) => basename(arg) === 'pg_autoctl'
     || (index > 0 && scripts.has(canonical(resolve(cwd, arg)))));
   if (!isPgAutoctl) {
     return fail(`process ${identity.pid} is not pg_autoctl (command line: ${identity.argv.slice(0, 4).join(' ')})`);

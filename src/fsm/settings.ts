@@ -35,11 +35,11 @@ export interface FsmSettings {
 }
 
 export const DEFAULT_FSM_SETTINGS: FsmSettings = {
-  nodeConsideredUnhealthyTimeoutMs: 20_000,
+  nodeConsideredUnhealthyTimeoutMs: 3_000,
   startupGracePeriodMs: 10_000,
   primaryDemoteTimeoutMs: 30_000,
   enableSyncWalLogThreshold: 16 * 1024 * 1024,
   promoteWalLogThreshold: 16 * 1024 * 1024,
-  leaseMs: 20_000,
+  leaseMs: 3_000,
   freshReportMs: 1_000,
 };

@@ -20,7 +20,7 @@ export interface HealthSettings {
 }
 
 export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
-  periodMs: 5000, timeoutMs: 5000, maxRetries: 2, retryDelayMs: 2000, enabled: true,
+  periodMs: 1000, timeoutMs: 1000, maxRetries: 1, retryDelayMs: 500, enabled: true,
 };
 
 /** A node to probe; nodeId is exact for any bigint. */

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_FSM_SETTINGS, type FsmSettings } from '../fsm/index.js';
 import { readSettings, type MonitorClient, type SettingRow } from '../monitor-api/index.js';
-import type { HealthSettings } from './health-check.js';
+import { DEFAULT_HEALTH_SETTINGS, type HealthSettings } from './health-check.js';
 
 export interface MonitorSettings {
   health: HealthSettings;
@@ -29,10 +29,10 @@ export function parseSettingsRows(rows: readonly SettingRow[]): MonitorSettings 
   };
   return {
     health: {
-      periodMs: Math.max(100, int('health_check_period', 5000)),
-      timeoutMs: Math.max(100, int('health_check_timeout', 5000)),
-      maxRetries: int('health_check_max_retries', 2),
-      retryDelayMs: int('health_check_retry_delay', 2000),
+      periodMs: Math.max(100, int('health_check_period', DEFAULT_HEALTH_SETTINGS.periodMs)),
+      timeoutMs: Math.max(100, int('health_check_timeout', DEFAULT_HEALTH_SETTINGS.timeoutMs)),
+      maxRetries: int('health_check_max_retries', DEFAULT_HEALTH_SETTINGS.maxRetries),
+      retryDelayMs: int('health_check_retry_delay', DEFAULT_HEALTH_SETTINGS.retryDelayMs),
       enabled: bool('enable_health_checks', true),
     },
     values,

@@ -57,11 +57,14 @@ describe('monitor schema upgrade', { timeout: 300_000 }, () => {
       const after = await withClient(m.port, 'pg_auto_failover', async (c) => ({
         versions: (await c.query<{ version: string }>('SELECT version FROM pgautofailover.schema_migrations ORDER BY 1')).rows.map((r) => r.version),
         setting: (await c.query<{ setting: string }>("SELECT setting FROM pgautofailover.settings WHERE name = 'pgautofailover.health_check_period'")).rows[0]?.setting,
+        lease: (await c.query<{ setting: string }>("SELECT setting FROM pgautofailover.settings WHERE name = 'pgautofailover.primary_lease_timeout'")).rows[0]?.setting,
         events: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pgautofailover.event')).rows[0]?.n ?? 0,
         comment: (await c.query<{ c: string }>("SELECT obj_description('pgautofailover'::regnamespace, 'pg_namespace') AS c")).rows[0]?.c ?? '',
       }));
       assert.deepEqual(after.versions, listMigrations().map((mig) => mig.version));
       assert.equal(after.setting, '4321', 'settings are kept');
+      // 0009 moves a setting still at its old default to the new one (docs/timings.md).
+      assert.equal(after.lease, '3000', 'the lease at its old default 20000 becomes 3000');
       assert.ok(after.events >= released.events, 'events are kept');
       assert.match(after.comment, /^pg_autoctl api [0-9a-f]{64}$/);
       // The node registered before the upgrade is kept, with its id.

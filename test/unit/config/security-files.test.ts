@@ -176,6 +176,8 @@ describe('stop and reload signal only our own pg_autoctl (#13)', () => {
     assert.deepEqual(checkSignalTarget(base, expected), { ok: true, value: true });
     assert.ok(checkSignalTarget({ ...base, argv: ['node', '/usr/bin/pg_autoctl', 'run'] }, expected).ok);
     assert.ok(checkSignalTarget({ ...base, argv: ['node', 'dist/cli/main.js', 'run'], cwd: '/opt/pgaf' }, expected).ok);
+    // Started through the interpreter line: Node.js options come before the script.
+    assert.ok(checkSignalTarget({ ...base, argv: ['node', '--optimize-for-size', '--max-semi-space-size=1', script, 'run'] }, expected).ok);
     assert.ok(checkSignalTarget({ ...base, argv: ['node', script, 'run', '--pgdata', '../../srv/node1'], envPgdata: undefined }, expected).ok);
   });
 
@@ -188,6 +190,7 @@ describe('stop and reload signal only our own pg_autoctl (#13)', () => {
     refused({ ...base, uid: me + 1 }, /belongs to uid \d+, not to this user/);
     refused({ ...base, argv: ['sleep', '600'] }, /is not pg_autoctl \(command line: sleep 600\)/);
     refused({ ...base, argv: ['node', '/tmp/evil.js'] }, /is not pg_autoctl/);
+    refused({ ...base, argv: ['node', '--optimize-for-size', '/tmp/evil.js', script] }, /is not pg_autoctl/);
     refused({ ...base, envPgdata: '/srv/node2' }, /for PGDATA "\/srv\/node2", not "\/srv\/node1"/);
     refused({ ...base, argv: ['node', script, 'run', '--pgdata=/srv/other'] }, /for PGDATA "\/srv\/other"/);
   });
