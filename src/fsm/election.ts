@@ -154,7 +154,7 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   const newer = newerTimelineHolder(nodes, top.reportedTimeline);
   if (newer !== null) {
     log(work, `Failover still in progress: ${nodeLabel(newer)} may hold timeline ${newestPossibleTimeline(newer)}, newer than `
-      + `timeline ${top.reportedTimeline} of the most advanced reported position; waiting for it to report its LSN.`);
+      + `timeline ${top.reportedTimeline} of the most advanced reported position; waiting for it to take part in the election, or for its removal.`);
     return 'none';
   }
 
