@@ -31,6 +31,10 @@
  *       seed 10 (step 382), two-writers;
  *   (e) the lease bookkeeping keeps the first grant it learns and never
  *       moves it forward: seed 10 (step 382), two-writers.
+ * Without the timeline gate of decide() (src/fsm/timelines.ts), seed 390
+ * (step 969) breaks timeline-number-reused: a node on timeline 4 promoted
+ * while an old primary and an asynchronous standby cut off on timeline 5
+ * were left out of the election (the first such seed from 1).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
