@@ -14,7 +14,8 @@
  *       included) instead of every asked node: seed 506 (step 310),
  *       two-writers;
  *   (b) a voucher does not hold its transitions (no promise gate):
- *       seed 2 (step 830), two-writers;
+ *       seed 2 (step 830), two-writers; seed 1 (step 331) since a
+ *       rebooted voucher holds its promise (model/faults.ts boot());
  *   (c) the primary vouches with a peer list older than its last grant
  *       (freshForLease ignored) and R4-R6 move a new standby to catchingup
  *       without waiting for a report of the primary: seed 599 (step 637),
