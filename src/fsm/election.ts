@@ -17,6 +17,7 @@ import { formatBytes, listNodes, nodeLabel } from './messages.js';
 import { beingDemoted, beingPromoted, conv, demotedPrimary, inPrimaryRole, mayHoldData, readyToStreamWal, writableNode } from './node-predicates.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { isPrimaryishState, type NodeState } from './states.js';
+import { newerTimelineHolder, newestPossibleTimeline } from './timelines.js';
 import { assign, group, healthy, log, reporting, setPriority, unhealthy, type Work, type WorkNode } from './work.js';
 
 export type ElectionResult = 'progress' | 'none';
@@ -146,6 +147,16 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   const top = best.node;
   log(work, `The current most advanced reported LSN is ${formatLsn(top.reportedLsn)} (timeline ${top.reportedTimeline}), `
     + `reported by ${nodeLabel(top)}.`);
+
+  // Timeline gate (timelines.ts): the promotion starts from the most
+  // advanced position, so it must be on the newest timeline any node of
+  // the group may hold, or the new timeline's number is already used.
+  const newer = newerTimelineHolder(nodes, top.reportedTimeline);
+  if (newer !== null) {
+    log(work, `Failover still in progress: ${nodeLabel(newer)} may hold timeline ${newestPossibleTimeline(newer)}, newer than `
+      + `timeline ${top.reportedTimeline} of the most advanced reported position; waiting for it to take part in the election, or for its removal.`);
+    return 'none';
+  }
 
   // Step 5: selection.
   if (p !== null && !walWithin(top, p, work.settings.promoteWalLogThreshold)) {

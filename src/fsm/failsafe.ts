@@ -20,7 +20,9 @@
  * successful node_active (both in one SQL statement), and the monitor lets
  * a new standby copy the primary only after the primary reported once
  * since that standby registered (rules R4-R6), so that every standby that
- * can reach `secondary` is on the primary's list. (This compares times of
+ * can reach `secondary` is on the primary's list; and a node without data
+ * is opened for writes as a new instance (P3, P3b) only once the lease
+ * holder reported after that node joined (work.ts). (This compares times of
  * the monitor's own clock: it must not step backwards, which NTP's slewing
  * guarantees.)
  *

@@ -11,6 +11,7 @@ import { beingPromoted, conv, failoverInProgress, failoverSource, inMaintenance,
 import { primaryRules } from './primary-rules.js';
 import type { OperatorRequest } from './snapshot.js';
 import { isWritableState } from './states.js';
+import { newerTimelineHolder, newestPossibleTimeline } from './timelines.js';
 import {
   assign, consume, findNode, group, healthy, removeRow, setNumberSyncStandbys, setPriority, type Work, type WorkNode,
 } from './work.js';
@@ -69,6 +70,8 @@ function checkFailover(work: Work, promoted: WorkNode | null): Refusal | { prima
     if (standby.candidatePriority <= 0 && promoted === null) {
       return `cannot fail over: standby ${nodeLabel(standby)} has candidate priority 0`;
     }
+    const behind = behindNewerTimeline(nodes, standby);
+    if (behind !== null) return `cannot fail over: ${behind}`;
     return { primary, standby };
   }
   if (healthyCandidates(work, primary).length === 0) {
@@ -150,6 +153,8 @@ function startMaintenance(work: Work, nodeId: number): { done: string } | { refu
     if (nodes.length === 2) {
       const standby = candidates[0];
       if (standby === undefined) return { refused: 'no standby' };
+      const behind = behindNewerTimeline(nodes, standby);
+      if (behind !== null) return { refused: `Starting maintenance on ${nodeLabel(node)} is not currently possible: ${behind}` };
       assign(work, 'M1', [[node, 'prepare_maintenance'], [standby, 'prepare_promotion']], 'for maintenance on the primary.');
     } else {
       assign(work, 'M2', [[node, 'prepare_maintenance']], 'for maintenance on the primary: a standby will be elected.');
@@ -259,4 +264,16 @@ function settingsChanged(work: Work): { done: string } | { refused: Refusal } {
     return { done: `${nodeLabel(w)} applies the new settings` };
   }
   return { done: `${nodeLabel(w)} will apply the new settings when it reaches primary` };
+}
+
+/**
+ * The timeline gate (timelines.ts) of a two-node promotion: the standby must
+ * be on the newest timeline of the group (after a failover, a standby that
+ * joined the new primary may still be on the old timeline for a moment).
+ */
+function behindNewerTimeline(nodes: readonly WorkNode[], standby: WorkNode): string | null {
+  const newer = newerTimelineHolder(nodes, standby.reportedTimeline, standby);
+  if (newer === null) return null;
+  return `standby ${nodeLabel(standby)} is on timeline ${standby.reportedTimeline}, behind timeline `
+    + `${newestPossibleTimeline(newer)} of ${nodeLabel(newer)}; wait for it to catch up`;
 }

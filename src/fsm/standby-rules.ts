@@ -9,6 +9,7 @@ import { formatBytes, nodeLabel } from './messages.js';
 import { conv, convIn, inMaintenance, inPrimaryRole } from './node-predicates.js';
 import { primaryRules } from './primary-rules.js';
 import { isWritableState } from './states.js';
+import { newerTimelineHolder, newestPossibleTimeline } from './timelines.js';
 import { assign, assignOpeningWrites, group, healthy, unhealthy, type Work, type WorkNode } from './work.js';
 
 /** Goals of an old primary that a promotion must demote first (R12, R15). */
@@ -39,7 +40,10 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
   // R2: the elected candidate fetched the WAL it missed.
   if (conv(a, 'fast_forward')) {
     const source = mostAdvancedStandby(work.all.filter((n) => !n.removed));
-    if (a.pgIsRunning && (source === null || compareWalPositions(a, source) >= 0)) {
+    const newer = newerTimelineHolder(group(work), a.reportedTimeline, a);
+    if (a.pgIsRunning && newer !== null) {
+      assign(work, 'E1', [[a, 'report_lsn']], `because ${newerTimelineText(newer, a)}: a new election starts.`);
+    } else if (a.pgIsRunning && (source === null || compareWalPositions(a, source) >= 0)) {
       assign(work, 'R2', [[a, 'prepare_promotion']], `after it fetched the missing WAL (now at ${formatLsn(a.reportedLsn)}).`);
     } else if (a.pgIsRunning && source !== null) {
       // A node more advanced than its source reported since (an old primary
@@ -90,7 +94,8 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
   // were acknowledged without any standby.
   if (conv(a, 'secondary')) {
     if (group(work).length === 2 && conv(p, 'primary') && unhealthy(work, p) && healthy(work, a)
-      && a.candidatePriority > 0 && walWithin(a, p, work.settings.promoteWalLogThreshold)) {
+      && a.candidatePriority > 0 && walWithin(a, p, work.settings.promoteWalLogThreshold)
+      && newerTimelineHolder(group(work), a.reportedTimeline, a) === null) {
       assign(work, 'R8', [[p, 'draining'], [a, 'prepare_promotion']], `after ${label} became unhealthy.`);
     }
     return;
@@ -106,6 +111,7 @@ export function standbyRules(work: Work, a: WorkNode, p: WorkNode | null): void 
   }
   // R11-R13: the candidate is ready to be promoted.
   if (conv(a, 'prepare_promotion')) {
+    if (abandonBehindNewerTimeline(work, a)) return;
     if (conv(p, 'prepare_maintenance')) {
       assign(work, 'R11', [[a, 'stop_replication']], `while ${label} goes to maintenance.`);
     } else if (isDemotionGoal(p) && !inMaintenance(p)) {
@@ -157,8 +163,26 @@ function noPrimaryRules(work: Work, a: WorkNode): void {
   if (conv(a, 'wait_maintenance')) {
     assign(work, 'R10', [[a, 'maintenance']], 'because there is no primary to wait for.');
   } else if (conv(a, 'prepare_promotion')) {
+    if (abandonBehindNewerTimeline(work, a)) return;
     assignOpeningWrites(work, 'R13', a, [[a, 'wait_primary']], 'to open it for writes: no other node is primary.');
   } else if (conv(a, 'stop_replication')) {
     assignOpeningWrites(work, 'R15b', a, [[a, 'wait_primary']], 'to open it for writes: no other node is primary.');
   }
+}
+
+function newerTimelineText(newer: WorkNode, a: WorkNode): string {
+  return `${nodeLabel(newer)} may hold timeline ${newestPossibleTimeline(newer)}, newer than timeline ${a.reportedTimeline} of ${nodeLabel(a)}`;
+}
+
+/**
+ * The timeline gate (timelines.ts) before the point of no return: a
+ * candidate that is no longer on the newest timeline of the group (a node
+ * reported a newer one since its selection) is not promoted; the election
+ * starts again, with that node in it.
+ */
+function abandonBehindNewerTimeline(work: Work, a: WorkNode): boolean {
+  const newer = newerTimelineHolder(group(work), a.reportedTimeline, a);
+  if (newer === null) return false;
+  assign(work, 'E1', [[a, 'report_lsn']], `because ${newerTimelineText(newer, a)}: a new election starts.`);
+  return true;
 }

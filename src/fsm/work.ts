@@ -6,7 +6,7 @@
  */
 import type { ConsumedRequest, Decision, FsmEvent, GoalAssignment, NodeRemoval, PriorityChange, RequestOutcome } from './decision.js';
 import { isHealthy, isReporting, isUnhealthy, type HealthContext } from './health.js';
-import { checkOpenWrites, writeFenceAt } from './lease.js';
+import { checkOpenWrites, holderReportedFenced, writeFenceAt } from './lease.js';
 import { formatDuration, goalText, nodeLabel } from './messages.js';
 import type { MonitorRuleId } from './rules.js';
 import type { FsmSettings } from './settings.js';
@@ -95,8 +95,33 @@ export function assignOpeningWrites(
         + `the write lease of ${who} may still be running.`);
       return false;
     }
+    const holder = unawareLeaseHolder(work, opener);
+    if (holder !== null) {
+      log(work, `Waiting for ${nodeLabel(holder)} to report before opening ${nodeLabel(opener)} for writes: `
+        + `its failsafe may extend its write lease without asking ${nodeLabel(opener)}, which joined after its last report.`);
+      return false;
+    }
   }
   return assign(work, rule, changes, because);
+}
+
+/**
+ * The failsafe (failsafe.ts) extends a lease past the monitor's view on
+ * the word of the nodes the holder knew at its last report. A node that
+ * holds no data yet (reported init or wait_standby) may have joined after
+ * that report: opening it for writes (a new instance) would not wait for
+ * anything the holder asks. So the holder, unless it reported fenced since
+ * its grant or its row is gone, must have reported after the opener's last
+ * goal change (which follows its registration).
+ */
+function unawareLeaseHolder(work: Work, opener: WorkNode): WorkNode | null {
+  const lease = work.lease;
+  if (lease === null || lease.nodeId === opener.nodeId) return null;
+  if (opener.reportedState !== 'init' && opener.reportedState !== 'wait_standby') return null;
+  const holder = work.all.find((n) => n.nodeId === lease.nodeId && !n.removed);
+  if (holder === undefined || holderReportedFenced(lease, holder)) return null;
+  if (holder.reportedAt !== null && holder.reportedAt > opener.goalChangedAt) return null;
+  return holder;
 }
 
 export function setPriority(work: Work, rule: MonitorRuleId, node: WorkNode, value: number, reason: string): void {

@@ -54,6 +54,26 @@ test('P3: single waits for the write lease of the removed primary', () => {
   assert.deepEqual(goals(run(group([node(2, 'secondary')], { writeLease: lease }), NOW + 15_000)), { 2: 'single' });
 });
 
+test('P3: a new node is not opened for writes while the old primary, cut off, may extend its lease without knowing it (model seed 11142)', () => {
+  // Node 1, a primary cut from the monitor, keeps its lease through the
+  // failsafe on the word of a standby since removed; node 4 registered
+  // after node 1's last report, so node 1 never asks it. The operator
+  // removes node 1 (not forced: its machine still runs).
+  const lease = { nodeId: 1, grantedAt: NOW - 25_000 };
+  const oldPrimary = node(1, 'wait_primary', 'dropped', { reportedAt: NOW - 25_000, goalChangedAt: NOW - 1_000, keeperGoalState: 'wait_primary' });
+  const newNode = node(4, 'wait_standby', 'wait_standby', { goalChangedAt: NOW - 20_000, reportedLsn: 0n });
+  const d = run(group([oldPrimary, newNode], { writeLease: lease }));
+  noChange(d);
+  assert.match(d.logs.join('\n'), /Waiting for node 1 .* to report before opening node 4 .* for writes: its failsafe may extend its write lease/);
+  // Once node 1 reported after node 4 joined, node 1 asks node 4 in its
+  // vouch rounds (no yes: no extension), and its lease is over.
+  const reported = { ...oldPrimary, reportedAt: NOW - 10_000 };
+  assert.deepEqual(goals(run(group([reported, newNode], { writeLease: lease }))), { 4: 'single' });
+  // A node with data was on the primary's list when it was told to copy it (R4-R6): no wait.
+  assert.deepEqual(goals(run(group([oldPrimary, node(4, 'secondary', 'secondary', { goalChangedAt: NOW - 20_000 })], { writeLease: lease }))),
+    { 4: 'single' });
+});
+
 test('P3b: when no node holds data any more, the first node with priority > 0 starts a new instance', () => {
   const d = run(group([node(2, 'wait_standby', 'wait_standby', { candidatePriority: 0 }), node(3, 'wait_standby'), node(4, 'init', 'wait_standby')]));
   assert.deepEqual(goals(d), { 3: 'single' });

@@ -4,7 +4,7 @@
  * node; network cuts between any two of monitor and nodes; and every
  * operator command the monitor accepts.
  */
-import { conv, groupOf, isWritableState } from '../../../../src/fsm/index.js';
+import { conv, groupOf, isWritableState, vouchPromiseEnd } from '../../../../src/fsm/index.js';
 import { stopPostgres } from './keeper.js';
 import {
   registerNode, requestFailover, requestMaintenance, requestPromotion, requestRemoval, setNumberSyncStandbys, setPriority, setQuorum, startMonitor,
@@ -41,8 +41,10 @@ function crash(world: World, node: SimNode): void {
   node.busy = null;
   node.call = null;
   forgetKeeperMemory(node);
-  // The promise file holds an end on CLOCK_MONOTONIC with the boot id: a reboot loses it.
-  node.promiseEnd = null;
+  // The promise file holds an end on CLOCK_MONOTONIC with the boot id: after
+  // the reboot the time left is unknown (src/keeper/failsafe-state.ts
+  // loadPromise), so a file left behind is held a whole lease from the boot.
+  if (node.promiseEnd !== null) node.promiseEnd = Number.POSITIVE_INFINITY;
   stopPostgres(node);
 }
 
@@ -61,9 +63,15 @@ function keeperCrash(world: World, node: SimNode): void {
   forgetKeeperMemory(node);
 }
 
+/** The machine boots again: a promise file of the previous boot is held a whole lease (and margin) from now. */
+export function boot(world: World, node: SimNode): void {
+  node.alive = true;
+  if (node.promiseEnd === Number.POSITIVE_INFINITY) node.promiseEnd = vouchPromiseEnd(world.t, world.settings.leaseMs);
+}
+
 function restart(world: World, node: SimNode): void {
   log(world, `fault: node ${node.nodeId} restarts`);
-  node.alive = true;
+  boot(world, node);
   node.keeperUp = true;
   node.frozen = false;
   node.nextLoopAt = world.t;

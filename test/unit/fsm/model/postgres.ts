@@ -110,9 +110,25 @@ export function hasQuorumStandby(world: World, primaryId: number): boolean {
   return world.monitor.nodes.some((n) => n.nodeId !== primaryId && n.goalState !== 'dropped' && n.replicationQuorum);
 }
 
-/** At a promotion: no acknowledged write is lost, and no reported candidate is ahead. */
+/**
+ * At a promotion: no acknowledged write is lost, no reported candidate is
+ * ahead, and the new timeline number is new to the group. Postgres numbers
+ * the new timeline from the local history (parent + 1), so promoting a
+ * node while another node of the group may hold that number or a higher
+ * one makes two histories with one number, and the election's (timeline,
+ * LSN) comparison unsound (docs/fsm.md).
+ */
 export function checkPromotion(world: World, node: SimNode): void {
   const pos = node.pg.pos;
+  const next = world.tls.number(pos) + 1;
+  for (const other of world.nodes) {
+    if (other === node || other.retired || !other.pg.hasData || world.tls.sysid(other.pg.pos) !== world.tls.sysid(pos)) continue;
+    if (!world.monitor.nodes.some((n) => n.nodeId === other.nodeId && n.goalState !== 'dropped')) continue;
+    if (world.tls.number(other.pg.pos) >= next) {
+      violate(world, 'timeline-number-reused', `node ${node.nodeId} promoted at ${world.tls.describe(pos)} to timeline ${next}, `
+        + `while node ${other.nodeId} of the group holds ${world.tls.describe(other.pg.pos)}`);
+    }
+  }
   const tip = world.acked.get(world.tls.sysid(pos));
   if (tip !== undefined && !world.tls.contains(tip, pos)) {
     violate(world, 'promotion-lost-acknowledged-write', `node ${node.nodeId} promoted at ${world.tls.describe(pos)} `

@@ -6,7 +6,7 @@
  * Safety invariants are checked after every step.
  */
 import { conv, groupOf, type FsmSettings } from '../../../../src/fsm/index.js';
-import { MAX_SLOTS, addNode, injectFaults, newSimNode, register } from './faults.js';
+import { MAX_SLOTS, addNode, boot, injectFaults, newSimNode, register } from './faults.js';
 import { deliverMessages } from './failsafe.js';
 import { deliverCalls, keeperStep } from './keeper.js';
 import { healthChecks, requestMaintenance, runBrain, setPriority, startMonitor } from './monitor.js';
@@ -95,7 +95,7 @@ function stopFaults(world: World): void {
   for (const row of world.links) row.fill(true);
   for (const node of world.nodes) {
     if (node.retired) continue;
-    node.alive = true;
+    if (!node.alive) boot(world, node);
     node.keeperUp = true;
     node.frozen = false;
   }
