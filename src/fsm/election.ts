@@ -7,11 +7,12 @@
  * replication is on at least one quorum standby (ANY n of them). So the
  * election only concludes when every quorum standby's final position is
  * known: a report_lsn candidate (frozen WAL), or another quorum node that
- * reported after the old primary's write lease fell (lease.ts). The node
+ * reported after the old primary's write lease fell (lease.ts), unless the
+ * old primary itself reported its frozen position as a candidate. The node
  * promoted must hold the most advanced of those positions, directly or
  * after fast_forward from a candidate.
  */
-import { writeFenceAt } from './lease.js';
+import { holderReportedFenced, writeFenceAt } from './lease.js';
 import { compareWalPositions, formatLsn, walWithin } from './lsn.js';
 import { formatBytes, listNodes, nodeLabel } from './messages.js';
 import { beingDemoted, beingPromoted, conv, demotedPrimary, inPrimaryRole, mayHoldData, readyToStreamWal, writableNode } from './node-predicates.js';
@@ -68,6 +69,9 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   const candidates: WorkNode[] = [];
   const known: Known[] = [];
   const missing: WorkNode[] = [];
+  // Quorum nodes outside the election, missing only because they may hold
+  // writes acknowledged by them alone (see `holderBound` below).
+  const outside: WorkNode[] = [];
   for (const n of nodes) {
     // An old primary converged in draining, demote_timeout (its promotion
     // abandoned: 2.x left it there for ever) or demoted joins the election.
@@ -79,7 +83,7 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
     // were acknowledged by it alone.
     if (unhealthy(work, n) && !reporting(work, n)) {
       if (conv(n, 'report_lsn') && n.pgIsRunning) known.push({ node: n, candidate: false });
-      else if (n.replicationQuorum && mayHoldData(n) && !isPrimaryishState(n.reportedState)) missing.push(n);
+      else if (n.replicationQuorum && mayHoldData(n) && !isPrimaryishState(n.reportedState)) outside.push(n);
       continue;
     }
     if (conv(n, 'report_lsn')) {
@@ -108,13 +112,22 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
     if (!n.replicationQuorum || isPrimaryishState(n.reportedState) || !mayHoldData(n)) continue;
     const reportedAfterFence = n.reportedAt !== null && n.reportedAt > fenceAt;
     if (n.reportedState === 'init' || n.reportedState === 'wait_standby') {
-      if (!reportedAfterFence) missing.push(n);
+      if (!reportedAfterFence) outside.push(n);
     } else if (reportedAfterFence && n.pgIsRunning) {
       known.push({ node: n, candidate: false });
     } else {
-      missing.push(n);
+      outside.push(n);
     }
   }
+  // The old primary itself, the lease holder, reported its frozen position
+  // as a live report_lsn candidate after it fenced itself: no standby can
+  // hold WAL it did not write, so that position bounds every write ever
+  // acknowledged, and the nodes outside the election need not be waited
+  // for (as 2.x, which never waits for them). Without that report (the old
+  // primary is dead), they still count as missing.
+  const holder = work.lease === null ? undefined : candidates.find((n) => n.nodeId === work.lease?.nodeId);
+  const holderBound = holder !== undefined && work.lease !== null && holderReportedFenced(work.lease, holder);
+  if (!holderBound) missing.push(...outside);
 
   // Step 3: gates.
   if (missing.length > 0) {

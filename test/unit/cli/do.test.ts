@@ -29,8 +29,10 @@ describe('do: registration', () => {
     const shown = new AutoctlCommand('pg_autoctl');
     registerDoCommands(shown, { PG_AUTOCTL_DEBUG: '' });
     const tree = helpTree(shown);
-    for (const line of ['  do ', '    fsm ', '      state ', '      assign ', '    pgsetup ', '      ready ', '      wait ',
-      '    service ', '      restart ', '    monitor ', '        candidate-count Get']) {
+    // 2.0's layout: a section per group, `+` before the groups.
+    for (const line of ['\n  + do  ', '\n  pg_autoctl do\n', '\n  + fsm ', '\n  + pgsetup ', '\n  + service ', '\n  + monitor ',
+      '\n  pg_autoctl do fsm\n', '\n    state ', '\n    assign ', '\n  pg_autoctl do pgsetup\n', '\n    ready ', '\n    wait ',
+      '\n  pg_autoctl do service restart\n', '\n    postgres  Restart', '\n    candidate-count  Get']) {
       assert.ok(tree.includes(line), `missing "${line}" in\n${tree}`);
     }
   });
