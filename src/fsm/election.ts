@@ -15,7 +15,7 @@
 import { holderReportedFenced, writeFenceAt } from './lease.js';
 import { compareWalPositions, formatLsn, walWithin } from './lsn.js';
 import { formatBytes, listNodes, nodeLabel } from './messages.js';
-import { beingDemoted, beingPromoted, conv, demotedPrimary, inPrimaryRole, mayHoldData, readyToStreamWal, writableNode } from './node-predicates.js';
+import { beingDemoted, beingPromoted, conv, demotedPrimary, inMaintenance, inPrimaryRole, mayHoldData, readyToStreamWal, writableNode } from './node-predicates.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { isPrimaryishState, type NodeState } from './states.js';
 import { assign, group, healthy, log, reporting, setPriority, unhealthy, type Work, type WorkNode } from './work.js';
@@ -78,6 +78,13 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
     const stoppedOldPrimary = conv(n, 'draining') || conv(n, 'demote_timeout') || conv(n, 'demoted');
     const oldPrimarySide = inPrimaryRole(n) || beingDemoted(n) || demotedPrimary(n);
     if (oldPrimarySide && !stoppedOldPrimary) continue;
+    // The old primary, the lease holder, sent to maintenance with a failover
+    // (prepare_maintenance, then maintenance with Postgres stopped): as a
+    // dead old primary, not waited for. The failover started from a primary
+    // converged in primary, so every write it acknowledged is on quorum
+    // standbys of its applied synchronous_standby_names, whose positions the
+    // rules below require.
+    if (n.nodeId === work.lease?.nodeId && inMaintenance(n)) continue;
     // Spec 02 open point: a dead quorum standby in maintenance blocks the
     // election, in 2.x as here. Kept on purpose: it may hold writes that
     // were acknowledged by it alone.

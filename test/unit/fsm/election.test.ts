@@ -85,6 +85,16 @@ test('E3: ... not when the old primary, the lease holder, reported its frozen po
   }
 });
 
+test('E3: the old primary, the lease holder, sent to maintenance with a failover is not waited for, as a dead old primary', () => {
+  const lease = { writeLease: { nodeId: 1, grantedAt: NOW - 30_000 } };
+  const inMaint = node(1, 'maintenance', 'maintenance', { ...PG_DOWN, reportedLsn: 90n * MB });
+  assert.deepEqual(goals(run(group([inMaint, candidate(2, 100), candidate(3, 100)], lease))), { 2: 'prepare_promotion' });
+  // A quorum standby in maintenance, not the holder, is still waited for.
+  const d = run(group([inMaint, candidate(2, 100), candidate(3, 100)], { writeLease: { nodeId: 4, grantedAt: NOW - 30_000 } }));
+  noChange(d);
+  assert.match(d.logs.join('\n'), /waiting for node 1/);
+});
+
 test('E3: a new node that never copied anything is ignored; one told to copy counts until it reports after the fence', () => {
   const lease = { writeLease: { nodeId: 1, grantedAt: NOW - 30_000 } };
   const fresh = node(4, 'wait_standby', 'wait_standby', { reportedLsn: 0n });
