@@ -184,10 +184,15 @@ for module in "${MODULES[@]}"; do
   cleanup_module "$module"
   current_module=""
   # nose --verbose prints "tests.<module>.<test> ... " then, after the
-  # test's own output, "ok", "FAIL" or "ERROR" at the end of a line.
+  # test's own output (which may itself end lines with such words),
+  # "ok", "FAIL" or "ERROR" at the end of a line: the last one before the
+  # next test, or before the report that follows the last test, counts.
   results=$(awk '
-    /^tests\.[A-Za-z0-9_.]+ \.\.\. / { name = $1; sub(/^[^ ]+ \.\.\. /, "") }
-    name != "" && /(^| )(ok|FAIL|ERROR)$/ { n = split($0, w, " "); print name, w[n]; name = "" }
+    function flush() { if (name != "" && status != "") print name, status; name = ""; status = "" }
+    /^tests\.[A-Za-z0-9_.]+ \.\.\. / { flush(); name = $1; sub(/^[^ ]+ \.\.\. /, "") }
+    /^(=+|-+)$/ { flush() }
+    name != "" && /(^| )(ok|FAIL|ERROR)$/ { n = split($0, w, " "); status = w[n] }
+    END { flush() }
   ' "$out")
   passed=$(grep -c ' ok$' <<<"$results")
   failed=$(grep -c ' FAIL$' <<<"$results")

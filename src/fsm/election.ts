@@ -7,14 +7,15 @@
  * replication is on at least one quorum standby (ANY n of them). So the
  * election only concludes when every quorum standby's final position is
  * known: a report_lsn candidate (frozen WAL), or another quorum node that
- * reported after the old primary's write lease fell (lease.ts). The node
+ * reported after the old primary's write lease fell (lease.ts), unless the
+ * old primary itself reported its frozen position as a candidate. The node
  * promoted must hold the most advanced of those positions, directly or
  * after fast_forward from a candidate.
  */
-import { writeFenceAt } from './lease.js';
+import { holderReportedFenced, writeFenceAt } from './lease.js';
 import { compareWalPositions, formatLsn, walWithin } from './lsn.js';
 import { formatBytes, listNodes, nodeLabel } from './messages.js';
-import { beingDemoted, beingPromoted, conv, demotedPrimary, inPrimaryRole, mayHoldData, readyToStreamWal, writableNode } from './node-predicates.js';
+import { beingDemoted, beingPromoted, conv, demotedPrimary, inMaintenance, inPrimaryRole, mayHoldData, readyToStreamWal, writableNode } from './node-predicates.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { isPrimaryishState, type NodeState } from './states.js';
 import { newerTimelineHolder, newestPossibleTimeline } from './timelines.js';
@@ -69,18 +70,28 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   const candidates: WorkNode[] = [];
   const known: Known[] = [];
   const missing: WorkNode[] = [];
+  // Quorum nodes outside the election, missing only because they may hold
+  // writes acknowledged by them alone (see `holderBound` below).
+  const outside: WorkNode[] = [];
   for (const n of nodes) {
     // An old primary converged in draining, demote_timeout (its promotion
     // abandoned: 2.x left it there for ever) or demoted joins the election.
     const stoppedOldPrimary = conv(n, 'draining') || conv(n, 'demote_timeout') || conv(n, 'demoted');
     const oldPrimarySide = inPrimaryRole(n) || beingDemoted(n) || demotedPrimary(n);
     if (oldPrimarySide && !stoppedOldPrimary) continue;
+    // The old primary, the lease holder, sent to maintenance with a failover
+    // (prepare_maintenance, then maintenance with Postgres stopped): as a
+    // dead old primary, not waited for. The failover started from a primary
+    // converged in primary, so every write it acknowledged is on quorum
+    // standbys of its applied synchronous_standby_names, whose positions the
+    // rules below require.
+    if (n.nodeId === work.lease?.nodeId && inMaintenance(n)) continue;
     // Spec 02 open point: a dead quorum standby in maintenance blocks the
     // election, in 2.x as here. Kept on purpose: it may hold writes that
     // were acknowledged by it alone.
     if (unhealthy(work, n) && !reporting(work, n)) {
       if (conv(n, 'report_lsn') && n.pgIsRunning) known.push({ node: n, candidate: false });
-      else if (n.replicationQuorum && mayHoldData(n) && !isPrimaryishState(n.reportedState)) missing.push(n);
+      else if (n.replicationQuorum && mayHoldData(n) && !isPrimaryishState(n.reportedState)) outside.push(n);
       continue;
     }
     if (conv(n, 'report_lsn')) {
@@ -109,13 +120,22 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
     if (!n.replicationQuorum || isPrimaryishState(n.reportedState) || !mayHoldData(n)) continue;
     const reportedAfterFence = n.reportedAt !== null && n.reportedAt > fenceAt;
     if (n.reportedState === 'init' || n.reportedState === 'wait_standby') {
-      if (!reportedAfterFence) missing.push(n);
+      if (!reportedAfterFence) outside.push(n);
     } else if (reportedAfterFence && n.pgIsRunning) {
       known.push({ node: n, candidate: false });
     } else {
-      missing.push(n);
+      outside.push(n);
     }
   }
+  // The old primary itself, the lease holder, reported its frozen position
+  // as a live report_lsn candidate after it fenced itself: no standby can
+  // hold WAL it did not write, so that position bounds every write ever
+  // acknowledged, and the nodes outside the election need not be waited
+  // for (as 2.x, which never waits for them). Without that report (the old
+  // primary is dead), they still count as missing.
+  const holder = work.lease === null ? undefined : candidates.find((n) => n.nodeId === work.lease?.nodeId);
+  const holderBound = holder !== undefined && work.lease !== null && holderReportedFenced(work.lease, holder);
+  if (!holderBound) missing.push(...outside);
 
   // Step 3: gates.
   if (missing.length > 0) {

@@ -53,7 +53,7 @@ export interface RunningMonitor {
   /** A crash of the monitor host: SIGKILL of pg_autoctl, then of its whole Postgres. */
   crash(): Promise<void>;
   /** `pg_autoctl run` for the monitor again (after {@link crash}). */
-  run(): BackgroundProcess;
+  run(extraArgs?: string[]): BackgroundProcess;
 }
 
 /** Monitor settings that make tests fail over in seconds (DESIGN.md decision 9). */
@@ -167,7 +167,7 @@ export interface RunningNode {
   /** Runs SQL on the node's Postgres over TCP as the cluster account (trust on loopback). */
   sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[], database?: string): Promise<T[]>;
   /** Starts `pg_autoctl run` for the node again. */
-  run(): BackgroundProcess;
+  run(extraArgs?: string[]): BackgroundProcess;
   /** SIGKILL of pg_autoctl, and of the whole postmaster process group with `postgres`. */
   kill(options?: { postgres?: boolean }): Promise<void>;
   /** `pg_autoctl` SIGTERM (a clean stop, Postgres included), waited for. */
@@ -238,8 +238,8 @@ export async function startNode(monitor: RunningMonitor, name: string, options: 
         await client.end().catch(() => undefined);
       }
     },
-    run() {
-      node.proc = start(['run', '--pgdata', pgdata]);
+    run(extraArgs = []) {
+      node.proc = start(['run', '--pgdata', pgdata, ...extraArgs]);
       return node.proc;
     },
     async kill(o = {}) {

@@ -166,6 +166,15 @@ describe('settings commands', { timeout: 400_000 }, () => {
       assert.equal((await m.sql<{ n: string }>('SELECT nodename AS n FROM pgautofailover.node WHERE nodeid = $1', [ids.get('node3')]))[0]?.n, 'node3m');
       assert.equal(ok(await m.cli(['get', 'node', 'candidate-priority', '--name', 'node3m'])), '90\n');
 
+      // --- run --name: the new name reaches the monitor and the configuration before the service starts.
+      await node3.stop();
+      const rerun = node3.run(['--name', 'node3r']);
+      await waitFor('node3 renamed node3r by run --name', async () =>
+        (await m.sql<{ n: string }>('SELECT nodename AS n FROM pgautofailover.node WHERE nodeid = $1', [ids.get('node3')]))[0]?.n === 'node3r',
+      { timeoutMs: 30_000 });
+      assert.equal(ok(await node3.cli(['config', 'get', 'pg_autoctl.name'])), 'node3r\n');
+      await waitFor('run --name to log the change', () => /Node name is now "node3r", used to be "node3m"/.test(rerun.output()), { timeoutMs: 10_000 });
+
       // --- config on the monitor.
       const monitorConfig = ok(await m.cli(['config', 'get']));
       assert.match(monitorConfig, /^\[pg_autoctl\]\nrole = monitor\nhostname = 127.0.0.1\n\n\[postgresql\]\n/);

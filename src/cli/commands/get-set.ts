@@ -300,41 +300,46 @@ async function setNumberSyncStandbys(flags: TargetFlags, ctx: CommandContext, ar
 
 interface MetadataFlags { pgdata?: string; name?: string; hostname?: string; pgport?: string }
 
-/** `set node metadata`: the keeper's name, hostname or port, on the monitor and in the config (spec 04 §7). */
-async function setNodeMetadata(flags: MetadataFlags, ctx: CommandContext): Promise<CommandResult<Record<string, unknown> | undefined>> {
-  if ((flags.name ?? '') === '' && (flags.hostname ?? '') === '' && flags.pgport === undefined) {
-    throw badArgs('Please use at least one of --name, --hostname, or --pgport');
-  }
-  const port = flags.pgport === undefined ? undefined : parsePort(flags.pgport);
-  const pgdata = resolvePgdata(ctx, flags.pgdata);
+export interface MetadataChanges { name?: string; hostname?: string; port?: number }
+
+/**
+ * Applies new metadata (name, hostname, port) of the keeper of `pgdata`:
+ * on the monitor first (with the node's credential: update_node_metadata
+ * acts for one node), then in the configuration file. With
+ * `onlyWhenChanged`, values equal to the configuration's change nothing.
+ * Used by `set node metadata` and by `run --name|--hostname|--pgport`.
+ */
+export async function applyNodeMetadata(ctx: CommandContext, pgdata: string, changes: MetadataChanges, onlyWhenChanged = false): Promise<{ before: KeeperConfig; after: KeeperConfig; changed: boolean }> {
   const paths = pathsOf(ctx, pgdata);
   const before = await readKeeperConfigFile(paths.config);
   if (before.pg_autoctl.monitor === '' || before.pg_autoctl.monitor === 'PG_AUTOCTL_DISABLED') {
     throw new AutoctlError('BAD_CONFIG', 'This node has disabled monitor');
   }
-  const state = await readKeeperState(paths.state);
   const after: KeeperConfig = {
     ...before,
     pg_autoctl: {
       ...before.pg_autoctl,
-      ...(flags.name ? { name: flags.name } : {}),
-      ...(flags.hostname ? { hostname: flags.hostname } : {}),
+      ...(changes.name ? { name: changes.name } : {}),
+      ...(changes.hostname ? { hostname: changes.hostname } : {}),
     },
-    postgresql: { ...before.postgresql, ...(port === undefined ? {} : { port }) },
+    postgresql: { ...before.postgresql, ...(changes.port === undefined ? {} : { port: changes.port }) },
   };
+  const changed = after.pg_autoctl.name !== before.pg_autoctl.name || after.pg_autoctl.hostname !== before.pg_autoctl.hostname
+    || after.postgresql.port !== before.postgresql.port;
+  if (!changed && onlyWhenChanged) return { before, after, changed };
+  const state = await readKeeperState(paths.state);
   const target = await resolveMonitor(ctx, { pgdata });
-  // update_node_metadata acts for one node: only with that node's credential.
   const token = await readNodeTokenIfExists(paths.token);
   await withMonitor(ctx, target, async (client) => {
     try {
       if (token !== undefined) await presentNodeToken(client, token);
       await updateNodeMetadata(client, state.currentNodeId, {
-        ...(flags.name ? { name: flags.name } : {}),
-        ...(flags.hostname ? { host: flags.hostname } : {}),
-        ...(port === undefined ? {} : { port }),
+        ...(changes.name ? { name: changes.name } : {}),
+        ...(changes.hostname ? { host: changes.hostname } : {}),
+        ...(changes.port === undefined ? {} : { port: changes.port }),
       });
     } catch (error) {
-      throw setFailed('metadata', [flags.name, flags.hostname, port].filter((v) => v !== undefined).join(', '), error);
+      throw setFailed('metadata', [changes.name, changes.hostname, changes.port].filter((v) => v !== undefined).join(', '), error);
     }
   });
   const logChange = (what: string, now: string | number, was: string | number): void => {
@@ -344,6 +349,22 @@ async function setNodeMetadata(flags: MetadataFlags, ctx: CommandContext): Promi
   logChange('Node hostname', after.pg_autoctl.hostname, before.pg_autoctl.hostname);
   logChange('Node port', after.postgresql.port, before.postgresql.port);
   await writeConfigFile(paths.config, after);
+  return { before, after, changed };
+}
+
+/** `set node metadata`: the keeper's name, hostname or port, on the monitor and in the config (spec 04 §7). */
+async function setNodeMetadata(flags: MetadataFlags, ctx: CommandContext): Promise<CommandResult<Record<string, unknown> | undefined>> {
+  if ((flags.name ?? '') === '' && (flags.hostname ?? '') === '' && flags.pgport === undefined) {
+    throw badArgs('Please use at least one of --name, --hostname, or --pgport');
+  }
+  const port = flags.pgport === undefined ? undefined : parsePort(flags.pgport);
+  const pgdata = resolvePgdata(ctx, flags.pgdata);
+  const paths = pathsOf(ctx, pgdata);
+  const { after } = await applyNodeMetadata(ctx, pgdata, {
+    ...(flags.name ? { name: flags.name } : {}),
+    ...(flags.hostname ? { hostname: flags.hostname } : {}),
+    ...(port === undefined ? {} : { port }),
+  });
   const service = await checkPidFile(paths.pid);
   if (service.status === 'running') {
     try {

@@ -3,12 +3,14 @@
  */
 import type { Command } from 'commander';
 import { AutoctlError, badArgs } from '../../common/errors.js';
-import { checkPidFile, checkSignalTarget, readProcessIdentity, type AutoctlPaths } from '../../config/index.js';
+import { checkPidFile, checkSignalTarget, isKeeperConfig, readProcessIdentity, type AutoctlPaths } from '../../config/index.js';
 import { postgresStatus } from '../../postgres/index.js';
 import { data, defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { statusRendering, type ServiceStatus } from '../render/service.js';
 import { loadConfig, pathsOf, resolvePgdata } from '../target.js';
+import { parsePort } from '../options/values.js';
+import { applyNodeMetadata } from './get-set.js';
 import { runNode } from './run-node.js';
 
 interface PgdataFlags { pgdata?: string }
@@ -100,9 +102,25 @@ async function statusHandler(flags: PgdataFlags, ctx: CommandContext): Promise<C
   return ready ? data(report) : data(report, 'PGCTL');
 }
 
-async function runHandler(flags: PgdataFlags, ctx: CommandContext): Promise<CommandResult<void>> {
+interface RunFlags extends PgdataFlags { name?: string; hostname?: string; pgport?: string }
+
+/**
+ * Keeper: --name, --hostname and --pgport override the configuration; when
+ * they change it, the monitor's metadata is updated and the file written
+ * before the service starts (spec 04 §10.1; a monitor refusal exits 6).
+ */
+async function runHandler(flags: RunFlags, ctx: CommandContext): Promise<CommandResult<void>> {
+  const port = flags.pgport === undefined ? undefined : parsePort(flags.pgport);
   const pgdata = resolvePgdata(ctx, flags.pgdata);
-  await loadConfig(ctx, pgdata);
+  const { config } = await loadConfig(ctx, pgdata);
+  const overrides = (flags.name ?? '') !== '' || (flags.hostname ?? '') !== '' || port !== undefined;
+  if (overrides && isKeeperConfig(config)) {
+    await applyNodeMetadata(ctx, pgdata, {
+      ...(flags.name ? { name: flags.name } : {}),
+      ...(flags.hostname ? { hostname: flags.hostname } : {}),
+      ...(port === undefined ? {} : { port }),
+    }, true);
+  }
   return serviceEnded(await runNode(ctx, pgdata));
 }
 
@@ -110,7 +128,13 @@ const withPgdata = (cmd: Command): Command => cmd.option('--pgdata <dir>', 'path
 
 export function registerRunCommand(program: Command): void {
   defineCommand(program, {
-    name: 'run', description: 'Run the pg_autoctl service (monitor or keeper)', options: withPgdata, run: runHandler,
+    name: 'run',
+    description: 'Run the pg_autoctl service (monitor or keeper)',
+    options: (cmd) => withPgdata(cmd)
+      .option('--name <name>', 'pg_auto_failover node name')
+      .option('--hostname <hostname>', 'hostname used to connect from other nodes')
+      .option('--pgport <port>', 'PostgreSQL\'s port number'),
+    run: runHandler,
   });
 }
 

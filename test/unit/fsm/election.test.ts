@@ -69,6 +69,32 @@ test('E3: a quorum standby in maintenance may hold acknowledged writes: missing 
   assert.match(ahead.logs.join('\n'), /node 4 .* holds the most advanced WAL but cannot serve it/);
 });
 
+test('E3: ... not when the old primary, the lease holder, reported its frozen position as a live candidate: it bounds every acknowledged write', () => {
+  const lease = { writeLease: { nodeId: 1, grantedAt: NOW - 30_000 } };
+  const stoppedMaint = node(2, 'maintenance', 'maintenance', { ...PG_DOWN, reportedLsn: 95n * MB, reportedAt: NOW - 10_500 });
+  const deadMaint = node(2, 'maintenance', 'maintenance', { ...DEAD, reportedLsn: 95n * MB });
+  const holder = candidate(1, 100, { candidatePriority: -1 });
+  for (const maint of [stoppedMaint, deadMaint]) {
+    assert.deepEqual(goals(run(group([holder, maint, candidate(3, 100)], lease))), { 3: 'prepare_promotion' });
+    // The holder dead: its position is not final, node 2 is waited for.
+    const dead = run(group([candidate(1, 100, { ...DEAD, candidatePriority: -1 }), maint, candidate(3, 100)], lease));
+    noChange(dead);
+    assert.match(dead.logs.join('\n'), /waiting for node 2/);
+    // Another candidate than the holder does not bound anything.
+    noChange(run(group([oldPrimary, maint, candidate(3, 100)], lease)));
+  }
+});
+
+test('E3: the old primary, the lease holder, sent to maintenance with a failover is not waited for, as a dead old primary', () => {
+  const lease = { writeLease: { nodeId: 1, grantedAt: NOW - 30_000 } };
+  const inMaint = node(1, 'maintenance', 'maintenance', { ...PG_DOWN, reportedLsn: 90n * MB });
+  assert.deepEqual(goals(run(group([inMaint, candidate(2, 100), candidate(3, 100)], lease))), { 2: 'prepare_promotion' });
+  // A quorum standby in maintenance, not the holder, is still waited for.
+  const d = run(group([inMaint, candidate(2, 100), candidate(3, 100)], { writeLease: { nodeId: 4, grantedAt: NOW - 30_000 } }));
+  noChange(d);
+  assert.match(d.logs.join('\n'), /waiting for node 1/);
+});
+
 test('E3: a new node that never copied anything is ignored; one told to copy counts until it reports after the fence', () => {
   const lease = { writeLease: { nodeId: 1, grantedAt: NOW - 30_000 } };
   const fresh = node(4, 'wait_standby', 'wait_standby', { reportedLsn: 0n });
