@@ -22,7 +22,7 @@ import {
   type RunningMonitor, type RunningNode,
 } from '../test/helpers/cluster.js';
 import pg from 'pg';
-import { crashTree } from './lib/processes.js';
+import { crashHost } from './lib/procs.js';
 import {
   originalStates, startOriginalMonitor, startOriginalNode, waitForOriginalStates,
   type OriginalInstance, type OriginalMonitor,
@@ -87,7 +87,7 @@ async function bringUpOurs(): Promise<Side> {
     monitorPort: monitor.port,
     primary: { port: node1.port, pgdata: node1.dirs.pgdata },
     standby: { port: node2.port, pgdata: node2.dirs.pgdata },
-    crashMonitor: () => crashTree(monitor.proc, monitor.dirs.pgdata),
+    crashMonitor: () => crashHost(monitor.proc, monitor.dirs.pgdata),
     restartMonitor: () => { monitor.run(); },
     monitorSql: (text, params) => monitor.sql(text, params),
     states: () => monitor.sql('SELECT nodename, reportedstate::text, goalstate::text FROM pgautofailover.node ORDER BY nodeid'),

@@ -8,7 +8,7 @@
 import pg from 'pg';
 import { freePort, onCleanup, run, startBackground, waitFor, type BackgroundProcess, type CommandResult } from '../../test/helpers/fixture.js';
 import { clusterUserName, killPostmaster, nodeDirs, type NodeDirs } from '../../test/helpers/cluster.js';
-import { crashTree } from './processes.js';
+import { crashHost } from './procs.js';
 
 export const ORIGINAL_PG_AUTOCTL = '/usr/bin/pg_autoctl';
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -62,7 +62,7 @@ function instance(name: string, port: number, dirs: NodeDirs, createArgs: string
       }
     },
     async crash() {
-      await crashTree(self.proc, dirs.pgdata);
+      await crashHost(self.proc, dirs.pgdata);
     },
     run() {
       self.proc = start(['run', '--pgdata', dirs.pgdata]);

@@ -214,9 +214,15 @@ async function getNumberSyncStandbys(flags: TargetFlags, ctx: CommandContext): P
 // ---------------------------------------------------------------------------
 // set
 
-async function setCandidatePriority(flags: NodeFlags, ctx: CommandContext, args: readonly string[]): Promise<CommandResult<ValueData>> {
-  const text = oneValue(args);
-  const priority = parseCandidatePriorityValue(text);
+/**
+ * `set node candidate-priority|replication-quorum`: checks the node, then
+ * applies the value through `apply` and waits for the group to go through
+ * apply_settings (changeAndWait).
+ */
+async function setNodeProperty<V extends number | boolean>(
+  flags: NodeFlags, ctx: CommandContext, key: 'candidate-priority' | 'replication-quorum', value: V,
+  apply: (client: pg.Client, formation: string, name: string, value: V) => Promise<unknown>,
+): Promise<CommandResult<ValueData>> {
   const target = await resolveMonitor(ctx, flags);
   const formation = formationOf(target, flags);
   const name = nodeNameOf(target, flags);
@@ -224,44 +230,27 @@ async function setCandidatePriority(flags: NodeFlags, ctx: CommandContext, args:
   try {
     const node = await getNode(client, { formation, name });
     if (node === undefined) {
-      throw new AutoctlError('MONITOR', `Failed to set "candidate-priority" to "${priority}": node "${name}" is not registered in formation "${formation}"`);
+      throw new AutoctlError('MONITOR', `Failed to set "${key}" to "${value}": node "${name}" is not registered in formation "${formation}"`);
     }
     await changeAndWait(ctx, client, { formation, groupId: node.groupId }, async () => {
       try {
-        await setNodeCandidatePriority(client, formation, name, priority);
+        await apply(client, formation, name, value);
       } catch (error) {
-        throw setFailed('candidate-priority', String(priority), error);
+        throw setFailed(key, String(value), error);
       }
     });
   } finally {
     await client.end().catch(() => undefined);
   }
-  return data({ text: String(priority), json: { 'candidate-priority': priority } });
+  return data({ text: String(value), json: { [key]: value } });
 }
 
-async function setReplicationQuorum(flags: NodeFlags, ctx: CommandContext, args: readonly string[]): Promise<CommandResult<ValueData>> {
-  const text = oneValue(args);
-  const quorum = parseReplicationQuorumValue(text);
-  const target = await resolveMonitor(ctx, flags);
-  const formation = formationOf(target, flags);
-  const name = nodeNameOf(target, flags);
-  const client = await connectMonitor(ctx, target);
-  try {
-    const node = await getNode(client, { formation, name });
-    if (node === undefined) {
-      throw new AutoctlError('MONITOR', `Failed to set "replication-quorum" to "${quorum}": node "${name}" is not registered in formation "${formation}"`);
-    }
-    await changeAndWait(ctx, client, { formation, groupId: node.groupId }, async () => {
-      try {
-        await setNodeReplicationQuorum(client, formation, name, quorum);
-      } catch (error) {
-        throw setFailed('replication-quorum', String(quorum), error);
-      }
-    });
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  return data({ text: String(quorum), json: { 'replication-quorum': quorum } });
+function setCandidatePriority(flags: NodeFlags, ctx: CommandContext, args: readonly string[]): Promise<CommandResult<ValueData>> {
+  return setNodeProperty(flags, ctx, 'candidate-priority', parseCandidatePriorityValue(oneValue(args)), setNodeCandidatePriority);
+}
+
+function setReplicationQuorum(flags: NodeFlags, ctx: CommandContext, args: readonly string[]): Promise<CommandResult<ValueData>> {
+  return setNodeProperty(flags, ctx, 'replication-quorum', parseReplicationQuorumValue(oneValue(args)), setNodeReplicationQuorum);
 }
 
 async function setNumberSyncStandbys(flags: TargetFlags, ctx: CommandContext, args: readonly string[]): Promise<CommandResult<ValueData>> {
