@@ -218,7 +218,10 @@ export function formatUri(info: ConnInfo): string {
   text += info.hosts.map((h) => `${encodeHost(h.host)}${h.port === undefined ? '' : `:${h.port}`}`).join(',');
   if (info.dbname !== undefined) text += `/${encodeURIComponent(info.dbname)}`;
   if (info.params.length > 0) {
-    text += `?${info.params.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}`;
+    // A slash is legal in a query (RFC 3986 §3.4): file paths stay readable,
+    // as libpq and 2.0 write them (sslrootcert=/etc/ssl/ca.crt).
+    const value = (v: string): string => encodeURIComponent(v).replace(/%2F/g, '/');
+    text += `?${info.params.map(([k, v]) => `${encodeURIComponent(k)}=${value(v)}`).join('&')}`;
   }
   return text;
 }

@@ -47,7 +47,7 @@ describe('monitorUriWithSsl', () => {
     const verify = monitorUriWithSsl('postgres://autoctl_node@mon:5432/pg_auto_failover', {
       ...base, sslmode: 'verify-full', ca_file: '/etc/ssl/ca.crt', crl_file: '/etc/ssl/ca.crl',
     });
-    assert.equal(verify, 'postgres://autoctl_node@mon:5432/pg_auto_failover?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Fca.crt&sslcrl=%2Fetc%2Fssl%2Fca.crl');
+    assert.equal(verify, 'postgres://autoctl_node@mon:5432/pg_auto_failover?sslmode=verify-full&sslrootcert=/etc/ssl/ca.crt&sslcrl=/etc/ssl/ca.crl');
     assert.equal(monitorUriWithSsl(verify, { ...base, active: 0, sslmode: 'prefer' }), 'postgres://autoctl_node@mon:5432/pg_auto_failover?sslmode=prefer');
   });
 });
