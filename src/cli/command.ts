@@ -14,6 +14,10 @@
  *    `create ... --run`). Failures throw AutoctlError with a stable code
  *    (src/common/errors.ts). A handler never writes to stdout, never sets
  *    process.exitCode, never exits; logging through ctx.log (stderr) is fine.
+ *    The one exception is `ctx.progress` (text mode only): live lines of a
+ *    command that follows a change as it happens (the notification table
+ *    of `perform --wait`); its data then says so, and its text rendering
+ *    prints nothing more.
  * 2. In src/cli/render/<group>.ts write a `Rendering<N>`: `text(n)` for the
  *    human output, and `json(n)` returning the value printed with --json
  *    (omit `json` when the command has no JSON form). Pure functions.

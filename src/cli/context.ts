@@ -12,6 +12,12 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   cwd: string;
   json: boolean;
+  /**
+   * Live progress on stdout, for commands that follow a change as it
+   * happens (the notification table of `perform --wait`, as 2.0 prints it
+   * row by row). Only in text mode: with --json the result alone is printed.
+   */
+  progress?: (text: string) => void;
 }
 
 export interface CommonOptions { verbose?: number; quiet?: boolean; json?: boolean }
@@ -33,5 +39,6 @@ export function contextFor(cmd: Command): CommandContext {
     env,
     cwd: process.cwd(),
     json: Boolean(opts.json),
+    ...(opts.json ? {} : { progress: (text: string) => { process.stdout.write(text); } }),
   };
 }

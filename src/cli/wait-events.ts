@@ -16,7 +16,9 @@ import {
 } from '../monitor-api/index.js';
 import type { CommandContext } from './context.js';
 import { connectMonitor, type MonitorTarget } from './monitor-target.js';
-import { widthsFor, type NotificationRow, type NotificationWidths } from './render/operations.js';
+import {
+  renderNotificationHeader, renderNotificationRow, widthsFor, type NotificationRow, type NotificationWidths,
+} from './render/operations.js';
 
 /** The widths 2.0 falls back to when it cannot list the group's nodes. */
 export const FALLBACK_WIDTHS: NotificationWidths = { name: 25, node: 5, hostPort: 25 };
@@ -111,6 +113,8 @@ export async function notificationWidths(ctx: CommandContext, client: pg.ClientB
 export interface WaitOptions {
   formation: string;
   groupId: number;
+  /** Column widths: with a progress channel (text mode), the table is printed as the rows arrive. */
+  widths?: NotificationWidths;
   /** Milliseconds; 0 waits without a time limit. */
   timeoutMs: number;
   /** The awaited notification. As 2.0, the first notification received never ends the wait. */
@@ -120,6 +124,8 @@ export interface WaitOptions {
 
 export interface WaitOutcome {
   rows: NotificationRow[];
+  /** The header and rows were printed live through ctx.progress. */
+  streamed: boolean;
   /** The awaited notification arrived. */
   reached: boolean;
   /** Why the wait ended without it. */
@@ -131,14 +137,18 @@ export async function waitForNotifications(ctx: CommandContext, watch: Pick<Stat
   const now = options.now ?? (() => new Date());
   const rows: NotificationRow[] = [];
   const start = performance.now();
+  const { widths } = options;
+  const live = ctx.progress !== undefined && widths !== undefined ? ctx.progress : undefined;
+  const streamed = live !== undefined;
+  if (live && widths) live(renderNotificationHeader(widths));
   let first = true;
   for (;;) {
     const left = options.timeoutMs > 0 ? options.timeoutMs - (performance.now() - start) : 60_000;
-    if (left <= 0) return { rows, reached: false, failure: 'timeout' };
+    if (left <= 0) return { rows, streamed, reached: false, failure: 'timeout' };
     const n = await watch.next(left);
-    if (n === 'closed') return { rows, reached: false, failure: 'closed' };
+    if (n === 'closed') return { rows, streamed, reached: false, failure: 'closed' };
     if (n === 'timeout') {
-      if (options.timeoutMs > 0) return { rows, reached: false, failure: 'timeout' };
+      if (options.timeoutMs > 0) return { rows, streamed, reached: false, failure: 'timeout' };
       continue;
     }
     if (n.formation !== options.formation || n.groupId !== options.groupId) continue;
@@ -147,10 +157,11 @@ export async function waitForNotifications(ctx: CommandContext, watch: Pick<Stat
       reportedState: n.reportedState, goalState: n.goalState,
     };
     rows.push(row);
+    if (live && widths) live(renderNotificationRow(widths, row));
     ctx.log.debug(`${row.time} ${row.name} (${row.nodeId}) ${row.host}:${row.port} ${row.reportedState} -> ${row.goalState}`);
     const isFirst = first;
     first = false;
-    if (!isFirst && options.done(n)) return { rows, reached: true };
+    if (!isFirst && options.done(n)) return { rows, streamed, reached: true };
   }
 }
 

@@ -70,7 +70,7 @@ async function followNode(ctx: CommandContext, watch: StateWatch, keeper: LocalK
   ctx.log.info(`Listening monitor notifications about state changes in formation "${formation}" and group ${groupId}`);
   ctx.log.info('Following table displays times when notifications are received');
   const outcome = await waitForNotifications(ctx, watch, {
-    formation, groupId, timeoutMs: MAINTENANCE_WAIT_MS,
+    formation, groupId, widths, timeoutMs: MAINTENANCE_WAIT_MS,
     done: (n) => n.nodeId === nodeId && n.reportedState === n.goalState && states.includes(n.goalState),
   });
   let reached = outcome.reached;
@@ -83,7 +83,7 @@ async function followNode(ctx: CommandContext, watch: StateWatch, keeper: LocalK
     }
   }
   if (outcome.failure !== undefined && !reached) ctx.log.error('Failed to receive monitor\'s notifications');
-  return { formation, groupId, widths, rows: outcome.rows, reached, node };
+  return { formation, groupId, widths, rows: outcome.rows, streamed: outcome.streamed, reached, node };
 }
 
 async function enableMaintenance(flags: MaintenanceFlags, ctx: CommandContext): Promise<CommandResult<WaitReport | undefined>> {

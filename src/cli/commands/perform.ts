@@ -107,7 +107,7 @@ async function followUntilPrimary(ctx: CommandContext, watch: StateWatch, format
   ctx.log.info(`Listening monitor notifications about state changes in formation "${formation}" and group ${groupId}`);
   ctx.log.info('Following table displays times when notifications are received');
   const outcome = await waitForNotifications(ctx, watch, {
-    formation, groupId, timeoutMs: Math.max(0, waitSeconds) * 1000, done: (n) => isPrimaryNotification(n) && isNewPrimary(n),
+    formation, groupId, widths, timeoutMs: Math.max(0, waitSeconds) * 1000, done: (n) => isPrimaryNotification(n) && isNewPrimary(n),
   });
   let primary: NodeRef | null = null;
   let reached = outcome.reached;
@@ -116,7 +116,7 @@ async function followUntilPrimary(ctx: CommandContext, watch: StateWatch, format
     // The notification may have been missed (e.g. sent before a slow LISTEN); the monitor decides.
     if (!reached && primary !== null && outcome.rows.length > 0) reached = true;
   }
-  return { formation, groupId, widths, rows: outcome.rows, reached, primary };
+  return { formation, groupId, widths, rows: outcome.rows, streamed: outcome.streamed, reached, primary };
 }
 
 function failedWait(ctx: CommandContext, report: WaitReport): CommandResult<WaitReport> {

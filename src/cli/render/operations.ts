@@ -44,18 +44,24 @@ function line(widths: NotificationWidths, cells: readonly [string, string, strin
     current.padStart(STATE_WIDTH), assigned.padStart(STATE_WIDTH)].join(' | ');
 }
 
+/** The header and separator lines of the notification table. */
+export function renderNotificationHeader(w: NotificationWidths): string {
+  return `${line(w, ['Time', 'Name', 'Node', 'Host:Port', 'Current State', 'Assigned State'])}\n`
+    + `${[8, w.name, w.node, w.hostPort, STATE_WIDTH, STATE_WIDTH].map((n) => '-'.repeat(n)).join('-+-')}\n`;
+}
+
+/** One line of the notification table. */
+export function renderNotificationRow(w: NotificationWidths, r: NotificationRow): string {
+  return `${line(w, [r.time, r.name, String(r.nodeId), `${r.host}:${r.port}`, r.reportedState, r.goalState])}\n`;
+}
+
 /** The header, separator and one line per notification (no empty line after it, as 2.0). */
 export function renderNotificationTable(widths: NotificationWidths, rows: readonly NotificationRow[]): string {
   const all = widthsFor(rows);
   const w: NotificationWidths = {
     name: Math.max(widths.name, all.name), node: Math.max(widths.node, all.node), hostPort: Math.max(widths.hostPort, all.hostPort),
   };
-  const out = [
-    line(w, ['Time', 'Name', 'Node', 'Host:Port', 'Current State', 'Assigned State']),
-    [8, w.name, w.node, w.hostPort, STATE_WIDTH, STATE_WIDTH].map((n) => '-'.repeat(n)).join('-+-'),
-    ...rows.map((r) => line(w, [r.time, r.name, String(r.nodeId), `${r.host}:${r.port}`, r.reportedState, r.goalState])),
-  ];
-  return `${out.join('\n')}\n`;
+  return renderNotificationHeader(w) + rows.map((r) => renderNotificationRow(w, r)).join('');
 }
 
 /** A node as the outcome of an operation names it. */
@@ -71,6 +77,8 @@ export interface WaitReport {
   reached: boolean;
   /** The group's primary once the wait ended (perform commands), when known. */
   primary?: NodeRef | null;
+  /** The table was printed row by row while waiting (ctx.progress): the text rendering has nothing left to print. */
+  streamed?: boolean;
   /** The node the command is about (maintenance, promotion), with its states once the wait ended. */
   node?: (NodeRef & { reportedState: ReplicationState; goalState: ReplicationState }) | null;
 }
@@ -80,7 +88,7 @@ function nodeJson(n: NodeRef): Record<string, unknown> {
 }
 
 export const waitRendering: Rendering<WaitReport> = {
-  text: (report) => renderNotificationTable(report.widths, report.rows),
+  text: (report) => (report.streamed ? '' : renderNotificationTable(report.widths, report.rows)),
   json: (report) => {
     const out: Record<string, unknown> = {
       formation: report.formation,

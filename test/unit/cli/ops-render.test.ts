@@ -117,6 +117,23 @@ describe('waiting on notifications', () => {
     assert.equal(outcome.reached, true);
   });
 
+  it('prints the table row by row through the progress channel, as 2.0, and then nothing more', async () => {
+    let printed = '';
+    const live = { ...ctx, progress: (text: string) => { printed += text; } };
+    const widths = { name: 5, node: 5, hostPort: 14 };
+    const outcome = await waitForNotifications(live, source([note(1, 'primary', 'draining'), note(2, 'primary', 'primary')]),
+      { formation: 'default', groupId: 0, timeoutMs: 1000, done: isPrimary, now: at, widths });
+    assert.equal(outcome.streamed, true);
+    assert.equal(printed, renderNotificationTable(widths, outcome.rows));
+    const report = { formation: 'default', groupId: 0, widths, rows: outcome.rows, streamed: true, reached: true };
+    assert.equal(waitRendering.text(report), '');
+    assert.equal(waitRendering.text({ ...report, streamed: false }), printed);
+    // --json (no progress channel): nothing printed while waiting.
+    const quiet = await waitForNotifications(ctx, source([note(1, 'primary', 'draining'), note(2, 'primary', 'primary')]),
+      { formation: 'default', groupId: 0, timeoutMs: 1000, done: isPrimary, now: at, widths });
+    assert.equal(quiet.streamed, false);
+  });
+
   it('prints the time of reception as HH:MM:SS', () => {
     assert.equal(clockTime(new Date(2026, 0, 1, 7, 8, 9)), '07:08:09');
   });
