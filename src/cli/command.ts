@@ -77,6 +77,11 @@ export interface CommandSpec<F, D> {
   run: Handler<F, D>;
   /** Required when the handler returns data to print; an undefined `data` prints nothing. */
   render?: Rendering<Exclude<D, undefined>>;
+  /**
+   * Data printed as text even with --json (as 2.0 prints a single value of
+   * `config get|set` or a path of `show file`).
+   */
+  textOnly?: (data: D) => boolean;
 }
 
 /** A finished command: its result and what to print on stdout. */
@@ -115,7 +120,8 @@ export function defineCommand<F, D>(parent: Command, spec: CommandSpec<F, D>): C
     const self = params[params.length - 1] as Command;
     const ctx = contextFor(self);
     const result = await spec.run(self.opts() as F, ctx, self.processedArgs as string[]);
-    complete(self, result, spec.render, ctx.json);
+    const textOnly = result.kind === 'data' && spec.textOnly !== undefined && spec.textOnly(result.data);
+    complete(self, result, spec.render, ctx.json && !textOnly);
   });
   return cmd;
 }

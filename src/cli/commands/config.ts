@@ -15,32 +15,14 @@ import { hasMonitorSchema } from '../../monitor-api/index.js';
 import {
   connectLocal, localConninfo, pgCtlVersion, postgresStatus, readControlData,
 } from '../../postgres/index.js';
-import { complete, type CommandResult, type CommandSpec } from '../command.js';
-import { contextFor, type CommandContext } from '../context.js';
+import { defineCommand, type CommandResult } from '../command.js';
+import type { CommandContext } from '../context.js';
 import { connectMonitor, resolveMonitor } from '../monitor-target.js';
 import {
   configCheckRendering, configGetRendering, isTextOnly, type ConfigCheckData, type ConfigGetData,
 } from '../render/config.js';
-import { group, withCommonOptions } from '../tree.js';
+import { group } from '../tree.js';
 import { loadConfig, resolvePgdata } from '../target.js';
-
-/**
- * defineCommand (../command.ts) for commands whose data is sometimes
- * printed as text even with --json: a single value of `config get|set`, a
- * path of `show file`, as 2.0 prints them ({@link isTextOnly}).
- */
-export function defineTextAwareCommand<F, D>(parent: Command, spec: CommandSpec<F, D>): Command {
-  const cmd = withCommonOptions(parent.command(spec.name).description(spec.description), spec.json ?? false);
-  (spec.options ?? ((c: Command) => c))(cmd);
-  cmd.action(async (...params: unknown[]) => {
-    const self = params[params.length - 1] as Command;
-    const ctx = contextFor(self);
-    const result = await spec.run(self.opts() as F, ctx, self.processedArgs as string[]);
-    const textOnly = result.kind === 'data' && isTextOnly(result.data);
-    complete(self, result, spec.render, ctx.json && !textOnly);
-  });
-  return cmd;
-}
 
 interface PgdataFlags { pgdata?: string }
 
@@ -211,7 +193,8 @@ const withPgdata = (cmd: Command): Command => cmd.option('--pgdata <dir>', 'path
 
 export function registerConfigCommands(program: Command): void {
   const config = group(program, 'config', 'Manages the pg_autoctl configuration');
-  defineTextAwareCommand(config, {
+  defineCommand(config, {
+    textOnly: isTextOnly,
     name: 'check',
     description: 'Check pg_autoctl configuration',
     json: true,
@@ -219,7 +202,8 @@ export function registerConfigCommands(program: Command): void {
     run: configCheck,
     render: configCheckRendering,
   });
-  defineTextAwareCommand(config, {
+  defineCommand(config, {
+    textOnly: isTextOnly,
     name: 'get',
     description: 'Get the value of a given pg_autoctl configuration variable',
     json: true,
@@ -227,7 +211,8 @@ export function registerConfigCommands(program: Command): void {
     run: configGet,
     render: configGetRendering,
   });
-  defineTextAwareCommand(config, {
+  defineCommand(config, {
+    textOnly: isTextOnly,
     name: 'set',
     description: 'Set the value of a given pg_autoctl configuration variable',
     json: true,

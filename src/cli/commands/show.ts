@@ -28,12 +28,12 @@ import {
 import { group } from '../tree.js';
 import { watchDashboard } from './watch.js';
 import { loadConfig, resolvePgdata } from '../target.js';
-import { defineTextAwareCommand } from './config.js';
 import { formationSettingsOf, monitorMessage } from './get-set.js';
 import {
   fileContents, fileListRendering, fileShownRendering, keeperStateJson, pidFileJson, renderKeeperStateText, systemdRendering,
   type FileList, type FileShown, type SystemdUnit,
 } from '../render/files.js';
+import { isTextOnly } from '../render/config.js';
 import { settingsRendering, standbyNamesRendering, type StandbyNamesData } from '../render/settings.js';
 
 interface ShowFlags { pgdata?: string; monitor?: string; formation?: string; group?: string }
@@ -348,7 +348,8 @@ export function registerShowCommands(program: Command): void {
     run: showStandbyNames,
     render: standbyNamesRendering,
   });
-  defineTextAwareCommand(show, {
+  defineCommand(show, {
+    textOnly: isTextOnly,
     name: 'file',
     description: 'List pg_autoctl internal files (config, state, pid)',
     json: true,

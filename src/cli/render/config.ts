@@ -8,7 +8,7 @@ import type { Rendering } from '../command.js';
 /**
  * Data printed as text even with --json (2.0 prints a single value of
  * `config get|set` and a path of `show file` as is): see
- * defineTextAwareCommand in ../commands/config.ts.
+ * the `textOnly` of their command spec (../command.ts).
  */
 export interface TextOnly { readonly textOnly: true }
 
