@@ -10,7 +10,7 @@ import {
   isMonitorConfig, readKeeperState, type KeeperConfig, type KeeperState,
 } from '../../config/index.js';
 import {
-  getNode, isRetryableMonitorError, startMaintenance, stopMaintenance, type ReplicationState,
+  getNode, isRetryableMonitorError, startMaintenance, stopMaintenance, type NodeId, type ReplicationState,
 } from '../../monitor-api/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
@@ -86,6 +86,18 @@ async function followNode(ctx: CommandContext, watch: StateWatch, keeper: LocalK
   return { formation, groupId, widths, rows: outcome.rows, streamed: outcome.streamed, reached, node };
 }
 
+/** start_maintenance / stop_maintenance with retries; 2.0's errors when it fails or the node is unknown. */
+async function askMonitor(ctx: CommandContext, watch: StateWatch, nodeId: NodeId, verb: 'enable' | 'disable',
+  call: (client: StateWatch['client'], nodeId: NodeId) => Promise<boolean>): Promise<void> {
+  let known: boolean;
+  try {
+    known = await withRetries(ctx, `${verb} maintenance of node ${nodeId}`, () => call(watch.client, nodeId));
+  } catch (error) {
+    throw monitorFailure(ctx, error, `Failed to ${verb} maintenance of node ${nodeId} on the monitor, see above for details`);
+  }
+  if (!known) throw new AutoctlError('MONITOR', `Failed to ${verb} maintenance of node ${nodeId} on the monitor: the monitor has no node with id ${nodeId}`);
+}
+
 async function enableMaintenance(flags: MaintenanceFlags, ctx: CommandContext): Promise<CommandResult<WaitReport | undefined>> {
   const keeper = await localKeeper(ctx, flags, 'enable maintenance');
   const nodeId = keeper.state.currentNodeId;
@@ -95,13 +107,7 @@ async function enableMaintenance(flags: MaintenanceFlags, ctx: CommandContext): 
   }
   const watch = await watchStates(ctx, keeper.target);
   try {
-    let known: boolean;
-    try {
-      known = await withRetries(ctx, `enable maintenance of node ${nodeId}`, () => startMaintenance(watch.client, nodeId));
-    } catch (error) {
-      throw monitorFailure(ctx, error, `Failed to enable maintenance of node ${nodeId} on the monitor, see above for details`);
-    }
-    if (!known) throw new AutoctlError('MONITOR', `Failed to enable maintenance of node ${nodeId} on the monitor: the monitor has no node with id ${nodeId}`);
+    await askMonitor(ctx, watch, nodeId, 'enable', startMaintenance);
     if (keeper.state.currentRole === 'maintenance') {
       ctx.log.info('This node is already in the "maintenance" state.');
       return data(undefined);
@@ -122,13 +128,7 @@ async function disableMaintenance(flags: MaintenanceFlags, ctx: CommandContext):
   const nodeId = keeper.state.currentNodeId;
   const watch = await watchStates(ctx, keeper.target);
   try {
-    let known: boolean;
-    try {
-      known = await withRetries(ctx, `disable maintenance of node ${nodeId}`, () => stopMaintenance(watch.client, nodeId));
-    } catch (error) {
-      throw monitorFailure(ctx, error, `Failed to disable maintenance of node ${nodeId} on the monitor, see above for details`);
-    }
-    if (!known) throw new AutoctlError('MONITOR', `Failed to disable maintenance of node ${nodeId} on the monitor: the monitor has no node with id ${nodeId}`);
+    await askMonitor(ctx, watch, nodeId, 'disable', stopMaintenance);
     const report = await followNode(ctx, watch, keeper, ['secondary', 'primary']);
     if (!report.reached) {
       ctx.log.error('Failed to wait until a node reached the secondary or primary state');
