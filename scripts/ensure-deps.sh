@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what pg_autoctl's demo and tests need on a Debian machine with
 # Node.js 20: the PostgreSQL server and client, openssl, iproute2 and
-# nftables (partition tests), the `postgres` account, and the npm packages.
+# nftables (partition tests), the real components the integration tests
+# plug into (HAProxy, Prometheus and promtool, pgbouncer, Chromium), the
+# `postgres` account, and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need[*]} (run this script as root to install them)" >&2

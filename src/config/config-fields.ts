@@ -69,7 +69,7 @@ function checker(schema: z.ZodType): (value: unknown) => string | undefined {
 }
 
 /** A free-form string; `valid` (with `expected` for the message) restricts non-empty values. */
-export function stringField(options: FieldOptions & { default?: string; valid?: (v: string) => boolean; expected?: string }): FieldSpec<string> {
+export function stringField(options: FieldOptions & { default?: string; valid?: (v: string) => boolean; expected?: string; omitWhen?: string }): FieldSpec<string> {
   const { valid, expected } = options;
   const line = z.string({ error: 'expected a string' }).regex(/^[^\r\n]*$/, { error: 'must be a single line' });
   const schema = valid === undefined
@@ -81,6 +81,7 @@ export function stringField(options: FieldOptions & { default?: string; valid?: 
     required: options.required ?? false,
     change: options.change,
     check: checker(schema),
+    ...(options.omitWhen === undefined ? {} : { omitWhen: options.omitWhen }),
   };
 }
 

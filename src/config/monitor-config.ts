@@ -42,6 +42,13 @@ export const MONITOR_SCHEMA = {
     cert_file: path('reload'),
     key_file: path('reload'),
   },
+  // Not in pg_auto_failover 2.0: the monitor service's HTTP listener
+  // (metrics, status page). 0 turns it off; it binds to `http.listen`,
+  // loopback unless the operator asks for more.
+  http: {
+    port: intField({ default: 0, min: 0, max: 65535, change: 'offline', omitWhen: 0 }),
+    listen: stringField({ default: '127.0.0.1', change: 'offline', omitWhen: '127.0.0.1' }),
+  },
 } satisfies ConfigSchema;
 
 export type MonitorConfig = ConfigOf<typeof MONITOR_SCHEMA>;

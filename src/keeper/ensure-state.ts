@@ -9,7 +9,7 @@ import { isMonitorDisabled } from '../config/index.js';
 import { isWritableState, type NodeState } from '../fsm/states.js';
 import { killPostgresNow } from './fence.js';
 import { ensurePgRunning, ensurePgStopped, maintainSlots } from './pg-ops.js';
-import { currentState, saveState, type KeeperRuntime } from './runtime.js';
+import { currentState, notify, saveState, type KeeperRuntime } from './runtime.js';
 
 /** Restart bookkeeping for the pg_is_running grace of a primary (spec 05 §12.3). */
 export interface RestartTracker {
@@ -48,6 +48,7 @@ export function enforceLease(rt: KeeperRuntime): boolean {
     rt.log.error(end === null
       ? `This node is "${current}" without a write lease from the monitor: PostgreSQL has been stopped to fence it`
       : `The write lease of this node ran out ${Math.round(performance.now() - end)} ms ago without a successful node_active call: PostgreSQL has been stopped to fence it`);
+    notify(rt, 'fenced', { reason: end === null ? 'no write lease' : 'write lease ran out' });
   }
   // A stopped Postgres needs no fence; the state only tells the monitor once it is unreachable.
   if (isWritableState(current) && (killed !== null || rt.monitorUnreachable)) {

@@ -34,7 +34,7 @@ import type { FailsafePeer } from '../monitor-api/index.js';
 import { walReceiverStatus } from '../postgres/sql.js';
 import { SIGNATURE_HEADER, VOUCH_PATH, checkAnswer, sign, verify, questionSchema, type VouchAnswer, type VouchQuestion } from './failsafe-messages.js';
 import { failsafeFiles, storeMaterial, storePromise, type FailsafeMaterial, type FailsafeState } from './failsafe-state.js';
-import { jsonReply, type HttpListener, type HttpReply, type HttpRequest } from './http-listener.js';
+import { jsonReply, type HttpListener, type HttpReply, type HttpRequest } from '../common/http-listener.js';
 import { storeLeaseEnd } from './lease-file.js';
 import { assignedState, currentState, type KeeperRuntime } from './runtime.js';
 

@@ -18,7 +18,7 @@ import { endOutage, noteMaterial, promiseHoldMs, publishHttpPort } from './fails
 import { syncReplicationHba } from './hba-sync.js';
 import { storeLeaseEnd } from './lease-file.js';
 import { gatherFacts, type PgReport } from './local-pg.js';
-import { currentState, onMonitor, saveState, type KeeperRuntime } from './runtime.js';
+import { currentState, notify, onMonitor, saveState, type KeeperRuntime } from './runtime.js';
 import { planTransition, runAction } from './transitions.js';
 
 export interface LoopOptions {
@@ -189,7 +189,9 @@ async function checkIdentity(rt: KeeperRuntime, facts: PgReport): Promise<boolea
 /** node_active; a writable goal renews the write lease from the call's send time. */
 async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tracker: RestartTracker): Promise<NodeAssignment> {
   const sentAt = performance.now();
-  const answer = await onMonitor(rt, 'node_active', (c) => nodeActiveWithPeers(c, {
+  let answer: Awaited<ReturnType<typeof nodeActiveWithPeers>>;
+  try {
+    answer = await onMonitor(rt, 'node_active', (c) => nodeActiveWithPeers(c, {
     formation: rt.config.pg_autoctl.formation,
     nodeId: rt.state.currentNodeId,
     groupId: rt.state.currentGroup,
@@ -200,7 +202,12 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     syncState: facts.syncState,
     knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
   }));
+  } catch (error) {
+    notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });
+    throw error;
+  }
   const assignment = answer.assignment;
+  notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: true, goal: assignment.goalState });
   if (isWritableState(assignment.goalState)) rt.lease.grant(sentAt);
   noteMaterial(rt, answer);
   // An answer that arrives after the lease it grants has ended renews nothing.
@@ -277,9 +284,12 @@ async function transition(rt: KeeperRuntime, memory: LoopMemory, current: NodeSt
   if (!skipEnsureBefore(current, goal)) await ensureCurrentState(rt, memory.tracker);
   rt.log.info(`FSM transition from "${current}" to "${goal}": ${plan.comment}`);
   rt.transitionGoal = goal;
+  const startedAt = performance.now();
+  notify(rt, 'transition-start', { from: current, to: goal });
   try {
     await withHeartbeat(rt, current, memory.tracker, () => runAction(rt, plan.action, goal));
   } catch (error) {
+    notify(rt, 'transition-end', { from: current, to: goal, ms: performance.now() - startedAt, ok: false, error: messageOf(error) });
     rt.log.error(`Failed to transition to state "${goal}", retrying... ${messageOf(error)}`);
     if (error instanceof AutoctlError && error.hint) rt.log.info(`HINT: ${error.hint}`);
     noteFailure(memory, `the transition from "${current}" to "${goal}"`, error);
@@ -290,6 +300,7 @@ async function transition(rt: KeeperRuntime, memory: LoopMemory, current: NodeSt
   memory.failing = null;
   await saveState(rt, { currentRole: goal, assignedRole: goal });
   rt.log.info(`Transition complete: current state is now "${goal}"`);
+  notify(rt, 'transition-end', { from: current, to: goal, ms: performance.now() - startedAt, ok: true });
   return true;
 }
 

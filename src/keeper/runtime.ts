@@ -12,6 +12,7 @@ import { renderKeeperState, writeKeeperState, type AutoctlPaths, type KeeperConf
 import { isNodeState, type NodeState } from '../fsm/states.js';
 import type { NodeAddress } from '../monitor-api/index.js';
 import type { PgBinaries } from '../postgres/index.js';
+import { emitKeeperEvent, type KeeperEventMap, type KeeperEvents } from './events.js';
 import type { WriteLease } from './lease.js';
 import type { FailsafeState } from './failsafe-state.js';
 import type { LocalPg, PgReport } from './local-pg.js';
@@ -54,6 +55,13 @@ export interface KeeperRuntime {
   failsafe: FailsafeState;
   /** Port the keeper's HTTP listener listens on, null when it is off or failed to start. */
   httpPort: number | null;
+  /** What metrics and hooks watch (events.ts). */
+  readonly events: KeeperEvents;
+}
+
+/** Tells the watchers (metrics, hooks); a watcher that throws is logged and never breaks the caller. */
+export function notify<K extends keyof KeeperEventMap>(rt: KeeperRuntime, name: K, ...args: KeeperEventMap[K]): void {
+  emitKeeperEvent(rt.events, (error) => rt.log.warn(`A watcher of the keeper's "${name}" event failed: ${error instanceof Error ? error.message : String(error)}`), name, ...args);
 }
 
 export function currentState(rt: KeeperRuntime): NodeState {

@@ -18,7 +18,11 @@ import { classifyPgData, findPgBinaries, parseConnInfo, readStandbySettingsFile 
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
 import { registerFailsafeRoutes, runFailsafeLoop } from './failsafe.js';
 import { restoreFailsafe } from './failsafe-state.js';
-import { HttpListener } from './http-listener.js';
+import { HttpListener } from '../common/http-listener.js';
+import { createKeeperEvents } from './events.js';
+import { registerHealthRoutes } from './health-routes.js';
+import { watchKeeperHooks } from './hooks.js';
+import { registerKeeperMetrics } from './metrics.js';
 import { LeaseGuard } from './lease-guard.js';
 import { WriteLease } from './lease.js';
 import { maxStoredLeaseMs, readLeaseFile } from './lease-file.js';
@@ -26,7 +30,7 @@ import { localPg, NOT_RUNNING } from './local-pg.js';
 import { runKeeperLoop } from './loop.js';
 import { MonitorLink } from './monitor-link.js';
 import { hasStandbySignalFile, writeNodeSettings, writeStandbyFor } from './pg-ops.js';
-import { currentState, onMonitor, type KeeperRuntime } from './runtime.js';
+import { currentState, notify, onMonitor, type KeeperRuntime } from './runtime.js';
 
 export interface KeeperServiceOptions {
   paths: AutoctlPaths;
@@ -54,6 +58,7 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
     async run(ctx: ServiceContext): Promise<void> {
       const rt = await buildRuntime(options, ctx);
       runtime = rt;
+      const unwatchHooks = watchKeeperHooks(rt);
       // Also with a disabled monitor: `enable monitor` turns it on again
       // on reload, and then the failsafe and the guard are needed at once.
       const http = await startHttpListener(rt);
@@ -68,10 +73,17 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
       }, LEASE_CHECK_MS);
       const failsafeStop = new AbortController();
       const failsafe = runFailsafeLoop(rt, failsafeStop.signal);
+      let stopReason = 'the service stopped';
       try {
+        notify(rt, 'started');
         await startUp(rt);
         await runKeeperLoop(rt, { untilInitDone, leaseFile: rt.leaseFile }, restartTracker());
+      } catch (error) {
+        stopReason = messageOf(error);
+        throw error;
       } finally {
+        notify(rt, 'stopping', { reason: stopReason });
+        unwatchHooks();
         failsafeStop.abort();
         await failsafe;
         clearInterval(timer);
@@ -149,6 +161,7 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     leaseFile,
     failsafe: restoreFailsafe(leaseFile),
     httpPort: null,
+    events: createKeeperEvents(),
   };
   holder.rt = rt;
   credentials.set(rt, credential);
@@ -177,6 +190,8 @@ async function startHttpListener(rt: KeeperRuntime): Promise<HttpListener | null
   }
   const listener = new HttpListener(rt.log);
   registerFailsafeRoutes(rt, listener);
+  registerHealthRoutes(rt, listener);
+  registerKeeperMetrics(rt, listener);
   const host = httpListenHost(rt.config.postgresql.listen_addresses);
   try {
     await listener.listen(port, host);

@@ -28,6 +28,8 @@ export interface CreateMonitorOptions {
   pgctl?: string | undefined;
   hostname: string;
   listen: string;
+  /** The service's HTTP listener (metrics, status page); 0 = off, undefined = keep what the config has. */
+  httpPort?: number | undefined;
   authMethod: string | null;
   skipHba: boolean;
   ssl: { active: boolean; createCertificates: boolean; sslMode: SslMode; caFile: string; crlFile: string; serverCert: string; serverKey: string };
@@ -120,6 +122,7 @@ export async function createMonitor(options: CreateMonitorOptions, log: Logger, 
         cert_file: options.ssl.createCertificates ? `${pgdata}/server.crt` : options.ssl.serverCert,
         key_file: options.ssl.createCertificates ? `${pgdata}/server.key` : options.ssl.serverKey,
       },
+      http: { ...config.http, port: options.httpPort ?? config.http.port },
     };
     await writeConfigFile(paths.config, config);
 

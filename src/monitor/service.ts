@@ -22,6 +22,7 @@ import { connectClient } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
 import { createBrain, type Brain } from './brain.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
+import { startMonitorHttp } from './http-routes.js';
 import { DecideHints, groupKey, logRateLimiter, sanitizeLogMessage, type GroupRef } from './notifications.js';
 import { applyMigrations } from './schema.js';
 import { readMonitorSettings, type MonitorSettings } from './settings.js';
@@ -211,17 +212,22 @@ export function monitorService(options: MonitorServiceOptions): Service {
     name: 'listener',
     async run(ctx: ServiceContext): Promise<void> {
       let failures = 0;
-      while (!ctx.signal.aborted) {
-        try {
-          await monitorSession(options, ctx, () => { failures = 0; });
-          return;
-        } catch (error) {
-          if (ctx.signal.aborted) return;
-          if (!isConnectionLoss(error)) throw error;
-          if (failures === 0) ctx.log.warn(`Lost the connection to the monitor database, reconnecting: ${messageOf(error)}`);
-          failures += 1;
-          await sleep(Math.min(1000, 100 * 2 ** Math.min(failures - 1, 4)), ctx.signal);
+      const http = await startMonitorHttp({ config: options.config, log: ctx.log, env: options.env, signal: ctx.signal });
+      try {
+        while (!ctx.signal.aborted) {
+          try {
+            await monitorSession(options, ctx, () => { failures = 0; });
+            return;
+          } catch (error) {
+            if (ctx.signal.aborted) return;
+            if (!isConnectionLoss(error)) throw error;
+            if (failures === 0) ctx.log.warn(`Lost the connection to the monitor database, reconnecting: ${messageOf(error)}`);
+            failures += 1;
+            await sleep(Math.min(1000, 100 * 2 ** Math.min(failures - 1, 4)), ctx.signal);
+          }
         }
+      } finally {
+        await http?.close();
       }
     },
   };

@@ -17,7 +17,7 @@ import { runSupervisor } from '../../supervisor/supervisor.js';
 import { done, serviceEnded, type CommandResult, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { resolveAuth } from '../options/auth.js';
-import { defaultPort, sslInput, withSslOptions } from '../options/create-node.js';
+import { defaultPort, parseHttpPort, sslInput, withSslOptions } from '../options/create-node.js';
 import { resolveSslOptions, type SslOptionsInput } from '../options/ssl.js';
 import { parsePgBool } from '../options/values.js';
 import { resolvePgdata } from '../target.js';
@@ -65,15 +65,6 @@ function parseReplicationQuorum(value: string | undefined): boolean {
   } catch {
     throw badArgs('--replication-quorum argument is not valid. Valid values are "true" or "false".');
   }
-}
-
-function parseHttpPort(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || n > 65535) {
-    throw badArgs(`--http-port argument "${value}" is not valid: expected a TCP port from 1 to 65535, or 0 for no HTTP listener`);
-  }
-  return n;
 }
 
 function parseMonitorUri(value: string | undefined): string {

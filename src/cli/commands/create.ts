@@ -9,7 +9,7 @@ import { createFormation, type FormationKind } from '../../monitor-api/index.js'
 import { defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { resolveAuth } from '../options/auth.js';
-import { defaultPort, sslInput, withSslOptions } from '../options/create-node.js';
+import { defaultPort, parseHttpPort, sslInput, withSslOptions } from '../options/create-node.js';
 import { resolveSslOptions, type SslOptionsInput } from '../options/ssl.js';
 import { group } from '../tree.js';
 import { resolvePgdata } from '../target.js';
@@ -27,6 +27,7 @@ interface CreateMonitorFlags extends SslOptionsInput {
   listen?: string;
   auth?: string;
   skipPgHba?: boolean;
+  httpPort?: string;
   run?: boolean;
 }
 
@@ -49,8 +50,9 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
   }
   if (hostname === '') throw badArgs('--hostname must not be empty');
 
+  const httpPort = parseHttpPort(flags.httpPort);
   const created = await createMonitor({
-    pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*',
+    pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort,
     authMethod: auth.method, skipHba: auth.skipHba, ssl, env: ctx.env, cwd: ctx.cwd,
   }, ctx.log, Boolean(flags.run));
   return flags.run ? serviceEnded(await runNode(ctx, created.paths.pgdata)) : done();
@@ -107,6 +109,7 @@ export function registerCreateCommands(program: Command): void {
       .option('--listen <addr>', 'PostgreSQL\'s listen_addresses')
       .option('--auth <method>', 'authentication method for connections from data nodes')
       .option('--skip-pg-hba', 'skip editing pg_hba.conf rules')
+      .option('--http-port <port>', 'port of the service\'s HTTP listener (metrics, status page; 0: off)')
       .option('--run', 'create node then run pg_autoctl service')),
     run: createMonitorHandler,
   });

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import type { SslOptionsInput } from './ssl.js';
+import { badArgs } from '../../common/errors.js';
 import { parsePgBool, parsePort } from './values.js';
 
 /** Adds the SSL options shared by create monitor, create postgres and enable ssl. */
@@ -47,4 +48,14 @@ export function defaultPort(ctx: CommandContext, given: string | undefined): num
     ctx.log.warn(`Failed to parse PGPORT value "${env}", using 5432`);
     return 5432;
   }
+}
+
+/** `--http-port` of create monitor|postgres: a TCP port, or 0 for no HTTP listener; undefined when not given. */
+export function parseHttpPort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n > 65535) {
+    throw badArgs(`--http-port argument "${value}" is not valid: expected a TCP port from 1 to 65535, or 0 for no HTTP listener`);
+  }
+  return n;
 }

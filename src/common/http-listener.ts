@@ -1,7 +1,8 @@
 /**
- * The keeper's HTTP listener (`create postgres --http-port`, config
- * `http.port`): the keeper-to-keeper channel of the failsafe, and the
- * place later routes (load balancers, metrics) plug into.
+ * A small HTTP listener with a route table, used by the keeper
+ * (`create postgres --http-port`, config `http.port`: the failsafe's
+ * keeper-to-keeper channel, load-balancer health checks, metrics) and by
+ * the monitor service (`create monitor --http-port`: metrics, status page).
  *
  * Hostile clients get clean 4xx answers and cannot hold the keeper: small
  * bodies only (413 beyond), unknown routes 404, other methods 405 with
@@ -136,7 +137,7 @@ export class HttpListener {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://keeper.invalid');
+    const url = new URL(req.url ?? '/', 'http://listener.invalid');
     const method = (req.method ?? '').toUpperCase();
     const route = this.routes.get(url.pathname);
     const head = method === 'HEAD';
