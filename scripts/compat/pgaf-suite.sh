@@ -187,10 +187,12 @@ for module in "${MODULES[@]}"; do
   # test's own output (which may itself end lines with such words),
   # "ok", "FAIL" or "ERROR" at the end of a line: the last one before the
   # next test, or before the report that follows the last test, counts.
+  # The report starts with a rule of 70 "=" or "-" (openssl, run by some
+  # tests, prints short "-----" lines that are no such rule).
   results=$(awk '
     function flush() { if (name != "" && status != "") print name, status; name = ""; status = "" }
     /^tests\.[A-Za-z0-9_.]+ \.\.\. / { flush(); name = $1; sub(/^[^ ]+ \.\.\. /, "") }
-    /^(=+|-+)$/ { flush() }
+    /^(=+|-+)$/ && length($0) >= 60 { flush() }
     name != "" && /(^| )(ok|FAIL|ERROR)$/ { n = split($0, w, " "); status = w[n] }
     END { flush() }
   ' "$out")

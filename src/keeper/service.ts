@@ -225,13 +225,15 @@ async function startUp(rt: KeeperRuntime): Promise<void> {
     }
   }
   if (classifyPgData(rt.config.postgresql.pgdata) === 'postgres' && !['init', 'wait_standby'].includes(currentState(rt))) {
+    let changed = false;
     try {
       // Also primary_conninfo: `enable ssl` may have changed the SSL settings while pg_autoctl was stopped.
-      writeNodeSettings(rt);
-      followWithNewSsl(rt);
+      changed = writeNodeSettings(rt);
+      changed = followWithNewSsl(rt) || changed;
     } catch (error) {
       rt.log.warn(`Failed to write the Postgres settings: ${messageOf(error)}`);
     }
+    if (changed && currentState(rt) === 'maintenance') await applySettingsInMaintenance(rt);
   }
   rt.log.info(`pg_autoctl service is running, current state is "${currentState(rt)}"`);
 }
@@ -339,6 +341,33 @@ export function standbySetting(text: string, name: string): string | undefined {
  * CA, CRL), same upstream and slot. True when the file changed (a reload
  * is enough: Postgres 13 and later restart the WAL receiver).
  */
+/**
+ * A node in maintenance is in the operator's hands: the keeper neither
+ * starts nor stops its Postgres. One exception, as 2.0: when settings
+ * changed while pg_autoctl was stopped (`enable ssl` offline), they are
+ * applied at start: a reload when Postgres runs, a start when it does not.
+ * Only a node set up as a standby (standby.signal) is started, so a
+ * maintenance node never comes back as a second primary.
+ */
+async function applySettingsInMaintenance(rt: KeeperRuntime): Promise<void> {
+  if (rt.local.runningPid() !== null) {
+    rt.log.info('Settings changed while pg_autoctl was stopped: reloading Postgres (this node is in maintenance)');
+    rt.postgres.reload();
+    return;
+  }
+  if (!hasStandbySignalFile(rt)) return;
+  rt.log.info('Settings changed while pg_autoctl was stopped: starting Postgres as a standby to apply them (this node is in maintenance)');
+  rt.postgres.setExpected('running');
+  try {
+    await rt.postgres.ensure();
+  } catch (error) {
+    rt.log.warn(`Failed to start Postgres: ${messageOf(error)}`);
+  } finally {
+    // Back in the operator's hands.
+    rt.postgres.setExpected('unknown');
+  }
+}
+
 function followWithNewSsl(rt: KeeperRuntime): boolean {
   if (!hasStandbySignalFile(rt)) return false;
   const text = readStandbySettingsFile(rt.config.postgresql.pgdata);
