@@ -98,8 +98,14 @@ export async function initPrimary(rt: KeeperRuntime): Promise<void> {
   await maintainSlots(rt, { advance: false });
 }
 
-/** `pg_ctl promote` when in recovery, wait until out of it, CHECKPOINT, forget the standby setup. */
-async function promoteLocal(rt: KeeperRuntime): Promise<void> {
+/**
+ * `pg_ctl promote` when in recovery, wait until out of it, CHECKPOINT
+ * (unless the caller takes it later), forget the standby setup. The
+ * checkpoint writes the new timeline into pg_control, which pg_rewind of
+ * the old primary reads: it must come before this node reports the state
+ * that lets the old primary rejoin, not before writes open (docs/timings.md).
+ */
+async function promoteLocal(rt: KeeperRuntime, options: { checkpoint: boolean } = { checkpoint: true }): Promise<void> {
   const inRecovery = await rt.local.withClient((client) => isInRecovery(client));
   if (inRecovery) {
     await pgCtlPromote(rt.bin, rt.config.postgresql.pgdata, { env: rt.env, log: rt.log });
@@ -111,7 +117,7 @@ async function promoteLocal(rt: KeeperRuntime): Promise<void> {
     }
     rt.log.info('PostgreSQL has been promoted');
   }
-  await rt.local.withClient((client) => checkpoint(client));
+  if (options.checkpoint) await rt.local.withClient((client) => checkpoint(client));
   clearStandbySetup(rt);
 }
 
@@ -233,8 +239,9 @@ async function allowWrites(rt: KeeperRuntime): Promise<void> {
 export async function actionPromote(rt: KeeperRuntime): Promise<void> {
   await ensurePgRunning(rt);
   requireWriteLease(rt, 'promoting PostgreSQL');
-  await promoteLocal(rt);
+  await promoteLocal(rt, { checkpoint: false });
   await allowWrites(rt);
+  await rt.local.withClient((client) => checkpoint(client));
   await actionDisableReplication(rt);
 }
 
@@ -250,17 +257,22 @@ export async function actionPromoteReadOnly(rt: KeeperRuntime): Promise<void> {
       await setDefaultTransactionReadOnly(client, true);
     }
   });
-  await promoteLocal(rt);
+  await promoteLocal(rt, { checkpoint: false });
   await disableSyncRep(rt);
 }
 
-/** open_writes: with the lease held, read-write again; HBA refreshed for every other node. */
+/**
+ * open_writes: with the lease held, read-write again; then the
+ * post-promotion CHECKPOINT (promote_read_only left it for here, so that
+ * writes open sooner) and HBA refreshed for every other node.
+ */
 export async function actionOpenWrites(rt: KeeperRuntime): Promise<void> {
   await ensurePgRunning(rt);
   requireWriteLease(rt, 'opening writes');
-  if (await rt.local.withClient((client) => isInRecovery(client))) await promoteLocal(rt);
+  if (await rt.local.withClient((client) => isInRecovery(client))) await promoteLocal(rt, { checkpoint: false });
   await disableSyncRep(rt);
   await allowWrites(rt);
+  await rt.local.withClient((client) => checkpoint(client));
   await syncReplicationHba(rt, { force: true });
 }
 
