@@ -7,11 +7,12 @@
  * replication is on at least one quorum standby (ANY n of them). So the
  * election only concludes when every quorum standby's final position is
  * known: a report_lsn candidate (frozen WAL), or another quorum node that
- * reported after the old primary's write lease fell (lease.ts). The node
+ * reported after the old primary's write lease fell (lease.ts), unless the
+ * old primary itself reported its frozen position as a candidate. The node
  * promoted must hold the most advanced of those positions, directly or
  * after fast_forward from a candidate.
  */
-import { writeFenceAt } from './lease.js';
+import { holderReportedFenced, writeFenceAt } from './lease.js';
 import { compareWalPositions, formatLsn, walWithin } from './lsn.js';
 import { formatBytes, listNodes, nodeLabel } from './messages.js';
 import { beingDemoted, beingPromoted, conv, demotedPrimary, inMaintenance, inPrimaryRole, mayHoldData, readyToStreamWal, writableNode } from './node-predicates.js';
@@ -69,8 +70,8 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
   const candidates: WorkNode[] = [];
   const known: Known[] = [];
   const missing: WorkNode[] = [];
-  // Quorum nodes outside the election: missing, as they may hold writes
-  // acknowledged by them alone.
+  // Quorum nodes outside the election, missing only because they may hold
+  // writes acknowledged by them alone (see `holderBound` below).
   const outside: WorkNode[] = [];
   for (const n of nodes) {
     // An old primary converged in draining, demote_timeout (its promotion
@@ -126,11 +127,19 @@ export function election(work: Work, a: WorkNode, p: WorkNode | null): ElectionR
       outside.push(n);
     }
   }
-  // Not waived when the old primary reported its frozen position as a
-  // live candidate (2.x never waits for these nodes): the model checker
-  // found a promotion that lost an acknowledged write that way (seed 2031
-  // at 4M steps), so a quorum node outside the election stays missing.
-  missing.push(...outside);
+  // The old primary itself, the lease holder, reported its frozen position
+  // as a live report_lsn candidate after it fenced itself: no standby can
+  // hold WAL it did not write, so that position bounds every write ever
+  // acknowledged, and the nodes outside the election need not be waited
+  // for (as 2.x, which never waits for them). Without that report (the old
+  // primary is dead), they still count as missing. This rests on the lease
+  // record naming the last writer: the grant of a removed node is kept by
+  // the store (group_state, migration 0010), so a restarted monitor cannot
+  // take an older holder for it (the model checker's seeds 2031 and 203918
+  // lost a write that way before).
+  const holder = work.lease === null ? undefined : candidates.find((n) => n.nodeId === work.lease?.nodeId);
+  const holderBound = holder !== undefined && work.lease !== null && holderReportedFenced(work.lease, holder);
+  if (!holderBound) missing.push(...outside);
 
   // Step 3: gates.
   if (missing.length > 0) {

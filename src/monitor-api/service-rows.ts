@@ -58,6 +58,12 @@ export interface FormationDecisionRow {
   monitorAgeMs: number;
 }
 
+/** The lease grant kept for a group from a removed node (migration 0010). */
+export interface RemovedLeaseRow {
+  nodeId: bigint;
+  leaseAgeMs: number;
+}
+
 /** A row of pgautofailover.settings; `name` without the `pgautofailover.` prefix of the original's GUCs. */
 export interface SettingRow {
   name: string;
@@ -138,6 +144,13 @@ export function mapFormationDecision(row: Row): FormationDecisionRow {
   return {
     numberSyncStandbys: asInt(row.number_sync_standbys, 'number_sync_standbys'),
     monitorAgeMs: asFloat(row.monitor_age_ms, 'monitor_age_ms'),
+  };
+}
+
+export function mapRemovedLease(row: Row): RemovedLeaseRow {
+  return {
+    nodeId: asBigInt(row.nodeid, 'removed_lease_nodeid'),
+    leaseAgeMs: Number(row.removed_age_ms),
   };
 }
 

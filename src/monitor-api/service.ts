@@ -3,9 +3,11 @@ import { call, one, maybeOne, nothing, type MonitorClient } from './call.js';
 import {
   CHANNELS, type NodeHealth, type NodeId, type ReplicationState, type RequestRow, asBigInt, asBool, asInt, mapRequest,
 } from './types.js';
-import type { GroupKey, GroupNodeRow, GroupRequestRow, FormationDecisionRow, HealthCheckNodeRow, SettingRow, StandbyNamesNodeRow } from './service-rows.js';
+import type {
+  GroupKey, GroupNodeRow, GroupRequestRow, FormationDecisionRow, HealthCheckNodeRow, RemovedLeaseRow, SettingRow, StandbyNamesNodeRow,
+} from './service-rows.js';
 import {
-  mapFormationDecision, mapGroupNode, mapGroupRequest, mapHealthCheckNode, mapSetting, mapStandbyNamesNode, asGroupKey,
+  mapFormationDecision, mapGroupNode, mapGroupRequest, mapHealthCheckNode, mapRemovedLease, mapSetting, mapStandbyNamesNode, asGroupKey,
 } from './service-rows.js';
 
 // ---------------------------------------------------------------------------
@@ -189,9 +191,30 @@ export function storeNumberSyncStandbys(client: MonitorClient, formation: string
     [formation, numberSyncStandbys], nothing);
 }
 
-/** Deletes a node row the decision removed (its events stay). */
+/**
+ * Deletes a node row the decision removed (its events stay). Its last
+ * write-lease grant, when newer than the one kept for its group, is kept
+ * in group_state (migration 0010), so that a restarted monitor service
+ * still knows who held the group's latest lease.
+ */
 export function deleteNode(client: MonitorClient, nodeId: NodeId): Promise<void> {
-  return call(client, 'node', 'DELETE FROM pgautofailover.node WHERE nodeid = $1', [nodeId], nothing);
+  return call(client, 'node',
+    `WITH gone AS (DELETE FROM pgautofailover.node WHERE nodeid = $1 RETURNING formationid, groupid, nodeid, leasegranttime)
+     INSERT INTO pgautofailover.group_state AS g (formationid, groupid, removed_lease_nodeid, removed_lease_granttime)
+     SELECT formationid, groupid, nodeid, leasegranttime FROM gone WHERE leasegranttime IS NOT NULL
+     ON CONFLICT (formationid, groupid) DO UPDATE
+        SET removed_lease_nodeid = EXCLUDED.removed_lease_nodeid, removed_lease_granttime = EXCLUDED.removed_lease_granttime
+      WHERE g.removed_lease_granttime IS NULL OR g.removed_lease_granttime < EXCLUDED.removed_lease_granttime`,
+    [nodeId], nothing);
+}
+
+/** The lease grant kept for the group from a removed node (deleteNode): its node id and age; undefined when none. */
+export function groupRemovedLease(client: MonitorClient, formation: string, groupId: number): Promise<RemovedLeaseRow | undefined> {
+  return call(client, 'group_state',
+    `SELECT removed_lease_nodeid AS nodeid, (extract(epoch FROM now() - removed_lease_granttime) * 1000)::float8 AS removed_age_ms
+       FROM pgautofailover.group_state
+      WHERE formationid = $1 AND groupid = $2::int AND removed_lease_granttime IS NOT NULL`,
+    [formation, groupId], maybeOne(mapRemovedLease));
 }
 
 /** A message on the `log` channel, sent at commit. */

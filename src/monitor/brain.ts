@@ -119,6 +119,8 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
         replicationQuorum: n.replicationQuorum,
       };
     });
+    // A removed node's grant survives in the store, also across a restart of this service.
+    if (facts.removedLease !== null) grants.push({ nodeId: facts.removedLease.nodeId, grantedAt: now - facts.removedLease.leaseAgeMs });
     const groupKey = key(formationId, groupId);
     if (!leases.has(groupKey)) {
       // Unknown history (service start): assume the node that may be

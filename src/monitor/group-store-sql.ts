@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import type { Decision, OperatorRequest } from '../fsm/index.js';
 import {
-  HEALTH_LABELS, assignGoalState, completeRequest, deleteNode, formationOptSecondary, groupHasNodes, groupRequests,
+  HEALTH_LABELS, assignGoalState, completeRequest, deleteNode, formationOptSecondary, groupHasNodes, groupRemovedLease, groupRequests,
   listGroups, lockGroupNodes, notifyLog, readFormationForDecision, recordNodeEvent, setGroupStandbyNames, sqlStateOf,
   storeCandidatePriority, storeNumberSyncStandbys, tryLockGroup, type GroupRequestRow,
 } from '../monitor-api/index.js';
@@ -94,11 +94,15 @@ export function sqlGroupStore(client: pg.ClientBase): GroupStore {
           replicationQuorum: r.replicationQuorum,
           leaseAgeMs: r.leaseAgeMs,
         }));
+        const removed = await groupRemovedLease(client, formationId, groupId);
         const registering = nodes.some((n) => n.goalState === 'init' && n.reportedState === 'init');
         return {
           numberSyncStandbys: f.numberSyncStandbys,
           secondariesAllowed: registering ? (await formationOptSecondary(client, formationId)) !== false : true,
           monitorAgeMs: f.monitorAgeMs,
+          // An id beyond 2^53 names no node of the snapshot: the grant still counts, held by nobody present.
+          removedLease: removed === undefined ? null
+            : { nodeId: Number.isSafeInteger(Number(removed.nodeId)) ? Number(removed.nodeId) : -1, leaseAgeMs: removed.leaseAgeMs },
           nodes,
           requests: requests.map(toRequest).filter((r): r is OperatorRequest => r !== null),
         };

@@ -47,6 +47,11 @@ export interface GroupFacts {
   readonly secondariesAllowed: boolean;
   /** Age of the monitor's database (its Postgres start). */
   readonly monitorAgeMs: number;
+  /**
+   * The last lease grant of a node removed from the group (kept by the
+   * store with the row's deletion); null when none.
+   */
+  readonly removedLease: { readonly nodeId: number; readonly leaseAgeMs: number } | null;
   /** The group's rows by node id, nodes with goal dropped included. */
   readonly nodes: readonly NodeFacts[];
   /** Pending operator requests, oldest first. */

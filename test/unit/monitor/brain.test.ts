@@ -22,13 +22,14 @@ function nodeRow(id: string, state: string, extra: FakeRow = {}): FakeRow {
   };
 }
 
-function fakeDb(state: { nodes: FakeRow[]; postgresAgeMs: number; lockFree?: boolean }) {
+function fakeDb(state: { nodes: FakeRow[]; postgresAgeMs: number; lockFree?: boolean; removed?: FakeRow }) {
   const calls: Array<{ text: string; values: unknown[] }> = [];
   const client = {
     query(text: string, values: unknown[] = []) {
       calls.push({ text, values });
       let rows: FakeRow[] = [];
       if (text.includes('try_lock_group')) rows = [{ ok: state.lockFree !== false }];
+      else if (text.includes('removed_age_ms')) rows = state.removed === undefined ? [] : [state.removed];
       else if (text.includes('monitor_age_ms')) rows = [{ number_sync_standbys: 0, monitor_age_ms: state.postgresAgeMs }];
       else if (text.includes('lease_age_ms')) rows = state.nodes;
       else if (text.includes('FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 LIMIT 1')) rows = state.nodes.slice(0, 1);
@@ -79,6 +80,25 @@ describe('brain', () => {
     // The grant 500 ms ago keeps any writable goal away from node 2.
     assert.ok(!outcome.decision.assignments.some((a) => a.nodeId === 2 && ['wait_primary', 'primary', 'single'].includes(a.goalState)));
     assert.ok(outcome.decision.recheckAt !== null && outcome.decision.recheckAt <= now - 500 + 20_000 + 1);
+  });
+
+  it('the lease of a removed node survives a restart of the service: no new writer while it may run', async () => {
+    // Node 1, the last writer, was removed from the group; node 2 waits in
+    // prepare_promotion. A service that just started knows the grant only
+    // from group_state (migration 0010).
+    const nodes = [nodeRow('2', 'prepare_promotion')];
+    const held = fakeDb({ postgresAgeMs: 3_600_000, nodes, removed: { nodeid: '1', removed_age_ms: 500 } });
+    let now = 100_000;
+    const brain = createBrain({ client: held.client, log, settings: () => settings, clock: () => now });
+    const outcome = await brain.decideGroup('default', 0);
+    assert.equal(outcome.kind, 'decided');
+    assert.deepEqual(held.goals(), [], 'no writable goal while the removed holder\'s lease may run');
+    if (outcome.kind === 'decided') assert.ok(outcome.decision.recheckAt !== null && outcome.decision.recheckAt <= now + 20_000);
+    // Without that record, the same group opens node 2 at once.
+    const free = fakeDb({ postgresAgeMs: 3_600_000, nodes });
+    now = 100_000;
+    await createBrain({ client: free.client, log, settings: () => settings, clock: () => now }).decideGroup('default', 0);
+    assert.deepEqual(free.goals(), [[2, 'single']], 'alone in its group, node 2 is opened as single');
   });
 
   it('a group whose lock is held is busy, without waiting', async () => {

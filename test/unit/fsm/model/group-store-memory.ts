@@ -29,6 +29,7 @@ export function memoryGroupStore(world: World): GroupStore {
         leaseAgeMs: age(n.leaseGrantedAt),
       })),
       requests: [...m.requests],
+      removedLease: m.removedLease === null ? null : { nodeId: m.removedLease.nodeId, leaseAgeMs: world.t - m.removedLease.grantedAt },
     };
   }
 
@@ -54,6 +55,11 @@ export function memoryGroupStore(world: World): GroupStore {
       if (node !== undefined && reachable(world, SLOT_MONITOR, node.slot)) node.nextLoopAt = Math.min(node.nextLoopAt, world.t);
     }
     for (const r of decision.removals) {
+      // As the SQL store (deleteNode): the removed row's lease grant is kept for the group.
+      const gone = dbNodeById(world, r.nodeId);
+      if (gone !== undefined && gone.leaseGrantedAt !== null && (m.removedLease === null || m.removedLease.grantedAt < gone.leaseGrantedAt)) {
+        m.removedLease = { nodeId: gone.nodeId, grantedAt: gone.leaseGrantedAt };
+      }
       m.nodes = m.nodes.filter((n) => n.nodeId !== r.nodeId);
       log(world, `monitor: ${r.reason}`);
     }

@@ -51,7 +51,7 @@ function createWorld(seed: number, trace: boolean): World {
   const world: World = {
     rng, settings, tls: createTimelines(),
     monitor: {
-      up: true, startedAt: 0, nodes: [], nss: 0, standbyNames: '', requests: [], nextRequestId: 1, nextNodeId: 1,
+      up: true, startedAt: 0, nodes: [], nss: 0, standbyNames: '', removedLease: null, requests: [], nextRequestId: 1, nextNodeId: 1,
       lastDecideAt: -1e9, recheckAt: null, dirty: true, shell: null, configuredPriority: new Map(),
     },
     nodes: [],

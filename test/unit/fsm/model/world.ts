@@ -156,6 +156,8 @@ export interface Monitor {
   nss: number;
   /** The group's stored synchronous_standby_names. */
   standbyNames: string;
+  /** The lease grant of the last removed holder (group_state, migration 0010). */
+  removedLease: { nodeId: number; grantedAt: number } | null;
   requests: OperatorRequest[];
   nextRequestId: number;
   nextNodeId: number;
