@@ -184,7 +184,7 @@ describe('keeper hooks', () => {
     k.transition('prepare_promotion', 'stop_replication');
     k.transition('stop_replication', 'wait_primary');
     const emitMs = performance.now() - t0;
-    assert.ok(emitMs < 200, `three transitions took ${emitMs} ms to notify`);
+    assert.ok(emitMs < 1000, `three transitions took ${emitMs} ms to notify`);
     const pid = await waitUntil('the hook to start', () => lines(join(slow.dir, 'child')).length === 1 && Number(lines(join(slow.dir, 'pid'))[0]));
     const child = Number(lines(join(slow.dir, 'child'))[0]);
     assert.ok(alive(pid) && alive(child), 'the slow hook runs while the keeper went on');
