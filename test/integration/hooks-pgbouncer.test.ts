@@ -37,7 +37,10 @@ async function configSet(node: RunningNode, key: string, value: string): Promise
 
 describe('hooks: pgbouncer follows the primary', { timeout: 300_000 }, () => {
   it('runs hooks beside the transitions, and repoints pgbouncer at the new primary after a crash failover', async () => {
+    const t0 = performance.now();
+    const phase = (what: string): void => { process.stderr.write(`[${Math.round((performance.now() - t0) / 1000)} s] ${what}\n`); };
     const m: RunningMonitor = await startMonitor({ name: 'monitor-hooks' });
+    phase('monitor ready');
     const nodes: RunningNode[] = [];
     await dumpOnFailure(m, () => nodes, async () => {
       const dir = makeTempDir('pgaf-pgbouncer-');
@@ -65,6 +68,7 @@ describe('hooks: pgbouncer follows the primary', { timeout: 300_000 }, () => {
       nodes.push(node1);
       await waitForStates(m, { node1: 'single' }, { nodes });
 
+      phase('node1 single');
       // A hook must be an absolute path to a program: nothing changes otherwise.
       for (const [value, message] of [
         ['hooks/pgbouncer-hook.sh', /invalid value "hooks\/pgbouncer-hook.sh" for hooks.on_role_change: expected an absolute path/],
@@ -98,6 +102,7 @@ describe('hooks: pgbouncer follows the primary', { timeout: 300_000 }, () => {
         { timeoutMs: 20_000 });
       assert.match(node1.output(), /for role_change "wait_primary" -> "primary" was terminated by signal SIGKILL/);
 
+      phase('slow hooks checked');
       // 2. The example hook on both nodes, set while they run.
       await configSet(node1, 'hooks.on_role_change', exampleHook);
       await configSet(node2, 'hooks.on_role_change', exampleHook);
@@ -131,6 +136,7 @@ describe('hooks: pgbouncer follows the primary', { timeout: 300_000 }, () => {
       await through('CREATE TABLE hooked (id int, port int)');
       await through('INSERT INTO hooked SELECT 1, inet_server_port()');
 
+      phase('pgbouncer serving');
       // 3. Crash of the primary: node2 takes over, its hook repoints pgbouncer.
       const crashedAt = performance.now();
       await node1.kill({ postgres: true });
@@ -149,6 +155,7 @@ describe('hooks: pgbouncer follows the primary', { timeout: 300_000 }, () => {
       // The states that are not writable leave pgbouncer alone.
       assert.match(node2.output(), /for role_change "secondary" -> "prepare_promotion" exited with status 0/);
 
+      phase('failover checked');
       // 4. on_stop and on_start: pg_autoctl exits once its on_stop hook ended.
       const calls = join(dir, 'calls');
       const recorder = join(dir, 'recorder.sh');
@@ -156,10 +163,12 @@ describe('hooks: pgbouncer follows the primary', { timeout: 300_000 }, () => {
       await configSet(node2, 'hooks.on_stop', recorder);
       await configSet(node2, 'hooks.on_start', recorder);
       await node2.stop();
+      phase('node2 stopped');
       assert.deepEqual(lines(calls), ['stop wait_primary wait_primary node2 [the service stopped]', 'stop done']);
       assert.match(node2.output(), /Hook on_stop ".*recorder\.sh" for stop in state "wait_primary" exited with status 0/);
       node2.run();
       await waitFor('the on_start hook', () => lines(calls).length === 4, { timeoutMs: 30_000 });
+      phase('node2 started');
       assert.deepEqual(lines(calls).slice(2), ['start wait_primary wait_primary node2 []', 'start done']);
     });
   });
