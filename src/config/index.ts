@@ -11,7 +11,7 @@ export {
   type ChangePolicy, type ConfigChange, type ConfigOf, type ConfigSchema, type FieldSpec, type FieldValue, type KeyPathOf, type SslMode,
 } from './config-fields.js';
 export {
-  CITUS_ROLES, HBA_LEVELS, KEEPER_SCHEMA, MONITOR_DISABLED, NODE_KINDS,
+  CITUS_ROLES, HBA_LEVELS, HOOK_TIMEOUT_DEFAULT, KEEPER_SCHEMA, MONITOR_DISABLED, NODE_KINDS,
   backupDirectoryForNode, defaultBackupDirectory, defaultHttpPort, defaultKeeperConfig, isMonitorDisabled, parseKeeperConfig, planKeeperReload, renderKeeperConfig,
   type HbaLevel, type KeeperConfig, type KeeperConfigKey, type NodeKind,
 } from './keeper-config.js';

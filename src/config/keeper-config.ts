@@ -31,6 +31,11 @@ const count = (defaultValue: number) => intField({ default: defaultValue, min: 0
 const path = (change: 'reload' | 'never', required = false) =>
   stringField({ change, required, valid: isAbsolute, expected: 'an absolute path' });
 
+/** Seconds a hook may run before the keeper stops it (hooks.timeout). */
+export const HOOK_TIMEOUT_DEFAULT = 10;
+
+const hookPath = () => stringField({ change: 'reload', valid: isAbsolute, expected: 'an absolute path', omitWhen: '' });
+
 /**
  * Keys in file order. Timeout defaults are those used when a key is absent;
  * see {@link defaultKeeperConfig} for what `create` writes.
@@ -90,6 +95,15 @@ export const KEEPER_SCHEMA = {
   // postgresql.listen_addresses.
   http: {
     port: intField({ default: 0, min: 0, max: 65535, change: 'offline', omitWhen: 0 }),
+  },
+  // Not in pg_auto_failover 2.0: programs the keeper runs on its events
+  // (src/keeper/hooks.ts, docs/integrations.md "Hooks"). Unset keys are not
+  // written, so a 2.0 file stays byte for byte.
+  hooks: {
+    on_role_change: hookPath(),
+    on_start: hookPath(),
+    on_stop: hookPath(),
+    timeout: intField({ default: HOOK_TIMEOUT_DEFAULT, min: 1, max: 3600, change: 'reload', omitWhen: HOOK_TIMEOUT_DEFAULT }),
   },
 } satisfies ConfigSchema;
 

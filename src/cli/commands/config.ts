@@ -3,6 +3,7 @@
  * (keeper or monitor, src/config/), read, changed key by key with type
  * checking, and the running service told to reload it.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { AutoctlError, badArgs, messageOf } from '../../common/errors.js';
@@ -70,6 +71,16 @@ async function reloadService(ctx: CommandContext, paths: AutoctlPaths): Promise<
   return true;
 }
 
+/** A hook (hooks.on_*) must be a program this user can run: the keeper runs it as this user, without a shell. */
+function checkHookProgram(path: string, program: string): void {
+  try {
+    if (!statSync(program).isFile()) throw new Error('not a regular file');
+    accessSync(program, constants.X_OK);
+  } catch (error) {
+    throw new AutoctlError('BAD_CONFIG', `Failed to set ${path} to "${program}": cannot run it: ${messageOf(error)}`);
+  }
+}
+
 async function configSet(flags: PgdataFlags, ctx: CommandContext, args: readonly string[]): Promise<CommandResult<ConfigGetData>> {
   const words = wordsOf(args);
   const [path, text] = words;
@@ -87,6 +98,7 @@ async function configSet(flags: PgdataFlags, ctx: CommandContext, args: readonly
       throw new AutoctlError('BAD_CONFIG', `Failed to set postgresql.pg_ctl to "${text}": cannot run it: ${messageOf(error)}`);
     }
   }
+  if (/^hooks\.on_/.test(path) && text.trim() !== '') checkHookProgram(path, text.trim());
   await writeConfigFile(paths.config, next);
   const value = getConfigValue(next, path);
   const role = isKeeperConfig(config) ? 'keeper' : 'monitor';
