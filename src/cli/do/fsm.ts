@@ -227,7 +227,7 @@ async function stepOnce(ctx: CommandContext, paths: AutoctlPaths, config: Keeper
   }
 }
 
-/** `do fsm nodes get|set` print the other nodes: those of the file but this node. */
+/** What `do fsm nodes get|set` print. */
 export type NodesView = readonly NodesFileEntry[];
 
 async function disabledMonitorKeeper(ctx: CommandContext, flags: PgdataFlags): Promise<{ paths: AutoctlPaths; config: KeeperConfig }> {
@@ -236,31 +236,31 @@ async function disabledMonitorKeeper(ctx: CommandContext, flags: PgdataFlags): P
   return target;
 }
 
-async function selfNodeId(paths: AutoctlPaths): Promise<number> {
-  return (await readKeeperStateIfExists(paths.state))?.currentNodeId ?? -1;
-}
-
-/** `do fsm nodes get`: the other nodes of the nodes file (none when there is no file yet). */
+/**
+ * `do fsm nodes get`: every node of the nodes file, this one included (as
+ * 2.0 prints it); an empty table when there is no file yet. With --json,
+ * the nodes in the file's format.
+ */
 export async function fsmNodesGet(flags: PgdataFlags, ctx: CommandContext): Promise<CommandResult<NodesView>> {
   const { paths } = await disabledMonitorKeeper(ctx, flags);
   const text = await readNodesFileTextIfExists(paths.nodesJson);
   if (text === undefined) {
-    ctx.log.info(`The nodes file "${paths.nodesJson}" does not exist: no other nodes are known (see pg_autoctl do fsm nodes set)`);
+    ctx.log.debug(`The nodes file "${paths.nodesJson}" does not exist`);
     return data([]);
   }
-  let nodes: NodesFileEntry[];
   try {
-    nodes = parseNodesArray(text, 'BAD_STATE');
+    return data(parseNodesArray(text, 'INTERNAL'));
   } catch (error) {
-    throw new AutoctlError('BAD_STATE', `Failed to read the nodes file "${paths.nodesJson}": ${messageOf(error)}`);
+    throw new AutoctlError('INTERNAL', `Failed to read the nodes file "${paths.nodesJson}": ${messageOf(error)}`);
   }
-  return data(otherNodesOf(nodes, await selfNodeId(paths)));
 }
 
 /**
  * `do fsm nodes set <file>`: checks the JSON nodes array in the file and
  * copies it to the nodes file (mode 0600), where the keeper reads it each
- * round while its monitor is disabled. Bad input writes nothing.
+ * round while its monitor is disabled; prints the other nodes (this one
+ * left out, as the keeper uses them). Bad input writes nothing: a file
+ * that cannot be read is BAD_ARGS, a bad nodes array INTERNAL (12), as in 2.0.
  */
 export async function fsmNodesSet(flags: PgdataFlags, ctx: CommandContext, args: readonly string[]): Promise<CommandResult<NodesView>> {
   const { paths } = await disabledMonitorKeeper(ctx, flags);
@@ -275,11 +275,12 @@ export async function fsmNodesSet(flags: PgdataFlags, ctx: CommandContext, args:
   if (text === undefined) throw badArgs(`Failed to read nodes array from file "${input}": it does not exist`);
   let nodes: NodesFileEntry[];
   try {
-    nodes = parseNodesArray(text, 'BAD_ARGS');
+    nodes = parseNodesArray(text, 'INTERNAL');
   } catch (error) {
-    throw badArgs(`${messageOf(error)} (in "${input}")`);
+    throw new AutoctlError('INTERNAL', `${messageOf(error)} (in "${input}")`);
   }
+  const self = (await readKeeperStateIfExists(paths.state))?.currentNodeId ?? -1;
   writeNodesFile(paths.nodesJson, text);
   ctx.log.info(`Wrote ${nodes.length} node(s) to the nodes file "${paths.nodesJson}"`);
-  return data(otherNodesOf(nodes, await selfNodeId(paths)));
+  return data(otherNodesOf(nodes, self));
 }

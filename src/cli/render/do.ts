@@ -141,10 +141,12 @@ export const otherNodesRendering: Rendering<readonly OtherNodeView[]> = {
       name: n.name, node: String(n.nodeId), hostPort: `${n.host}:${n.port}`,
       tliLsn: `${String(n.tli).padStart(3, ' ')}: ${formatLsn(n.lsn)}`, primary: n.isPrimary ? 'yes' : 'no',
     }));
+    // 2.0 sizes the columns from the nodes only: no nodes, no widths.
+    const min = (n: number): number => (rows.length === 0 ? 0 : n);
     const w = {
-      name: Math.max(4, ...rows.map((r) => r.name.length)),
-      node: Math.max(5, ...rows.map((r) => r.node.length)),
-      host: Math.max(9, ...rows.map((r) => r.hostPort.length)),
+      name: Math.max(min(4), ...rows.map((r) => r.name.length)),
+      node: Math.max(min(5), ...rows.map((r) => r.node.length)),
+      host: Math.max(min(9), ...rows.map((r) => r.hostPort.length)),
     };
     const line = (name: string, node: string, host: string, lsn: string, primary: string): string =>
       `${name.padStart(w.name)} | ${node.padStart(w.node)} | ${host.padStart(w.host)} | ${lsn.padStart(21)} | ${primary.padStart(8)}`;
