@@ -48,3 +48,8 @@ export {
   type PidFile, type PidFileService, type PidFileStatus, type ProcessIdentity, type SignalTargetExpectation,
 } from './pid-file.js';
 export { TOKEN_FILE_MODE, isNodeToken, readNodeTokenIfExists, removeNodeToken, writeNodeToken } from './token-file.js';
+export {
+  NODES_FILE_MAX_COUNT, NODES_FILE_MODE,
+  nodesFileJson, otherNodesOf, parseNodesArray, readNodesFileTextIfExists, writeNodesFile,
+  type NodesFileEntry,
+} from './nodes-file.js';

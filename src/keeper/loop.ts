@@ -18,6 +18,7 @@ import { endOutage, noteMaterial, promiseHoldMs, publishHttpPort } from './fails
 import { syncReplicationHba } from './hba-sync.js';
 import { storeLeaseEnd } from './lease-file.js';
 import { gatherFacts, type PgReport } from './local-pg.js';
+import { readOtherNodesFromFile } from './nodes-file.js';
 import { currentState, notify, onMonitor, saveState, type KeeperRuntime } from './runtime.js';
 import { planTransition, runAction } from './transitions.js';
 
@@ -76,10 +77,41 @@ export async function runKeeperLoop(rt: KeeperRuntime, options: LoopOptions, tra
   }
 }
 
+/** What one round did, for `pg_autoctl do fsm step`. */
+export interface KeeperStepOutcome {
+  /** The transition to the assigned goal ran and completed. */
+  transitioned: boolean;
+  /** node_active got an answer (never with a disabled monitor). */
+  reported: boolean;
+  /** What failed in the round (the monitor call, the transition), null when nothing did. */
+  failure: string | null;
+}
+
+/**
+ * One round of the loop on its own: `pg_autoctl do fsm step` on a node
+ * whose service is not running (the caller makes sure of that).
+ */
+export async function runKeeperStep(rt: KeeperRuntime, options: LoopOptions, tracker: RestartTracker): Promise<KeeperStepOutcome> {
+  const memory: LoopMemory = {
+    tracker, monitorFailing: false, lastFailureLog: 0, unknownPairs: new Set(), waitingRounds: 0, droppedRounds: 0, failing: null,
+  };
+  let reported = false;
+  const onNodeActive = (event: { ok: boolean }): void => { if (event.ok) reported = true; };
+  rt.events.on('node-active', onNodeActive);
+  try {
+    const outcome = await round(rt, memory, options);
+    return { transitioned: outcome.transitioned, reported, failure: memory.failing?.last ?? null };
+  } finally {
+    rt.events.off('node-active', onNodeActive);
+  }
+}
+
 async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions): Promise<RoundOutcome> {
   const outcome: RoundOutcome = { transitioned: false, initDone: false };
   // Without a monitor, the state file is how goals arrive (pg_autoctl do fsm assign).
   if (isMonitorDisabled(rt.config)) rt.state = await readKeeperState(rt.paths.state);
+  // ... and the nodes file, how the other nodes do (pg_autoctl do fsm nodes set).
+  if (isMonitorDisabled(rt.config)) await readOtherNodesFromFile(rt);
   const current = currentState(rt);
   const facts = await gatherFacts(rt.local, rt.log);
   rt.lastFacts = facts;

@@ -99,7 +99,8 @@ function keeperLoopService(options: KeeperServiceOptions, name: string, untilIni
   };
 }
 
-async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext): Promise<KeeperRuntime> {
+/** The keeper's runtime for a service context (also `pg_autoctl do fsm step`, for one round). */
+export async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext): Promise<KeeperRuntime> {
   const { paths, env } = options;
   const config = options.config;
   const log = ctx.log;

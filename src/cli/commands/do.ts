@@ -7,13 +7,13 @@
  */
 import type { Command } from 'commander';
 import { defineCommand } from '../command.js';
-import { fsmAssign, fsmGv, fsmInit, fsmList, fsmState } from '../do/fsm.js';
+import { fsmAssign, fsmGv, fsmInit, fsmList, fsmNodesGet, fsmNodesSet, fsmState, fsmStep } from '../do/fsm.js';
 import { monitorGetCandidateCount, monitorGetOthers, monitorGetPrimary } from '../do/monitor.js';
 import { pgsetupDiscover, pgsetupLogs, pgsetupPgCtl, pgsetupReady, pgsetupWait } from '../do/pgsetup.js';
 import { serviceGetpid, serviceRestartPostgres } from '../do/service.js';
 import {
-  candidateCountRendering, graphvizRendering, keeperStateRendering, otherNodesRendering, pgSetupRendering, pidRendering,
-  primaryRendering, transitionsRendering,
+  candidateCountRendering, fsmStepRendering, graphvizRendering, keeperStateRendering, nodesFileRendering, otherNodesRendering, pgSetupRendering,
+  pidRendering, primaryRendering, transitionsRendering,
 } from '../render/do.js';
 import { group } from '../tree.js';
 
@@ -61,6 +61,19 @@ export function registerDoCommands(program: Command, env: NodeJS.ProcessEnv = pr
   defineCommand(fsm, {
     name: 'assign', description: 'Assign a new goal state to the keeper',
     options: (cmd) => withPgdata(cmd).argument('[goal-state]'), run: fsmAssign, render: keeperStateRendering,
+  });
+  defineCommand(fsm, {
+    name: 'step', description: 'Make a state transition if instructed by the monitor',
+    json: true, options: withPgdata, run: fsmStep, render: fsmStepRendering,
+  });
+  const nodes = group(fsm, 'nodes', 'Manually manage the keeper\'s nodes list');
+  defineCommand(nodes, {
+    name: 'get', description: 'Get the list of nodes from file (see --disable-monitor)',
+    json: true, options: withPgdata, run: fsmNodesGet, render: nodesFileRendering,
+  });
+  defineCommand(nodes, {
+    name: 'set', description: 'Set the list of nodes to file (see --disable-monitor)',
+    json: true, options: (cmd) => withPgdata(cmd).argument('[nodes-file]'), run: fsmNodesSet, render: nodesFileRendering,
   });
 
   const pgsetup = group(root, 'pgsetup', 'Manage a local Postgres setup');

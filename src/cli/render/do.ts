@@ -4,11 +4,12 @@
  * parses it: state.nodeId, state.current_role, state.assigned_role, ...).
  */
 import type { Rendering } from '../command.js';
-import type { KeeperStateView } from '../do/fsm.js';
+import type { FsmStepView, KeeperStateView, NodesView } from '../do/fsm.js';
 import type { CandidateCountView, OtherNodeView, PrimaryView } from '../do/monitor.js';
 import type { PgSetup } from '../do/pgsetup.js';
 import type { KeeperTransition } from '../../fsm/index.js';
 import { formatLsn } from '../../common/lsn.js';
+import { nodesFileJson } from '../../config/index.js';
 import { renderJson } from './json.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -140,10 +141,12 @@ export const otherNodesRendering: Rendering<readonly OtherNodeView[]> = {
       name: n.name, node: String(n.nodeId), hostPort: `${n.host}:${n.port}`,
       tliLsn: `${String(n.tli).padStart(3, ' ')}: ${formatLsn(n.lsn)}`, primary: n.isPrimary ? 'yes' : 'no',
     }));
+    // 2.0 sizes the columns from the nodes only: no nodes, no widths.
+    const min = (n: number): number => (rows.length === 0 ? 0 : n);
     const w = {
-      name: Math.max(4, ...rows.map((r) => r.name.length)),
-      node: Math.max(5, ...rows.map((r) => r.node.length)),
-      host: Math.max(9, ...rows.map((r) => r.hostPort.length)),
+      name: Math.max(min(4), ...rows.map((r) => r.name.length)),
+      node: Math.max(min(5), ...rows.map((r) => r.node.length)),
+      host: Math.max(min(9), ...rows.map((r) => r.hostPort.length)),
     };
     const line = (name: string, node: string, host: string, lsn: string, primary: string): string =>
       `${name.padStart(w.name)} | ${node.padStart(w.node)} | ${host.padStart(w.host)} | ${lsn.padStart(21)} | ${primary.padStart(8)}`;
@@ -163,4 +166,19 @@ export const otherNodesRendering: Rendering<readonly OtherNodeView[]> = {
 export const candidateCountRendering: Rendering<CandidateCountView> = {
   text: (v) => `${v.count}\n`,
   json: (v) => ({ formation: v.formation, groupId: v.groupId, failoverCandidateCount: v.count }),
+};
+
+/** `do fsm step`: the state before the step and the goal after it, as 2.0 (no JSON form). */
+export const fsmStepRendering: Rendering<FsmStepView> = {
+  text: (v) => `${v.from} \u279c ${v.to}\n`,
+};
+
+/**
+ * `do fsm nodes get|set`: the node table of `do monitor get others` (the
+ * file has no timeline: 0, as 2.0 prints it); with --json the nodes in the
+ * file's own format.
+ */
+export const nodesFileRendering: Rendering<NodesView> = {
+  text: (nodes) => otherNodesRendering.text(nodes.map((n) => ({ ...n, tli: 0 }))),
+  json: (nodes) => nodesFileJson(nodes),
 };
