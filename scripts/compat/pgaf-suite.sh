@@ -23,6 +23,8 @@
 #   PGAF_COMPAT_PGVERSION=15   PostgreSQL major version (bin dir on PATH)
 #   PGAF_COMPAT_TIMEOUT=2400   seconds before a module run is stopped
 #   PGAF_COMPAT_LOG_DIR=DIR    where each module's output is kept
+#   PGAF_COMPAT_JSON_LOG=FILE  every pg_autoctl process (ours) also appends
+#                              its log there as JSON lines (pid in each)
 #                              (default /tmp/pgaf-compat-logs)
 # Modules run one at a time; after each one, whatever it left running
 # (processes of the pgafcompat account, its namespaces, its /tmp
@@ -178,6 +180,7 @@ for module in "${MODULES[@]}"; do
     PATH="$WORK/bin:$PGBIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     HOME="$WORK/home" USER="$COMPAT_USER" LOGNAME="$COMPAT_USER" LANG=C.UTF-8 \
     PG_AUTOCTL_DEBUG=1 PGVERSION="$PGVERSION" PG_CONFIG="$PGBIN/pg_config" \
+    ${PGAF_COMPAT_JSON_LOG:+PG_AUTOCTL_LOG_JSON="$PGAF_COMPAT_JSON_LOG"} \
     "$NOSETESTS" "${nose_args[@]}" "tests/$module.py") >"$out" 2>&1
   rc=$?
   took=$((SECONDS - start))

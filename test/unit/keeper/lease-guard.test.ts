@@ -114,7 +114,10 @@ describe('the lease guard (perl)', () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(alive(pg.postmaster.pid ?? 0), 'fenced before the lease ended');
     assert.equal(await exited(guard), 0);
-    assert.ok(!alive(pg.postmaster.pid ?? 0) && !alive(pg.childPid()), 'the guard exited without fencing');
+    // SIGKILLed processes are gone within milliseconds, later on a loaded machine; unfenced ones stay.
+    const gone = (): boolean => !alive(pg.postmaster.pid ?? 0) && !alive(pg.childPid());
+    for (let i = 0; i < 40 && !gone(); i += 1) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(gone(), 'the guard exited without fencing');
   });
 
   it('exits at once when the keeper dies without a lease', async () => {
