@@ -156,3 +156,30 @@ export function hasStandbySignal(pgdata: string): boolean {
 export function hasRecoverySignal(pgdata: string): boolean {
   return existsSync(join(pgdata, RECOVERY_SIGNAL)) || existsSync(join(pgdata, 'recovery.conf'));
 }
+
+/** WAL segment file names: timeline, log and segment numbers, 8 hex digits each (a `.partial` one counts too). */
+const WAL_SEGMENT = /^([0-9A-F]{8})[0-9A-F]{16}(\.partial)?$/;
+
+/**
+ * The newest timeline a WAL segment in PGDATA/pg_wal belongs to; 0 when
+ * none or unreadable. A standby reports it when its WAL receiver is not
+ * connected: the last restartpoint's timeline (pg_control_checkpoint) can
+ * be older than the WAL it received and replayed, and a node that reports
+ * an older timeline than the WAL it holds looks like a node cut off on
+ * that timeline to the monitor's timeline gate. Timeline history files do
+ * not count: knowing of a timeline is not holding WAL of it.
+ */
+export function newestWalTimeline(pgdata: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(join(pgdata, 'pg_wal'));
+  } catch {
+    return 0;
+  }
+  let newest = 0;
+  for (const name of names) {
+    const match = WAL_SEGMENT.exec(name);
+    if (match?.[1] !== undefined) newest = Math.max(newest, Number.parseInt(match[1], 16));
+  }
+  return newest;
+}
