@@ -12,15 +12,14 @@
  * Each keeper has its own prom-client Registry (never the global one).
  */
 import type pg from 'pg';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { messageOf } from '../common/errors.js';
-import type { HttpListener, HttpReply } from '../common/http-listener.js';
+import type { HttpListener } from '../common/http-listener.js';
+import { METRICS_PREFIX, metricsReply, metricsRegistry } from '../common/prometheus.js';
 import { isMonitorDisabled } from '../config/index.js';
 import type { NodeState } from '../fsm/states.js';
 import type { KeeperEvents } from './events.js';
 import { assignedState, currentState, type KeeperRuntime } from './runtime.js';
-
-export const METRICS_PREFIX = 'pg_autoctl_';
 
 /** What a scrape reads from the keeper, all in memory. */
 export interface KeeperMetricsSource {
@@ -136,14 +135,14 @@ const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 /** Builds the registry over `source`; `lag` reads the (cached) replication lag. */
 export function createKeeperMetrics(source: KeeperMetricsSource, lag: () => Promise<ReplicationLag | null>,
   options: { processMetrics?: boolean } = {}): KeeperMetrics {
-  const registry = new Registry();
+  const registry = metricsRegistry(options);
   const p = METRICS_PREFIX;
   const info = new Gauge({ name: `${p}node_info`, help: 'This node: formation, group, node id and name (value 1)', labelNames: ['formation', 'group', 'node_id', 'name'], registers: [registry] });
   const state = new Gauge({ name: `${p}node_state`, help: 'Current and assigned state of this node (value 1)', labelNames: ['state', 'assigned'], registers: [registry] });
   const converged = new Gauge({ name: `${p}node_converged`, help: '1 when the current state is the assigned state', registers: [registry] });
   const lease = new Gauge({ name: `${p}node_lease_remaining_seconds`, help: 'Seconds left on the write lease (0 when none runs)', registers: [registry] });
-  const lagBytes = new Gauge({ name: `${p}node_replication_lag_bytes`, help: 'Standby: WAL bytes announced by the upstream and not replayed yet (0 on a primary, NaN when unknown)', registers: [registry] });
-  const lagSeconds = new Gauge({ name: `${p}node_replication_lag_seconds`, help: 'Standby: seconds since the last replayed transaction while WAL waits to be replayed (0 on a primary or when caught up, NaN when unknown)', registers: [registry] });
+  const lagBytes = new Gauge({ name: `${p}node_replication_lag_bytes`, help: 'Standby: WAL bytes announced by the upstream and not replayed yet (0 on a primary; absent when unknown)', registers: [registry] });
+  const lagSeconds = new Gauge({ name: `${p}node_replication_lag_seconds`, help: 'Standby: seconds since the last replayed transaction while WAL waits to be replayed (0 on a primary or when caught up; absent when unknown)', registers: [registry] });
   const streaming = new Gauge({ name: `${p}node_replication_streaming`, help: '1 when a WAL receiver streams from an upstream', registers: [registry] });
   const pgUp = new Gauge({ name: `${p}node_postgres_up`, help: '1 when Postgres runs and accepts connections', registers: [registry] });
   const reachable = new Gauge({ name: `${p}node_monitor_reachable`, help: '1 when the last node_active call got an answer (0 when the monitor is disabled)', registers: [registry] });
@@ -153,7 +152,16 @@ export function createKeeperMetrics(source: KeeperMetricsSource, lag: () => Prom
   const nodeActive = new Histogram({ name: `${p}node_active_duration_seconds`, help: 'Round trip of the node_active calls to the monitor, by result (ok, error)', labelNames: ['result'], buckets: CALL_BUCKETS, registers: [registry] });
   const fencings = new Counter({ name: `${p}node_fencings_total`, help: 'Times this keeper stopped Postgres because its write lease ran out', registers: [registry] });
   for (const result of ['ok', 'error']) nodeActive.zero({ result });
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p });
+
+  /** An unknown value is no sample at all (the series goes stale), rather than a NaN or a made-up 0. */
+  const setOrDrop = (gauge: Gauge, name: string, value: number | undefined): void => {
+    if (value === undefined || Number.isNaN(value)) {
+      registry.removeSingleMetric(name);
+      return;
+    }
+    if (registry.getSingleMetric(name) === undefined) registry.registerMetric(gauge);
+    gauge.set(value);
+  };
 
   const refresh = async (): Promise<void> => {
     const id = source.identity();
@@ -169,8 +177,8 @@ export function createKeeperMetrics(source: KeeperMetricsSource, lag: () => Prom
     pgUp.set(up ? 1 : 0);
     reachable.set(source.monitorReachable() ? 1 : 0);
     const l = up ? await lag() : null;
-    lagBytes.set(l?.bytes ?? Number.NaN);
-    lagSeconds.set(l?.seconds ?? Number.NaN);
+    setOrDrop(lagBytes, `${p}node_replication_lag_bytes`, l?.bytes);
+    setOrDrop(lagSeconds, `${p}node_replication_lag_seconds`, l?.seconds);
     streaming.set(l?.streaming === true ? 1 : 0);
   };
 
@@ -202,15 +210,6 @@ export function createKeeperMetrics(source: KeeperMetricsSource, lag: () => Prom
       };
     },
   };
-}
-
-/** The exposition as an HTTP reply; a failed scrape answers 500 with the reason. */
-export async function metricsReply(scrape: () => Promise<string>, contentType: string): Promise<HttpReply> {
-  try {
-    return { status: 200, headers: { 'content-type': contentType }, body: await scrape() };
-  } catch (error) {
-    return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `metrics failed: ${messageOf(error)}\n` };
-  }
 }
 
 /** The source of a running keeper. */
@@ -245,6 +244,6 @@ export function registerKeeperMetrics(rt: KeeperRuntime, listener: HttpListener)
   listener.route({
     path: '/metrics',
     methods: ['GET', 'HEAD'],
-    handler: () => metricsReply(() => metrics.scrape(), metrics.registry.contentType),
+    handler: () => metricsReply(metrics.registry, () => metrics.scrape()),
   });
 }

@@ -18,16 +18,15 @@
  * object both are given.
  */
 import type pg from 'pg';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { messageOf } from '../common/errors.js';
 import type { HttpRoute } from '../common/http-listener.js';
+import { METRICS_PREFIX, metricsReply, metricsRegistry } from '../common/prometheus.js';
 import type { Decision } from '../fsm/index.js';
 import { nodesForMetrics, type NodeMetricsRow } from '../monitor-api/index.js';
 import { connectLocal } from '../postgres/local-client.js';
 import type { Brain, GroupOutcome } from './brain.js';
 import type { MonitorHttpDeps } from './http-routes.js';
-
-export const METRICS_PREFIX = 'pg_autoctl_';
 
 /** Why a failover started, as counted by pg_autoctl_monitor_failovers_total. */
 export const FAILOVER_REASONS = ['unhealthy_primary', 'failover', 'switchover', 'promotion', 'maintenance', 'primary_removed'] as const;
@@ -91,7 +90,7 @@ const DECISION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 export function createMonitorMetrics(nodes: NodeReader, options: { processMetrics?: boolean; clock?: () => number } = {}): MonitorMetrics {
   const clock = options.clock ?? ((): number => performance.now());
-  const registry = new Registry();
+  const registry = metricsRegistry(options);
   const p = `${METRICS_PREFIX}monitor_`;
   const nodeLabels = ['formation', 'group', 'node_id', 'name'] as const;
   const up = new Gauge({ name: `${p}up`, help: '1 when the last read of the node table worked', registers: [registry] });
@@ -105,7 +104,6 @@ export function createMonitorMetrics(nodes: NodeReader, options: { processMetric
   const failovers = new Counter({ name: `${p}failovers_total`, help: 'Failovers started by this monitor service, by formation, group and reason', labelNames: ['formation', 'group', 'reason'], registers: [registry] });
   const assignments = new Counter({ name: `${p}goal_assignments_total`, help: 'Goal states assigned by this monitor service, by goal state', labelNames: ['goal'], registers: [registry] });
   for (const outcome of ['decided', 'empty', 'busy', 'error']) decisions.zero({ outcome });
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
 
   /** Groups whose failover counters exist: created at 0 so that increase() sees their first failover. */
   const counted = new Set<string>();
@@ -256,12 +254,6 @@ export function monitorMetricsRoutes(deps: MonitorHttpDeps): HttpRoute[] {
   return [{
     path: '/metrics',
     methods: ['GET', 'HEAD'],
-    handler: async () => {
-      try {
-        return { status: 200, headers: { 'content-type': metrics.registry.contentType }, body: await metrics.scrape() };
-      } catch (error) {
-        return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `metrics failed: ${messageOf(error)}\n` };
-      }
-    },
+    handler: () => metricsReply(metrics.registry, () => metrics.scrape()),
   }];
 }
