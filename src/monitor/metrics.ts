@@ -29,14 +29,18 @@ import type { Brain, GroupOutcome } from './brain.js';
 import type { MonitorHttpDeps } from './http-routes.js';
 
 /** Why a failover started, as counted by pg_autoctl_monitor_failovers_total. */
-export const FAILOVER_REASONS = ['unhealthy_primary', 'failover', 'switchover', 'promotion', 'maintenance', 'primary_removed'] as const;
+export const FAILOVER_REASONS = [
+  'unhealthy_primary', 'perform_failover', 'perform_switchover', 'perform_promotion', 'maintenance', 'primary_removed',
+] as const;
 export type FailoverReason = (typeof FAILOVER_REASONS)[number];
 
 /**
  * The failovers a decision started, at most one per reason: the primary
- * found unhealthy (rules P5a, R8), an operator's failover, switchover or
- * promotion (F1, F2, with the request consumed), maintenance on the
- * primary (M1, M2), the primary removed (D1).
+ * found unhealthy (rules P5a, R8); an operator's request (F1, F2, by the
+ * kind of the request consumed: `perform failover` and `perform
+ * switchover` both call perform_failover, a `failover` request;
+ * `perform promotion`); maintenance on the primary (M1, M2); the primary
+ * removed (D1).
  */
 export function failoversIn(decision: Decision): FailoverReason[] {
   const reasons = new Set<FailoverReason>();
@@ -50,7 +54,7 @@ export function failoversIn(decision: Decision): FailoverReason[] {
       case 'F2': {
         const request = decision.consumedRequests.find((r) => r.outcome === 'done'
           && (r.kind === 'failover' || r.kind === 'switchover' || r.kind === 'promotion'));
-        reasons.add(request?.kind === 'switchover' || request?.kind === 'promotion' ? request.kind : 'failover');
+        reasons.add(request?.kind === 'switchover' ? 'perform_switchover' : request?.kind === 'promotion' ? 'perform_promotion' : 'perform_failover');
         break;
       }
       case 'M1':

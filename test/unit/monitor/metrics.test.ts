@@ -42,11 +42,11 @@ describe('failovers counted from decisions', () => {
 
   it('operator failover, switchover and promotion are counted by the request kind', () => {
     const two = (): ReturnType<typeof node>[] => [node(1, 'primary'), node(2, 'secondary')];
-    assert.deepEqual(failoversIn(run(group(two(), requests({ id: 1, kind: 'failover' })))), ['failover']);
-    assert.deepEqual(failoversIn(run(group(two(), requests({ id: 1, kind: 'switchover' })))), ['switchover']);
-    assert.deepEqual(failoversIn(run(group(two(), requests({ id: 1, kind: 'promotion', nodeId: 2 })))), ['promotion']);
+    assert.deepEqual(failoversIn(run(group(two(), requests({ id: 1, kind: 'failover' })))), ['perform_failover']);
+    assert.deepEqual(failoversIn(run(group(two(), requests({ id: 1, kind: 'switchover' })))), ['perform_switchover']);
+    assert.deepEqual(failoversIn(run(group(two(), requests({ id: 1, kind: 'promotion', nodeId: 2 })))), ['perform_promotion']);
     const three = [node(1, 'primary'), node(2, 'secondary'), node(3, 'secondary')];
-    assert.deepEqual(failoversIn(run(group(three, requests({ id: 1, kind: 'switchover' })))), ['switchover']);
+    assert.deepEqual(failoversIn(run(group(three, requests({ id: 1, kind: 'switchover' })))), ['perform_switchover']);
   });
 
   it('maintenance on the primary and removal of the primary start failovers; the rest does not', () => {
@@ -127,7 +127,7 @@ describe('monitor metrics', () => {
     assert.equal(valueOf(s, 'pg_autoctl_monitor_decision_duration_seconds_bucket', { outcome: 'busy', le: '0.25' }), 1);
     const g = { formation: 'default', group: '0' };
     assert.equal(valueOf(s, 'pg_autoctl_monitor_failovers_total', { ...g, reason: 'unhealthy_primary' }), 1);
-    assert.equal(valueOf(s, 'pg_autoctl_monitor_failovers_total', { ...g, reason: 'switchover' }), 1);
+    assert.equal(valueOf(s, 'pg_autoctl_monitor_failovers_total', { ...g, reason: 'perform_switchover' }), 1);
     assert.equal(valueOf(s, 'pg_autoctl_monitor_failovers_total', { ...g, reason: 'maintenance' }), 0, 'created at 0 for increase()');
     assert.equal(valueOf(s, 'pg_autoctl_monitor_goal_assignments_total', { goal: 'draining' }), 2);
     assert.equal(valueOf(s, 'pg_autoctl_monitor_goal_assignments_total', { goal: 'prepare_promotion' }), 2);
