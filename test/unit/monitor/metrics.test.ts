@@ -6,7 +6,9 @@
  * metrics that exist, checked with promtool where it matters.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import type pg from 'pg';
 import { pino } from 'pino';
@@ -236,6 +238,69 @@ describe('example files', () => {
     const r = await promtool(['check', 'rules', 'docs/examples/alerts.yml']);
     assert.equal(r.exitCode, 0, r.output);
     assert.match(r.output, /SUCCESS: \d+ rules found/);
+  });
+
+  it('the alert rules fire when they should (promtool test rules)', { skip: !HAS_PROMTOOL && 'promtool is not installed' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgaf-rules-'));
+    try {
+      const m = 'job="pg_autoctl_monitor",instance="m:8007"';
+      const k = 'job="pg_autoctl_keeper",instance="n2:8008"';
+      const file = join(dir, 'alerts-test.yml');
+      writeFileSync(file, `rule_files:
+  - ${resolve('docs/examples/alerts.yml')}
+evaluation_interval: 15s
+tests:
+  - interval: 15s
+    input_series:
+      - series: 'pg_autoctl_monitor_failovers_total{${m},formation="default",group="0",reason="unhealthy_primary"}'
+        values: '0 0 0 1 1 1'
+      - series: 'pg_autoctl_monitor_failovers_total{${m},formation="default",group="0",reason="perform_failover"}'
+        values: '0 0 0 1 1 1'
+      - series: 'pg_autoctl_monitor_leader{${m}}'
+        values: '1 1 1 0x10'
+      - series: 'pg_autoctl_monitor_node_report_age_seconds{${m},formation="default",group="0",node_id="2",name="node2"}'
+        values: '1 1 1 61+15x10'
+      - series: 'pg_autoctl_node_replication_lag_bytes{${k}}'
+        values: '0 20000000x30'
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: PgAutoctlFailover
+        exp_alerts:
+          - exp_labels: {severity: warning, job: pg_autoctl_monitor, instance: "m:8007", formation: default, group: "0", reason: unhealthy_primary}
+            exp_annotations:
+              summary: "A failover started in formation default, group 0 (unhealthy_primary)"
+      - eval_time: 30s
+        alertname: PgAutoctlNoLeadingMonitor
+        exp_alerts: []
+      - eval_time: 2m
+        alertname: PgAutoctlNoLeadingMonitor
+        exp_alerts:
+          - exp_labels: {severity: critical}
+            exp_annotations:
+              summary: "No monitor service holds the leader row"
+              description: "Every scraped monitor service is a hot spare or between sessions: no group decisions are made."
+      - eval_time: 2m
+        alertname: PgAutoctlNodeNotReporting
+        exp_alerts:
+          - exp_labels: {severity: warning, job: pg_autoctl_monitor, instance: "m:8007", formation: default, group: "0", node_id: "2", name: node2}
+            exp_annotations:
+              summary: "Node node2 has not reported to the monitor for 2m 16s"
+      - eval_time: 2m
+        alertname: PgAutoctlReplicationLag
+        exp_alerts: []
+      - eval_time: 6m
+        alertname: PgAutoctlReplicationLag
+        exp_alerts:
+          - exp_labels: {severity: warning, job: pg_autoctl_keeper, instance: "n2:8008"}
+            exp_annotations:
+              summary: "Standby n2:8008 is 19.07MiB behind"
+`);
+      const r = await promtool(['test', 'rules', file]);
+      assert.equal(r.exitCode, 0, r.output);
+      assert.match(r.output, /SUCCESS/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the Grafana dashboard parses and queries exported metrics only', async () => {
