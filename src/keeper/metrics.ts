@@ -164,6 +164,9 @@ export function createKeeperMetrics(source: KeeperMetricsSource, lag: () => Prom
   };
 
   const refresh = async (): Promise<void> => {
+    const up = source.postgresUp();
+    const l = up ? await lag() : null;
+    // Then everything in one synchronous step: a concurrent scrape never sees a series reset and not yet set.
     const id = source.identity();
     info.reset();
     info.set({ formation: id.formation, group: String(id.group), node_id: String(id.nodeId), name: id.name }, 1);
@@ -173,10 +176,8 @@ export function createKeeperMetrics(source: KeeperMetricsSource, lag: () => Prom
     state.set({ state: current, assigned: goal }, 1);
     converged.set(current === goal ? 1 : 0);
     lease.set(source.leaseRemainingSeconds());
-    const up = source.postgresUp();
     pgUp.set(up ? 1 : 0);
     reachable.set(source.monitorReachable() ? 1 : 0);
-    const l = up ? await lag() : null;
     setOrDrop(lagBytes, `${p}node_replication_lag_bytes`, l?.bytes);
     setOrDrop(lagSeconds, `${p}node_replication_lag_seconds`, l?.seconds);
     streaming.set(l?.streaming === true ? 1 : 0);

@@ -140,19 +140,17 @@ export function createMonitorMetrics(nodes: NodeReader, options: { processMetric
       },
     }),
     async scrape() {
+      const rows = await nodes.read().catch(() => null);
+      // Reset and set in one synchronous step: a concurrent scrape never sees the node series half gone.
       for (const g of [nodeState, converged, health, reportAge, reportedLsn]) g.reset();
-      try {
-        for (const n of await nodes.read()) {
-          const labels = { formation: n.formationId, group: String(n.groupId), node_id: n.nodeId, name: n.name };
-          nodeState.set({ ...labels, reported: n.reportedState, assigned: n.goalState }, 1);
-          converged.set(labels, n.reportedState === n.goalState ? 1 : 0);
-          health.set(labels, n.health);
-          reportAge.set(labels, n.reportAgeSeconds);
-          reportedLsn.set(labels, Number(n.reportedLsn));
-        }
-        up.set(1);
-      } catch {
-        up.set(0);
+      up.set(rows === null ? 0 : 1);
+      for (const n of rows ?? []) {
+        const labels = { formation: n.formationId, group: String(n.groupId), node_id: n.nodeId, name: n.name };
+        nodeState.set({ ...labels, reported: n.reportedState, assigned: n.goalState }, 1);
+        converged.set(labels, n.reportedState === n.goalState ? 1 : 0);
+        health.set(labels, n.health);
+        reportAge.set(labels, n.reportAgeSeconds);
+        reportedLsn.set(labels, Number(n.reportedLsn));
       }
       return registry.metrics();
     },
