@@ -92,6 +92,19 @@ describe('monitor metrics', () => {
     assert.equal(samplesOf(s, 'pg_autoctl_monitor_node_state').length, 0);
   });
 
+  it('concurrent scrapes each show every node', async () => {
+    let calls = 0;
+    const reader: NodeReader = {
+      read: () => { calls += 1; return new Promise((r) => setTimeout(() => r([row('1', 'node1', 'primary'), row('2', 'node2', 'secondary')]), calls % 3)); },
+      close: () => Promise.resolve(),
+    };
+    const m = createMonitorMetrics(reader);
+    const texts = await Promise.all(Array.from({ length: 40 }, (_, i) => new Promise<string>((resolve, reject) => {
+      setTimeout(() => { m.scrape().then(resolve, reject); }, i % 4);
+    })));
+    for (const text of texts) assert.equal(samplesOf(parseExposition(text), 'pg_autoctl_monitor_node_state').length, 2);
+  });
+
   it('times every decision by outcome and counts the failovers and goals it made', async () => {
     let now = 0;
     const outcomes: Array<GroupOutcome | Error> = [
