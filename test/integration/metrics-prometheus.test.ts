@@ -91,6 +91,14 @@ describe('Prometheus metrics', { timeout: 180_000 }, () => {
       assert.ok(valueOf(mon.samples, 'pg_autoctl_monitor_goal_assignments_total', { goal: 'secondary' }) >= 1);
       assert.equal(valueOf(mon.samples, 'pg_autoctl_monitor_failovers_total', { formation: 'default', group: '0', reason: 'perform_failover' }), 0);
 
+      // Only GET and HEAD.
+      const post = await fetch(`http://127.0.0.1:${ports.monitor}/metrics`, { method: 'POST', body: 'x', signal: AbortSignal.timeout(5000) });
+      assert.equal(post.status, 405);
+      assert.equal(post.headers.get('allow'), 'GET, HEAD');
+      const head = await fetch(`http://127.0.0.1:${ports.node1}/metrics`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), '');
+
       // A scrape storm is served from the one-second cache.
       const storm = await Promise.all(Array.from({ length: 20 }, () => scrape(ports.monitor)));
       assert.ok(storm.every((r) => valueOf(r.samples, 'pg_autoctl_monitor_up') === 1));
