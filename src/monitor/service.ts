@@ -22,7 +22,8 @@ import { connectClient } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
 import { createBrain, type Brain } from './brain.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
-import { startMonitorHttp } from './http-routes.js';
+import { startMonitorHttp, type MonitorHttpDeps } from './http-routes.js';
+import { monitorMetrics, type MonitorMetrics } from './metrics.js';
 import { DecideHints, groupKey, logRateLimiter, sanitizeLogMessage, type GroupRef } from './notifications.js';
 import { applyMigrations } from './schema.js';
 import { readMonitorSettings, type MonitorSettings } from './settings.js';
@@ -212,11 +213,13 @@ export function monitorService(options: MonitorServiceOptions): Service {
     name: 'listener',
     async run(ctx: ServiceContext): Promise<void> {
       let failures = 0;
-      const http = await startMonitorHttp({ config: options.config, log: ctx.log, env: options.env, signal: ctx.signal });
+      const httpDeps: MonitorHttpDeps = { config: options.config, log: ctx.log, env: options.env, signal: ctx.signal };
+      const metrics = monitorMetrics(httpDeps);
+      const http = await startMonitorHttp(httpDeps);
       try {
         while (!ctx.signal.aborted) {
           try {
-            await monitorSession(options, ctx, () => { failures = 0; });
+            await monitorSession(options, ctx, () => { failures = 0; }, metrics);
             return;
           } catch (error) {
             if (ctx.signal.aborted) return;
@@ -228,13 +231,15 @@ export function monitorService(options: MonitorServiceOptions): Service {
         }
       } finally {
         await http?.close();
+        await metrics.close();
       }
     },
   };
 }
 
 /** One connected session of the service: migrations, leadership, the decision loop; throws when a connection is lost. */
-async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContext, connected: () => void): Promise<void> {
+async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContext, connected: () => void,
+  metrics: MonitorMetrics): Promise<void> {
   const pgdata = options.config.postgresql.pgdata;
   const { log, signal } = ctx;
   ctx.postgres.setExpected('running');
@@ -252,11 +257,12 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     const { from, to } = await applyMigrations(main, log);
     if (from !== to) log.info(`Upgraded the monitor schema from ${from ?? 'nothing'} to ${to}`);
     if (!(await becomeLeader(main, log, signal))) return;
+    metrics.setLeader(true);
     log.info(`Managing the monitor at postgres://autoctl_node@${options.config.pg_autoctl.hostname}:${options.config.postgresql.port}/pg_auto_failover`);
 
     await limitSession(main);
     let settings: MonitorSettings = await readMonitorSettings(main);
-    const brain: Brain = createBrain({ client: main, log, settings: () => settings });
+    const brain: Brain = metrics.instrumentBrain(createBrain({ client: main, log, settings: () => settings }));
     const loop = createDecisionLoop({ brain, log, tickMs: () => settings.decisionTickMs });
     const logLimit = logRateLimiter(50, 200, () => performance.now());
     let wake: (() => void) | null = null;
@@ -314,6 +320,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     }
     await healthLoop;
   } finally {
+    metrics.setLeader(false);
     clearInterval(dropped);
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
