@@ -4,7 +4,7 @@
  * `http.port`):
  *
  *   GET /             the page (formations, groups, nodes, latest events)
- *   GET /status.css   its style, GET /status.js its script
+ *   GET /status.css   its style, /status.js its script, /favicon.svg its icon
  *   GET /api/state    the same data as JSON
  *   GET /api/stream   server-sent events: `state` with the data, on change
  *
@@ -17,7 +17,7 @@
 import type { HttpReply, HttpRoute, HttpStream, HttpStreamReply } from '../common/http-listener.js';
 import { jsonReply } from '../common/http-listener.js';
 import type { MonitorHttpDeps } from './http-routes.js';
-import { STATUS_PAGE_CSS, STATUS_PAGE_HTML, STATUS_PAGE_JS } from './status-page/assets.js';
+import { STATUS_PAGE_CSS, STATUS_PAGE_HTML, STATUS_PAGE_ICON, STATUS_PAGE_JS } from './status-page/assets.js';
 import { StatusFeed, type StatusSnapshot } from './status-page/feed.js';
 import { monitorStatusReader } from './status-page/reader.js';
 
@@ -47,6 +47,7 @@ export function statusRoutesFor(feed: StatusFeed, heartbeatMs = STATUS_HEARTBEAT
   const page = asset('text/html; charset=utf-8', STATUS_PAGE_HTML);
   const css = asset('text/css; charset=utf-8', STATUS_PAGE_CSS);
   const js = asset('text/javascript; charset=utf-8', STATUS_PAGE_JS);
+  const icon = asset('image/svg+xml', STATUS_PAGE_ICON);
   const stream = (): HttpStreamReply => ({
     status: 200,
     headers: { 'content-type': 'text/event-stream; charset=utf-8', 'x-accel-buffering': 'no', ...SECURITY_HEADERS },
@@ -64,6 +65,7 @@ export function statusRoutesFor(feed: StatusFeed, heartbeatMs = STATUS_HEARTBEAT
     { path: '/', methods: ['GET', 'HEAD'], handler: () => page },
     { path: '/status.css', methods: ['GET', 'HEAD'], handler: () => css },
     { path: '/status.js', methods: ['GET', 'HEAD'], handler: () => js },
+    { path: '/favicon.svg', methods: ['GET', 'HEAD'], handler: () => icon },
     {
       path: '/api/state', methods: ['GET', 'HEAD'], handler: async () => {
         const snapshot = await feed.current();

@@ -16,6 +16,7 @@ export const STATUS_PAGE_HTML = `<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>pg_auto_failover monitor</title>
+<link rel="icon" type="image/svg+xml" href="favicon.svg">
 <link rel="stylesheet" href="status.css">
 <script src="status.js" defer></script>
 </head>
@@ -35,6 +36,9 @@ export const STATUS_PAGE_HTML = `<!DOCTYPE html>
 <footer><p class="muted">Read-only view, updated live. <a href="api/state">JSON</a></p></footer>
 </body>
 </html>
+`;
+
+export const STATUS_PAGE_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#17803d"/><path d="M4 8.5l2.5 2.5L12 5.5" stroke="#fff" stroke-width="2" fill="none"/></svg>
 `;
 
 export const STATUS_PAGE_CSS = `

@@ -104,10 +104,13 @@ export class StatusFeed {
     };
   }
 
+  /** No watcher: stop polling, and let the reader close its connection if nobody comes back soon. */
   private goIdle(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.idleTimer !== null || this.options.signal.aborted) return;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    if (this.options.signal.aborted) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       if (this.subscribers.size === 0) this.options.idle?.();
@@ -158,7 +161,11 @@ export class StatusFeed {
         this.snapshot = { ...this.snapshot, data };
       }
       return this.snapshot;
-    })().finally(() => { this.inFlight = null; });
+    })().finally(() => {
+      this.inFlight = null;
+      // A read for /api/state alone: close the connection later unless read again.
+      if (this.subscribers.size === 0) this.goIdle();
+    });
     return this.inFlight;
   }
 }

@@ -205,6 +205,7 @@ describe('status page feed', () => {
     const back = await f.feed.refresh();
     assert.equal(back.error, null);
     assert.equal(back.version, 3);
+    await waitUntil('the reader to be told it may close after JSON-only reads', () => f.idles() >= 1);
   });
 });
 
@@ -220,6 +221,7 @@ describe('status page routes', () => {
     assert.match(String(page.headers['content-security-policy']), /default-src 'none'; script-src 'self'/);
     assert.equal(page.headers['x-content-type-options'], 'nosniff');
     assert.doesNotMatch(page.body, /https?:\/\//, 'no external asset');
+    assert.match((await get(port, '/favicon.svg')).headers['content-type'] ?? '', /^image\/svg\+xml/);
     assert.doesNotMatch(page.body, /<script>|<style>| on[a-z]+=/, 'no inline script or style');
     const js = await get(port, '/status.js');
     assert.match(js.headers['content-type'] ?? '', /^text\/javascript/);
