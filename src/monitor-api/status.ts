@@ -77,18 +77,18 @@ export function statusOverview(client: MonitorClient): Promise<StatusOverview> {
             n.nodeid, n.groupid, n.nodename, n.nodehost, n.nodeport,
             n.reportedstate, n.goalstate, n.reportedrepstate, n.reportedpgisrunning,
             n.reportedtli, n.reportedlsn::text AS reportedlsn,
-            CASE WHEN n.nodeid IS NULL OR pgautofailover.is_writable(n.reportedstate) THEN NULL
-                 ELSE greatest(0, pg_wal_lsn_diff(
-                   max(n.reportedlsn) FILTER (WHERE pgautofailover.is_writable(n.reportedstate))
-                     OVER (PARTITION BY n.formationid, n.groupid),
-                   n.reportedlsn))::float8 END AS lag_bytes,
+            CASE WHEN n.primary_lsn IS NULL OR pgautofailover.is_writable(n.reportedstate) THEN NULL
+                 ELSE greatest(0, pg_wal_lsn_diff(n.primary_lsn, n.reportedlsn))::float8 END AS lag_bytes,
             n.health, n.candidatepriority, n.replicationquorum, n.nodecluster,
             (extract(epoch FROM n.reporttime) * 1000)::float8 AS report_ms,
             (extract(epoch FROM n.healthchecktime) * 1000)::float8 AS health_check_ms,
             (extract(epoch FROM n.statechangetime) * 1000)::float8 AS state_change_ms,
             (extract(epoch FROM n.leasegranttime) * 1000)::float8 AS lease_grant_ms
        FROM pgautofailover.formation f
-       LEFT JOIN pgautofailover.node n ON n.formationid = f.formationid
+       LEFT JOIN (SELECT node.*,
+                         max(node.reportedlsn) FILTER (WHERE pgautofailover.is_writable(node.reportedstate))
+                           OVER (PARTITION BY node.formationid, node.groupid) AS primary_lsn
+                    FROM pgautofailover.node) n ON n.formationid = f.formationid
       ORDER BY f.formationid, n.groupid, n.nodeid`,
     [], (rows) => {
       const formations = new Map<string, StatusFormationRow>();

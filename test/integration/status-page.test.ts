@@ -91,9 +91,18 @@ describe('monitor status page', { timeout: 300_000 }, () => {
       assert.equal((await fetch(`${base}/nope`)).status, 404);
       const post = await fetch(`${base}/api/state`, { method: 'POST', body: 'x' });
       assert.equal(post.status, 405);
-      const state = await (await fetch(`${base}/api/state`)).json() as { data: { formations: { formationId: string; nodes: { name: string; reportedState: string }[] }[] } };
-      const names = state.data.formations.flatMap((f) => f.nodes.map((n) => `${f.formationId}/${n.name}/${n.reportedState}`));
-      assert.ok(names.includes('default/node1/primary') && names.includes('default/node2/secondary') && names.includes(`lab/${EVIL}/init`), names.join(', '));
+      const state = await (await fetch(`${base}/api/state`)).json() as {
+        data: { leaseTimeoutMs: number; formations: { formationId: string; nodes: { name: string; reportedState: string; lagBytes: number | null; leaseGrantTimeMs: number | null }[] }[] };
+      };
+      const byName = new Map(state.data.formations.flatMap((f) => f.nodes.map((n) => [`${f.formationId}/${n.name}`, n] as const)));
+      assert.deepEqual([...byName.keys()].sort(), ['default/node1', 'default/node2', `lab/${EVIL}`].sort());
+      assert.equal(byName.get('default/node1')?.reportedState, 'primary');
+      assert.equal(byName.get('default/node1')?.lagBytes, null, 'no lag for the primary');
+      assert.ok(byName.get('default/node1')?.leaseGrantTimeMs !== null, 'the primary holds a lease');
+      assert.equal(byName.get('default/node2')?.reportedState, 'secondary');
+      assert.equal(typeof byName.get('default/node2')?.lagBytes, 'number', 'the standby has a lag');
+      assert.equal(byName.get(`lab/${EVIL}`)?.lagBytes, null, 'no lag without a primary');
+      assert.equal(state.data.leaseTimeoutMs, 3000, 'the tests\' primary_lease_timeout');
 
       const browser = await browserReady;
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
