@@ -141,11 +141,24 @@ export const STATUS_PAGE_JS = `'use strict';
     return (i === 0 ? String(Math.round(n)) : n.toFixed(1)) + ' ' + units[i];
   }
 
+  function leaseUntil(end) {
+    var left = end - monitorNow();
+    if (left > 0) return (left / 1000).toFixed(1) + ' s left';
+    return 'expired ' + ago(end);
+  }
+
   function lease(node, timeoutMs) {
     if (node.leaseGrantTimeMs === null) return '—';
-    var left = node.leaseGrantTimeMs + timeoutMs - monitorNow();
-    if (left > 0) return (left / 1000).toFixed(1) + ' s left';
-    return 'expired ' + ago(node.leaseGrantTimeMs + timeoutMs);
+    return leaseUntil(node.leaseGrantTimeMs + timeoutMs);
+  }
+
+  /** Between updates, only the ages and leases move. */
+  function tick() {
+    var i;
+    var since = document.querySelectorAll('[data-since]');
+    for (i = 0; i < since.length; i += 1) since[i].textContent = ago(Number(since[i].getAttribute('data-since')));
+    var leases = document.querySelectorAll('[data-lease]');
+    for (i = 0; i < leases.length; i += 1) leases[i].textContent = leaseUntil(Number(leases[i].getAttribute('data-lease')));
   }
 
   var HEALTH = { '-1': 'unknown', '0': 'bad', '1': 'good' };
@@ -173,9 +186,10 @@ export const STATUS_PAGE_JS = `'use strict';
     var assigned = row(dl, 'assigned', node.goalState, 'state assigned ' + stateClass(node.goalState));
     if (node.goalState !== node.reportedState) assigned.appendChild(el('span', 'pending', ' (in progress)'));
     row(dl, 'lag', bytes(node.lagBytes), 'lag');
-    row(dl, 'lease', lease(node, timeoutMs), 'lease');
-    row(dl, 'last report', ago(node.reportTimeMs), 'report-age');
-    row(dl, 'health check', ago(node.healthCheckTimeMs), 'check-age');
+    var leaseCell = row(dl, 'lease', lease(node, timeoutMs), 'lease');
+    if (node.leaseGrantTimeMs !== null) leaseCell.setAttribute('data-lease', String(node.leaseGrantTimeMs + timeoutMs));
+    row(dl, 'last report', ago(node.reportTimeMs), 'report-age').setAttribute('data-since', String(node.reportTimeMs));
+    row(dl, 'health check', ago(node.healthCheckTimeMs), 'check-age').setAttribute('data-since', String(node.healthCheckTimeMs));
     row(dl, 'tli / LSN', node.timeline + ' / ' + node.lsn, 'lsn');
     row(dl, 'sync', (node.replicationState || 'unknown') + ', priority ' + node.candidatePriority +
       (node.replicationQuorum ? ', quorum' : ', no quorum'), 'sync');
@@ -290,8 +304,7 @@ export const STATUS_PAGE_JS = `'use strict';
 
   document.addEventListener('DOMContentLoaded', function () {
     connect();
-    // Ages and leases move with time between updates.
-    setInterval(render, 1000);
+    setInterval(tick, 500);
   });
 })();
 `;
