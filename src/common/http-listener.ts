@@ -63,7 +63,7 @@ export interface HttpStream {
   onClose(fn: () => void): void;
 }
 
-/** A reply that stays open: `start` gets the stream once the head is sent. */
+/** A reply that stays open: `stream` is called with it once the head is sent. */
 export interface HttpStreamReply {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
@@ -229,7 +229,8 @@ export class HttpListener {
   }
 
   private openStream(res: ServerResponse, reply: HttpStreamReply, head: boolean): void {
-    if (res.headersSent) return;
+    // A client gone while the handler ran: nothing to open (its close event has passed).
+    if (res.headersSent || res.destroyed || res.socket === null || res.socket.destroyed) return;
     if (this.streams.size >= (this.options.maxStreams ?? MAX_STREAMS)) {
       send(res, error(503, 'too many open streams', { 'retry-after': '5' }), head);
       return;
