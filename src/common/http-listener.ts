@@ -9,8 +9,19 @@
  * `Allow`, and short header/request/idle timeouts so a slow client never
  * keeps a socket for long. Handlers run on the keeper's event loop and must
  * answer quickly.
+ *
+ * A handler may also answer with a stream (server-sent events): the head
+ * is written, the reply stays open and the route writes to it until it or
+ * the client ends it. Streams are capped (503 beyond `maxStreams`), and a
+ * client that does not read its stream is dropped once too much is
+ * buffered for it, so it never makes the process hold memory.
+ *
+ * Options for the monitor's status page: TLS (`tls`: certificate, key and,
+ * to require client certificates, a CA) and an `authorize` check run
+ * before any route (401 with a Basic challenge when it refuses).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -21,6 +32,10 @@ const HEADERS_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 3000;
 const KEEP_ALIVE_TIMEOUT_MS = 2000;
 const MAX_HEADER_BYTES = 8 * 1024;
+/** Open streams allowed by default. */
+export const MAX_STREAMS = 32;
+/** A stream whose client left this much unread is closed. */
+export const MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'OPTIONS' | 'POST';
 
@@ -38,7 +53,24 @@ export interface HttpReply {
   readonly body?: string | Buffer;
 }
 
-export type HttpHandler = (request: HttpRequest) => Promise<HttpReply> | HttpReply;
+/** The open side of a streamed reply. */
+export interface HttpStream {
+  /** Writes a chunk; a client with more than MAX_STREAM_BUFFER_BYTES unread is disconnected instead. */
+  write(chunk: string): void;
+  end(): void;
+  readonly closed: boolean;
+  /** Called once when the stream ends, by either side. */
+  onClose(fn: () => void): void;
+}
+
+/** A reply that stays open: `stream` is called with it once the head is sent. */
+export interface HttpStreamReply {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly stream: (stream: HttpStream) => void;
+}
+
+export type HttpHandler = (request: HttpRequest) => Promise<HttpReply | HttpStreamReply> | HttpReply | HttpStreamReply;
 
 export interface HttpRoute {
   readonly path: string;
@@ -96,11 +128,26 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   });
 }
 
+export interface HttpListenerOptions {
+  /** Serve HTTPS; with `ca`, clients must present a certificate it signed. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca?: string | Buffer };
+  /** Checked before any route; false answers 401 with a Basic challenge. */
+  readonly authorize?: (headers: IncomingMessage['headers']) => boolean;
+  /** Open streams allowed (MAX_STREAMS by default). */
+  readonly maxStreams?: number;
+}
+
 export class HttpListener {
   private readonly routes = new Map<string, HttpRoute>();
   private server: Server | null = null;
+  private readonly streams = new Set<ServerResponse>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: Logger, private readonly options: HttpListenerOptions = {}) {}
+
+  /** Streams open now. */
+  get openStreams(): number {
+    return this.streams.size;
+  }
 
   route(route: HttpRoute): void {
     this.routes.set(route.path, route);
@@ -108,17 +155,30 @@ export class HttpListener {
 
   /** Starts listening; rejects when the address is taken or invalid. */
   async listen(port: number, host: string | undefined): Promise<AddressInfo> {
-    const server = createServer({
+    const limits = {
       maxHeaderSize: MAX_HEADER_BYTES,
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    }, (req, res) => {
+      // Node enforces the header and request timeouts on this period (30 s by default).
+      connectionsCheckingInterval: 500,
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((e: unknown) => {
         this.log.debug(`HTTP ${req.method ?? '?'} ${req.url ?? '?'} failed: ${messageOf(e)}`);
         send(res, error(500, 'internal error'), false);
       });
-    });
+    };
+    const tls = this.options.tls;
+    const server: Server = tls === undefined
+      ? createServer(limits, onRequest)
+      : createTlsServer({
+        ...limits,
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
+        handshakeTimeout: HEADERS_TIMEOUT_MS,
+      }, onRequest);
     server.on('clientError', (_e, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       else socket.destroy();
@@ -141,6 +201,11 @@ export class HttpListener {
     const method = (req.method ?? '').toUpperCase();
     const route = this.routes.get(url.pathname);
     const head = method === 'HEAD';
+    if (this.options.authorize !== undefined && !this.options.authorize(req.headers)) {
+      req.resume();
+      send(res, error(401, 'authentication required', { 'www-authenticate': 'Basic realm="pg_auto_failover", charset="UTF-8"' }), head);
+      return;
+    }
     if (route === undefined) {
       req.resume();
       send(res, error(404, `no route ${url.pathname}`), head);
@@ -159,13 +224,63 @@ export class HttpListener {
       return;
     }
     const reply = await route.handler({ method: method as HttpMethod, path: url.pathname, query: url.searchParams, headers: req.headers, body });
-    send(res, reply, head);
+    if ('stream' in reply) this.openStream(res, reply, head);
+    else send(res, reply, head);
+  }
+
+  private openStream(res: ServerResponse, reply: HttpStreamReply, head: boolean): void {
+    // A client gone while the handler ran: nothing to open (its close event has passed).
+    if (res.headersSent || res.destroyed || res.socket === null || res.socket.destroyed) return;
+    if (this.streams.size >= (this.options.maxStreams ?? MAX_STREAMS)) {
+      send(res, error(503, 'too many open streams', { 'retry-after': '5' }), head);
+      return;
+    }
+    res.writeHead(reply.status, { ...reply.headers, 'cache-control': 'no-store' });
+    if (head) {
+      res.end();
+      return;
+    }
+    this.streams.add(res);
+    res.socket?.setKeepAlive(true, 10_000);
+    const listeners: (() => void)[] = [];
+    let closed = false;
+    const finish = (): void => {
+      if (closed) return;
+      closed = true;
+      this.streams.delete(res);
+      for (const fn of listeners.splice(0)) {
+        try { fn(); } catch (e) { this.log.debug(`HTTP stream close handler failed: ${messageOf(e)}`); }
+      }
+    };
+    res.on('close', finish);
+    const stream: HttpStream = {
+      write: (chunk) => {
+        if (closed) return;
+        if (res.writableLength > MAX_STREAM_BUFFER_BYTES) {
+          res.destroy();
+          finish();
+          return;
+        }
+        res.write(chunk);
+      },
+      end: () => {
+        if (!closed) res.end();
+        finish();
+      },
+      get closed() { return closed; },
+      onClose: (fn) => {
+        if (closed) fn();
+        else listeners.push(fn);
+      },
+    };
+    reply.stream(stream);
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
     if (server === null) return;
+    for (const res of [...this.streams]) res.destroy();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -19,6 +19,10 @@ export const MONITOR_DBNAME = 'pg_auto_failover';
 const path = (change: 'reload' | 'never', required = false) =>
   stringField({ change, required, valid: isAbsolute, expected: 'an absolute path' });
 
+/** Files of the [http] section: not in 2.0, so absent from the file when unset. */
+const httpPath = () =>
+  stringField({ change: 'offline', valid: isAbsolute, expected: 'an absolute path', omitWhen: '' });
+
 export const MONITOR_SCHEMA = {
   pg_autoctl: {
     role: literalField('monitor'),
@@ -44,10 +48,17 @@ export const MONITOR_SCHEMA = {
   },
   // Not in pg_auto_failover 2.0: the monitor service's HTTP listener
   // (metrics, status page). 0 turns it off; it binds to `http.listen`,
-  // loopback unless the operator asks for more.
+  // loopback unless the operator asks for more. Any other address needs
+  // TLS (cert_file, key_file) and client authentication: a password file
+  // (auth_file, one `user:password` line) or client certificates signed by
+  // ca_file; the service refuses to listen there without them.
   http: {
     port: intField({ default: 0, min: 0, max: 65535, change: 'offline', omitWhen: 0 }),
     listen: stringField({ default: '127.0.0.1', change: 'offline', omitWhen: '127.0.0.1' }),
+    cert_file: httpPath(),
+    key_file: httpPath(),
+    ca_file: httpPath(),
+    auth_file: httpPath(),
   },
 } satisfies ConfigSchema;
 
