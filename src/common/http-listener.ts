@@ -21,6 +21,8 @@ const HEADERS_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 3000;
 const KEEP_ALIVE_TIMEOUT_MS = 2000;
 const MAX_HEADER_BYTES = 8 * 1024;
+const IDLE_SOCKET_TIMEOUT_MS = 3000;
+const TIMEOUT_CHECK_INTERVAL_MS = 250;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'OPTIONS' | 'POST';
 
@@ -113,16 +115,26 @@ export class HttpListener {
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      // How often the two timeouts above are enforced (30 s by default).
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
         this.log.debug(`HTTP ${req.method ?? '?'} ${req.url ?? '?'} failed: ${messageOf(e)}`);
         send(res, error(500, 'internal error'), false);
       });
     });
-    server.on('clientError', (_e, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+      // Destroyed once the answer is written: a client that never closes
+      // its side must not keep the socket (the server allows half-open ones).
+      const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
       else socket.destroy();
     });
+    // headersTimeout only counts once a request has begun: a connection
+    // that sends nothing (or stalls between requests) is dropped after
+    // this long without any byte, or it would hold one of maxConnections.
+    server.timeout = IDLE_SOCKET_TIMEOUT_MS;
     server.maxConnections = 256;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
