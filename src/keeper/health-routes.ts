@@ -234,9 +234,11 @@ export function healthRouteTable(source: HealthSource): HttpRoute[] {
   };
   const checkRoute = (path: string, check: Check): HttpRoute => ({ path, methods: CHECK_METHODS, handler: (req) => answer(check, req) });
   const status = async (): Promise<HttpReply> => {
+    const standby = REPLICA_STATES.has(source.snapshot().current);
     const reading = isWritableState(source.snapshot().current) ? null : await source.standby();
+    const names = standby ? await source.syncNames() : null;
     const s = source.snapshot();
-    return jsonReply(200, statusDocument(s, reading, null, { primary: primaryVerdict(s), replica: replicaVerdict(s, reading, undefined) }));
+    return jsonReply(200, statusDocument(s, reading, names, { primary: primaryVerdict(s), replica: replicaVerdict(s, reading, undefined) }));
   };
   return [
     ...PRIMARY_PATHS.map((p) => checkRoute(p, 'primary')),

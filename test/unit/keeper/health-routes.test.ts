@@ -247,8 +247,10 @@ describe('health endpoints over HTTP', () => {
     assert.match(JSON.parse((await get(server.url('/sync'))).body).check.reason, /synchronous standby names are unknown/);
     assert.equal((await get(server.url('/async'))).status, 503, 'unknown is neither');
 
+    node.names = { names: ['pgautofailover_standby_2'] };
     const doc = JSON.parse((await get(server.url('/patroni'))).body);
     assert.equal(doc.role, 'replica');
+    assert.equal(doc.pg_auto_failover.sync_state, 'sync');
     assert.equal(doc.pg_auto_failover.lag_bytes, Number(20n * MB));
     assert.equal(doc.pg_auto_failover.streaming, true);
     assert.equal(doc.xlog.replayed_location, 0x5000000);
