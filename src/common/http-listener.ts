@@ -21,7 +21,6 @@ const HEADERS_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 3000;
 const KEEP_ALIVE_TIMEOUT_MS = 2000;
 const MAX_HEADER_BYTES = 8 * 1024;
-const IDLE_SOCKET_TIMEOUT_MS = 3000;
 const TIMEOUT_CHECK_INTERVAL_MS = 250;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'OPTIONS' | 'POST';
@@ -115,7 +114,9 @@ export class HttpListener {
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-      // How often the two timeouts above are enforced (30 s by default).
+      // How often the two timeouts above are enforced (30 s by default, which
+      // let a client that sends nothing, or a header byte now and then, hold
+      // one of maxConnections for that long).
       connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
@@ -131,10 +132,6 @@ export class HttpListener {
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
       else socket.destroy();
     });
-    // headersTimeout only counts once a request has begun: a connection
-    // that sends nothing (or stalls between requests) is dropped after
-    // this long without any byte, or it would hold one of maxConnections.
-    server.timeout = IDLE_SOCKET_TIMEOUT_MS;
     server.maxConnections = 256;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

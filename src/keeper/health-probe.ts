@@ -202,7 +202,7 @@ export interface SyncNamesReading {
 }
 
 /** Timings of the two caches (see CacheTiming). */
-export const STANDBY_TIMING: CacheTiming = { freshMs: 100, maxAgeMs: 1000, waitMs: 300 };
+export const STANDBY_TIMING: CacheTiming = { freshMs: 100, maxAgeMs: 500, waitMs: 300 };
 export const SYNC_NAMES_TIMING: CacheTiming = { freshMs: 2000, maxAgeMs: 10_000, waitMs: 300 };
 
 export interface HealthProbes {
