@@ -335,7 +335,7 @@ describe('health endpoints under slow clients', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const worst = Math.max(...latencies);
-      assert.ok(worst < 500, `every /primary answered within 500 ms (worst ${worst.toFixed(0)} ms)`);
+      assert.ok(worst < 1000, `every /primary answered within 1 s (worst ${worst.toFixed(0)} ms)`);
       assert.equal(idle.closedAfter.length, 100, 'every idle client was dropped');
       assert.equal(trickle.closedAfter.length, 100, 'every trickling client was dropped');
       assert.ok(Math.max(...idle.closedAfter, ...trickle.closedAfter) < 4500, 'within 4.5 s');
