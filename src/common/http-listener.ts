@@ -36,6 +36,7 @@ const MAX_HEADER_BYTES = 8 * 1024;
 export const MAX_STREAMS = 32;
 /** A stream whose client left this much unread is closed. */
 export const MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
+const TIMEOUT_CHECK_INTERVAL_MS = 250;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'OPTIONS' | 'POST';
 
@@ -160,8 +161,10 @@ export class HttpListener {
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-      // Node enforces the header and request timeouts on this period (30 s by default).
-      connectionsCheckingInterval: 500,
+      // How often the two timeouts above are enforced (30 s by default, which
+      // let a client that sends nothing, or a header byte now and then, hold
+      // one of maxConnections for that long).
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((e: unknown) => {
@@ -179,8 +182,12 @@ export class HttpListener {
         ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
         handshakeTimeout: HEADERS_TIMEOUT_MS,
       }, onRequest);
-    server.on('clientError', (_e, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+      // Destroyed once the answer is written: a client that never closes
+      // its side must not keep the socket (the server allows half-open ones).
+      const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
       else socket.destroy();
     });
     server.maxConnections = 256;
