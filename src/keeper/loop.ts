@@ -206,6 +206,17 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });
     throw error;
   }
+  // A monitor behind the highest epoch seen is not obeyed: neither its
+  // goal nor its lease counts (it looks unreachable), and its connection
+  // is dropped so that the next one is checked again (and, with several
+  // monitor hosts, another one may be picked).
+  try {
+    rt.epoch?.admit(answer.monitorEpoch, 'the monitor');
+  } catch (error) {
+    rt.monitor.reset();
+    notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });
+    throw error;
+  }
   const assignment = answer.assignment;
   notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: true, goal: assignment.goalState });
   if (isWritableState(assignment.goalState)) rt.lease.grant(sentAt);

@@ -7,3 +7,4 @@ export * from './operator.js';
 export * from './service.js';
 export * from './service-rows.js';
 export * from './watch.js';
+export * from './epoch.js';
