@@ -29,7 +29,7 @@ describe('monitor peers and epochs', () => {
     assert.deepEqual(lines, ['warn Failed to read the epoch of monitor peer "postgres://p": refused']);
     answers = [{ peer: 'postgres://p', epoch: at(2) }];
     await watch.check();
-    assert.equal(watch.blockedBy?.peer, 'postgres://p');
+    assert.equal((watch as { readonly blockedBy: PeerEpoch | undefined }).blockedBy?.peer, 'postgres://p');
     assert.match(lines.at(-1) ?? '', /is writable at epoch 2, higher than this monitor's epoch 1: this monitor is stale and stops deciding/);
     await watch.check();
     assert.equal(lines.length, 2);
