@@ -201,7 +201,7 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     lsn: facts.lsn,
     syncState: facts.syncState,
     knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
-  }));
+  }, { withEpoch: rt.epoch?.monitorHasEpochs ?? false }));
   } catch (error) {
     notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });
     throw error;
@@ -211,7 +211,7 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
   // is dropped so that the next one is checked again (and, with several
   // monitor hosts, another one may be picked).
   try {
-    rt.epoch?.admit(answer.monitorEpoch, 'the monitor');
+    if (answer.monitorEpoch !== undefined) rt.epoch?.admit(answer.monitorEpoch, 'the monitor');
   } catch (error) {
     rt.monitor.reset();
     notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });

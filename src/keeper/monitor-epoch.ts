@@ -75,6 +75,8 @@ export class StaleMonitorError extends AutoctlError {
 export class EpochGuard {
   private highest: number;
   private lastStaleLog = Number.NEGATIVE_INFINITY;
+  /** Whether the monitor of the current connection has epochs (migration 0010); node_active then returns its epoch. */
+  monitorHasEpochs = false;
 
   constructor(private readonly file: string, private readonly log: Pick<Logger, 'info' | 'warn'>,
     private readonly clock: () => number = () => performance.now()) {

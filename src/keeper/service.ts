@@ -141,10 +141,12 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
     env,
     applicationName: 'pg_autoctl keeper',
     wakeOn: (n) => n.formation === config.pg_autoctl.formation && n.groupId === (holder.rt?.state.currentGroup ?? n.groupId),
-    rank: async (client) => (await monitorEpochOf(client)).epoch,
+    rank: async (client) => (await monitorEpochOf(client))?.epoch ?? 0,
     onConnect: async (client) => {
       // A stale monitor is refused before anything else: it looks unreachable.
-      epoch.admit((await monitorEpochOf(client)).epoch, describeClient(client));
+      const seen = await monitorEpochOf(client);
+      epoch.monitorHasEpochs = seen !== undefined;
+      epoch.admit(seen?.epoch ?? 0, describeClient(client));
       if (credential.token !== undefined) await presentNodeToken(client, credential.token);
       try {
         const ms = await readPrimaryLeaseTimeoutMs(client);
@@ -183,14 +185,15 @@ async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceContext):
 }
 
 /**
- * The monitor's epoch; 0 from a monitor without epochs (a schema before
- * migration 0010: SQLSTATE 42883, no such function).
+ * The monitor's epoch; undefined from a monitor without epochs (a schema
+ * before migration 0010: SQLSTATE 42883, no such function), which counts
+ * as epoch 0.
  */
-async function monitorEpochOf(client: pg.Client): Promise<MonitorEpoch> {
+async function monitorEpochOf(client: pg.Client): Promise<MonitorEpoch | undefined> {
   try {
     return await currentMonitorEpoch(client);
   } catch (error) {
-    if (sqlStateOf(error) === '42883') return { epoch: 0, systemIdentifier: null, timeline: null, startedAt: null, writable: true };
+    if (sqlStateOf(error) === '42883') return undefined;
     throw error;
   }
 }
