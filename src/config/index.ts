@@ -17,7 +17,7 @@ export {
 } from './keeper-config.js';
 export {
   MONITOR_DBNAME, MONITOR_SCHEMA, MONITOR_USERNAME,
-  defaultMonitorConfig, parseMonitorConfig, planMonitorReload, renderMonitorConfig,
+  defaultMonitorConfig, isPeerList, monitorPeersOf, parseMonitorConfig, planMonitorReload, renderMonitorConfig,
   type MonitorConfig, type MonitorConfigKey,
 } from './monitor-config.js';
 export {

@@ -60,7 +60,25 @@ export const MONITOR_SCHEMA = {
     ca_file: httpPath(),
     auth_file: httpPath(),
   },
+  // Not in pg_auto_failover 2.0 (docs/architecture.md "Monitor high
+  // availability"): the URIs of the other monitors, separated by spaces.
+  // When one of them is writable with a higher monitor epoch, this
+  // monitor stops deciding. Written only when set.
+  ha: {
+    peers: stringField({ default: '', change: 'offline', omitWhen: '', valid: isPeerList, expected: 'monitor URIs (postgres://...) separated by spaces' }),
+  },
 } satisfies ConfigSchema;
+
+/** `ha.peers`: one or more postgres:// URIs separated by spaces. */
+export function isPeerList(text: string): boolean {
+  const peers = monitorPeersOf(text);
+  return peers.length > 0 && peers.every((p) => /^postgres(ql)?:\/\/\S+$/.test(p));
+}
+
+/** The peer URIs of `ha.peers`. */
+export function monitorPeersOf(text: string): string[] {
+  return text.split(/\s+/).filter((p) => p !== '');
+}
 
 export type MonitorConfig = ConfigOf<typeof MONITOR_SCHEMA>;
 export type MonitorConfigKey = KeyPathOf<typeof MONITOR_SCHEMA>;

@@ -48,8 +48,9 @@ export async function writeInitHbaRules(rt: KeeperRuntime): Promise<boolean> {
     const found = await hbaAddressFor(cfg.pg_autoctl.hostname);
     lanCidr = lanCidrFor(found.ip);
   }
-  const monitorHost = parseConnInfo(cfg.pg_autoctl.monitor).hosts[0]?.host;
-  const monitorAddress = monitorHost && !monitorHost.startsWith('/') ? await addressOf(rt, monitorHost) : undefined;
+  // Every host of a multi-host monitor URI may be the monitor that health-checks this node.
+  const monitorHosts = parseConnInfo(cfg.pg_autoctl.monitor).hosts.map((h) => h.host).filter((h) => h !== '' && !h.startsWith('/'));
+  const monitorAddress = monitorHosts.length === 0 ? undefined : await Promise.all(monitorHosts.map((h) => addressOf(rt, h)));
   return writeRules(rt, nodeInitHbaRules({
     dbname: cfg.postgresql.dbname,
     username: applicationUser(rt),

@@ -233,8 +233,19 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     lsn: facts.lsn,
     syncState: facts.syncState,
     knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
-  }));
+  }, { withEpoch: rt.epoch?.monitorHasEpochs ?? false }));
   } catch (error) {
+    notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });
+    throw error;
+  }
+  // A monitor behind the highest epoch seen is not obeyed: neither its
+  // goal nor its lease counts (it looks unreachable), and its connection
+  // is dropped so that the next one is checked again (and, with several
+  // monitor hosts, another one may be picked).
+  try {
+    if (answer.monitorEpoch !== undefined) rt.epoch?.admit(answer.monitorEpoch, 'the monitor');
+  } catch (error) {
+    rt.monitor.reset();
     notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });
     throw error;
   }

@@ -24,6 +24,8 @@ export interface MonitorLinkOptions {
   wakeOn?: (notification: StateNotification) => boolean;
   /** Called with each newly opened API connection (e.g. to read settings). */
   onConnect?: (client: pg.Client) => Promise<void>;
+  /** Among several writable monitor hosts, the best ranked is used (the monitor epoch). */
+  rank?: (client: pg.Client) => Promise<number>;
   applicationName?: string;
 }
 
@@ -114,6 +116,7 @@ export class MonitorLink {
       connectTimeoutMs: this.connectTimeoutMs,
       applicationName: this.options.applicationName ?? `pg_autoctl ${purpose}`,
       ...(this.options.env ? { env: this.options.env } : {}),
+      ...(this.options.rank ? { rank: this.options.rank } : {}),
     });
   }
 

@@ -17,6 +17,7 @@ import type { WriteLease } from './lease.js';
 import type { FailsafeState } from './failsafe-state.js';
 import type { LocalPg, PgReport } from './local-pg.js';
 import type { MonitorLink } from './monitor-link.js';
+import type { EpochGuard } from './monitor-epoch.js';
 
 export interface KeeperRuntime {
   readonly paths: AutoctlPaths;
@@ -57,6 +58,8 @@ export interface KeeperRuntime {
   httpPort: number | null;
   /** What metrics and hooks watch (events.ts). */
   readonly events: KeeperEvents;
+  /** The highest monitor epoch seen (monitor-epoch.ts); absent in tests that build a bare runtime. */
+  readonly epoch?: EpochGuard;
 }
 
 /** Tells the watchers (metrics, hooks); a watcher that throws is logged and never breaks the caller. */

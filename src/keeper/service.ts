@@ -13,7 +13,10 @@ import {
   PGDATA_INIT_STATE_TEXT, type AutoctlPaths, type KeeperConfig,
 } from '../config/index.js';
 import { isWritableState } from '../fsm/states.js';
-import { getNode, presentNodeToken, readPrimaryLeaseTimeoutMs, updateNodeMetadata } from '../monitor-api/index.js';
+import type pg from 'pg';
+import {
+  currentMonitorEpoch, getNode, presentNodeToken, readPrimaryLeaseTimeoutMs, sqlStateOf, updateNodeMetadata, type MonitorEpoch,
+} from '../monitor-api/index.js';
 import { classifyPgData, findPgBinaries, parseConnInfo, readStandbySettingsFile } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
 import { registerFailsafeRoutes, runFailsafeLoop } from './failsafe.js';
@@ -28,6 +31,7 @@ import { WriteLease } from './lease.js';
 import { maxStoredLeaseMs, readLeaseFile } from './lease-file.js';
 import { localPg, NOT_RUNNING } from './local-pg.js';
 import { runKeeperLoop } from './loop.js';
+import { EpochGuard, epochFileOf } from './monitor-epoch.js';
 import { MonitorLink } from './monitor-link.js';
 import { hasStandbySignalFile, writeNodeSettings, writeStandbyFor } from './pg-ops.js';
 import { currentState, notify, onMonitor, type KeeperRuntime } from './runtime.js';
@@ -126,13 +130,24 @@ export async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceCo
       + ' (a node registered before node tokens); the monitor refuses it when its setting require_node_token is on');
   }
   const holder: { rt?: KeeperRuntime } = {};
+  let epoch: EpochGuard;
+  try {
+    epoch = new EpochGuard(epochFileOf(paths.state), log);
+  } catch (error) {
+    throw new FatalServiceError(messageOf(error), error);
+  }
   const monitor = new MonitorLink({
     uri: config.pg_autoctl.monitor,
     log,
     env,
     applicationName: 'pg_autoctl keeper',
     wakeOn: (n) => n.formation === config.pg_autoctl.formation && n.groupId === (holder.rt?.state.currentGroup ?? n.groupId),
+    rank: async (client) => (await monitorEpochOf(client))?.epoch ?? 0,
     onConnect: async (client) => {
+      // A stale monitor is refused before anything else: it looks unreachable.
+      const seen = await monitorEpochOf(client);
+      epoch.monitorHasEpochs = seen !== undefined;
+      epoch.admit(seen?.epoch ?? 0, describeClient(client));
       if (credential.token !== undefined) await presentNodeToken(client, credential.token);
       try {
         const ms = await readPrimaryLeaseTimeoutMs(client);
@@ -163,10 +178,31 @@ export async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceCo
     failsafe: restoreFailsafe(leaseFile),
     httpPort: null,
     events: createKeeperEvents(),
+    epoch,
   };
   holder.rt = rt;
   credentials.set(rt, credential);
   return rt;
+}
+
+/**
+ * The monitor's epoch; undefined from a monitor without epochs (a schema
+ * before migration 0010: SQLSTATE 42883, no such function), which counts
+ * as epoch 0.
+ */
+async function monitorEpochOf(client: pg.Client): Promise<MonitorEpoch | undefined> {
+  try {
+    return await currentMonitorEpoch(client);
+  } catch (error) {
+    if (sqlStateOf(error) === '42883') return undefined;
+    throw error;
+  }
+}
+
+/** host:port of a connected client, for log lines. */
+export function describeClient(client: pg.Client): string {
+  const host = client.host.includes(':') ? `[${client.host}]` : client.host;
+  return `${host}:${client.port}`;
 }
 
 /** The node token each runtime presents, replaced on reload after `enable monitor`. */
@@ -311,6 +347,8 @@ async function adoptNewMonitor(rt: KeeperRuntime): Promise<boolean> {
     const credential = credentials.get(rt);
     if (credential !== undefined) credential.token = token;
     rt.state = state;
+    // `enable monitor` removed the epoch file: the new monitor starts its own history.
+    rt.epoch?.reset();
   } catch (error) {
     rt.log.warn(`Failed to read the node token or state written by pg_autoctl enable monitor: ${messageOf(error)}`);
     return false;

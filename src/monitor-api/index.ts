@@ -8,3 +8,4 @@ export * from './service.js';
 export * from './service-rows.js';
 export * from './watch.js';
 export * from './metrics.js';
+export * from './epoch.js';

@@ -87,17 +87,20 @@ export function nodeActive(client: MonitorClient, args: NodeActiveArgs): Promise
 }
 
 /**
- * node_active and failsafe_peers in ONE statement: the list of the group's
+ * node_active, failsafe_peers (and, `withEpoch`, the monitor epoch: a
+ * monitor schema before migration 0010 has none) in ONE statement: the list of the group's
  * nodes comes with the very answer that may grant the write lease, so a
  * primary's failsafe list is never older than its lease (a node registered
  * before this statement is on it; see src/fsm/failsafe.ts).
  */
-export function nodeActiveWithPeers(client: MonitorClient, args: NodeActiveArgs):
-Promise<{ assignment: NodeAssignment; peers: FailsafePeer[]; secret: string }> {
+export function nodeActiveWithPeers(client: MonitorClient, args: NodeActiveArgs,
+  options: { withEpoch?: boolean } = {}):
+Promise<{ assignment: NodeAssignment; peers: FailsafePeer[]; secret: string; monitorEpoch: number | undefined }> {
   return call(client, 'node_active',
     `SELECT a.*,
             (SELECT coalesce(json_agg(row_to_json(p) ORDER BY p.node_id), '[]'::json)
-               FROM pgautofailover.failsafe_peers($2::bigint) p) AS failsafe_peers
+               FROM pgautofailover.failsafe_peers($2::bigint) p) AS failsafe_peers${options.withEpoch === true ? `,
+            (SELECT e.epoch FROM pgautofailover.current_monitor_epoch() e) AS monitor_epoch` : ''}
        FROM pgautofailover.node_active($1::text, $2::bigint, $3::int, $4::pgautofailover.replication_state,
               $5::bool, $6::int, $7::pg_lsn, $8::text, $9::pgautofailover.replication_state) a`,
     [args.formation, args.nodeId, args.groupId, args.state, args.pgIsRunning, args.tli, formatLsn(args.lsn), args.syncState,
@@ -105,7 +108,7 @@ Promise<{ assignment: NodeAssignment; peers: FailsafePeer[]; secret: string }> {
     one('node_active', (row) => {
       const rows = Array.isArray(row.failsafe_peers) ? row.failsafe_peers as Row[] : [];
       const { peers, secret } = mapFailsafePeers(rows);
-      return { assignment: mapAssignment(row), peers, secret };
+      return { assignment: mapAssignment(row), peers, secret, monitorEpoch: options.withEpoch === true ? asInt(row.monitor_epoch, 'monitor_epoch') : undefined };
     }));
 }
 

@@ -16,11 +16,12 @@ import type pg from 'pg';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { sleep, type Service, type ServiceContext } from '../common/service.js';
-import type { AutoctlPaths, MonitorConfig } from '../config/index.js';
-import { CHANNELS, claimMonitorLeadership } from '../monitor-api/index.js';
+import { monitorPeersOf, type AutoctlPaths, type MonitorConfig } from '../config/index.js';
+import { advanceMonitorEpoch, CHANNELS, claimMonitorLeadership, type MonitorEpoch } from '../monitor-api/index.js';
 import { connectClient } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
 import { createBrain, type Brain } from './brain.js';
+import { createPeerWatch } from './epoch-peers.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
 import { startMonitorHttp, type MonitorHttpDeps } from './http-routes.js';
 import { monitorMetrics, type MonitorMetrics } from './metrics.js';
@@ -251,6 +252,10 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     return client;
   };
   let dropped: NodeJS.Timeout | undefined;
+  const peerStop = new AbortController();
+  const stopPeers = (): void => peerStop.abort();
+  signal.addEventListener('abort', stopPeers, { once: true });
+  let peerLoop: Promise<void> = Promise.resolve();
   try {
     const main = await open('monitor');
     connected();
@@ -261,6 +266,10 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     log.info(`Managing the monitor at postgres://autoctl_node@${options.config.pg_autoctl.hostname}:${options.config.postgresql.port}/pg_auto_failover`);
 
     await limitSession(main);
+    const first = await advanceMonitorEpoch(main);
+    let epoch: MonitorEpoch = first;
+    log.info(`Monitor epoch ${first.epoch} (system identifier ${first.systemIdentifier ?? 'unknown'}, timeline ${first.timeline ?? 'unknown'})`
+      + (first.advanced ? ': a new epoch starts now' : ''));
     let settings: MonitorSettings = await readMonitorSettings(main);
     const brain: Brain = metrics.instrumentBrain(createBrain({ client: main, log, settings: () => settings }));
     const loop = createDecisionLoop({ brain, log, tickMs: () => settings.decisionTickMs });
@@ -293,17 +302,23 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     await limitSession(health);
     const healthSettings = (): HealthSettings => ({ ...DEFAULT_HEALTH_SETTINGS, ...settings.health });
     const healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, signal);
+    const peers = createPeerWatch({ peers: monitorPeersOf(options.config.ha.peers), log, ownEpoch: () => epoch.epoch, env: options.env });
+    peerLoop = peers.run(peerStop.signal, () => wake?.());
 
     // Decide for every group at start, then on each notification, and on
     // a timer so time-based rules (timeouts, leases) fire without reports.
     let lastSettings = performance.now();
     while (!signal.aborted) {
       if (lost) throw lost;
-      const next = await loop.round();
+      // A writable peer with a higher epoch: this monitor is stale, it decides nothing.
+      const next = peers.blockedBy === undefined ? await loop.round() : performance.now() + 1000;
       const now = performance.now();
       if (now - lastSettings >= 5000) {
         lastSettings = now;
         settings = await readMonitorSettings(main);
+        const current = await advanceMonitorEpoch(main);
+        if (current.advanced) log.info(`Monitor epoch ${current.epoch} starts now (timeline ${current.timeline ?? 'unknown'})`);
+        epoch = current;
       }
       if (loop.hints.pending || lost) continue;
       await new Promise<void>((resolve) => {
@@ -321,6 +336,9 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     await healthLoop;
   } finally {
     metrics.setLeader(false);
+    signal.removeEventListener('abort', stopPeers);
+    peerStop.abort();
+    await peerLoop;
     clearInterval(dropped);
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }

@@ -320,8 +320,8 @@ export interface NodeInitHbaInput {
   ownAddress: string;
   /** With `--pg-hba-lan`: this node's LAN CIDR. */
   lanCidr?: string | undefined;
-  /** HBA address of the monitor host (absent without a monitor). */
-  monitorAddress?: string | undefined;
+  /** HBA address of the monitor host, or of each host of a multi-host monitor URI (absent without a monitor). */
+  monitorAddress?: string | readonly string[] | undefined;
   authMethod: string;
   sslActive: boolean;
 }
@@ -334,10 +334,11 @@ export function nodeInitHbaRules(input: NodeInitHbaInput): HbaRule[] {
   });
   const rules = [app(input.ownAddress)];
   if (input.lanCidr !== undefined) rules.push(app(input.lanCidr));
-  if (input.monitorAddress !== undefined) {
+  const monitors = input.monitorAddress === undefined ? [] : typeof input.monitorAddress === 'string' ? [input.monitorAddress] : input.monitorAddress;
+  for (const address of new Set(monitors)) {
     // The health-check role's password is public: its rule is always trust,
     // and only for the database the monitor's probe connects to.
-    rules.push({ type, database: { name: HEALTH_CHECK_DBNAME }, user: { name: 'pgautofailover_monitor' }, address: input.monitorAddress, method: 'trust' });
+    rules.push({ type, database: { name: HEALTH_CHECK_DBNAME }, user: { name: 'pgautofailover_monitor' }, address, method: 'trust' });
   }
   return rules;
 }

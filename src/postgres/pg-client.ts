@@ -18,6 +18,15 @@
  * - verify-full: TLS, chain and host name checked.
  * `sslrootcert` defaults to `~/.postgresql/root.crt`; `system` uses Node's
  * CA store. `sslcrl`, `sslcert`, `sslkey` are read when given.
+ *
+ * Several hosts (`postgres://u@h1:5432,h2:5433/db`, `host=h1,h2 port=...`):
+ * node-postgres knows one host only, so every host is tried at the same
+ * time and the answers are taken in libpq's order: the first host (in the
+ * order given) whose session matches `target_session_attrs` wins, as soon
+ * as every host before it has failed; a dead first host costs no
+ * connection timeout when a later one answers. With `rank` (the keeper's
+ * monitor link: the monitor epoch), every matching host is waited for and
+ * the best ranked wins (ties: the earlier host).
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -47,6 +56,12 @@ export interface PgClientOptions {
   /** Reads certificate files; fs.readFileSync by default. */
   readFile?: (path: string) => string;
   log?: Logger;
+  /**
+   * Among several hosts that match target_session_attrs, the one with the
+   * highest rank wins (equal ranks: the earlier host). A rank that fails
+   * counts as -Infinity. Not called when one host matches.
+   */
+  rank?: (client: pg.Client) => Promise<number>;
 }
 
 export interface ConnectAttempt {
@@ -191,9 +206,89 @@ function describeHost(host: HostSpec | undefined): string {
   return host.port === undefined ? name : `${name}:${host.port}`;
 }
 
+/** What trying one host gave: a connected client whose session matches, or why not. */
+export interface HostOutcome<C> {
+  client?: C | undefined;
+  failures: string[];
+}
+
 /**
- * A connected pg.Client for the connection string: hosts in order, sslmode
- * fallbacks, target_session_attrs. The client has an 'error' listener (a
+ * Picks the winner among hosts tried in parallel, `outcomes` in the
+ * order of the connection string. Without `rank`: the first host, in
+ * order, that connected (returns as soon as every earlier host failed).
+ * With `rank`: every host is waited for; the highest rank wins, the
+ * earlier host on ties. Every client that does not win is closed.
+ */
+export async function selectHost<C>(outcomes: ReadonlyArray<Promise<HostOutcome<C>>>,
+  options: { rank?: ((client: C) => Promise<number>) | undefined; close: (client: C) => void }): Promise<HostOutcome<C>> {
+  const failures: string[] = [];
+  if (options.rank === undefined) {
+    for (const [index, pending] of outcomes.entries()) {
+      const outcome = await pending;
+      failures.push(...outcome.failures);
+      if (outcome.client !== undefined) {
+        for (const later of outcomes.slice(index + 1)) {
+          void later.then((o) => { if (o.client !== undefined) options.close(o.client); });
+        }
+        return { client: outcome.client, failures };
+      }
+    }
+    return { failures };
+  }
+  const settled = await Promise.all(outcomes);
+  const clients: C[] = [];
+  for (const outcome of settled) {
+    failures.push(...outcome.failures);
+    if (outcome.client !== undefined) clients.push(outcome.client);
+  }
+  if (clients.length <= 1) return { client: clients[0], failures };
+  const rank = options.rank;
+  const ranks = await Promise.all(clients.map(async (c) => {
+    try {
+      return await rank(c);
+    } catch (error) {
+      failures.push(messageOf(error));
+      return Number.NEGATIVE_INFINITY;
+    }
+  }));
+  let best = 0;
+  for (let i = 1; i < clients.length; i++) if ((ranks[i] ?? -Infinity) > (ranks[best] ?? -Infinity)) best = i;
+  clients.forEach((c, i) => { if (i !== best) options.close(c); });
+  return { client: clients[best], failures };
+}
+
+/** Connects to one host (its sslmode fallbacks in order) and checks its session. */
+async function tryHost(plan: HostPlan, wanted: Exclude<TargetSessionAttrs, 'prefer-standby'>, options: PgClientOptions): Promise<HostOutcome<pg.Client>> {
+  const failures: string[] = [];
+  for (const [index, attempt] of plan.attempts.entries()) {
+    const client = new pg.Client(attempt.config);
+    client.on('error', (error) => {
+      options.log?.warn(`connection to ${describeHost(plan.host)} failed: ${error.message}`);
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      failures.push(`${describeHost(plan.host)} (${attempt.tls}): ${messageOf(error)}`);
+      await client.end().catch(() => undefined);
+      if (index + 1 < plan.attempts.length && shouldFallBack(attempt.tls, error)) continue;
+      break;
+    }
+    try {
+      if (await sessionMatches(client, wanted)) return { client, failures };
+      failures.push(`${describeHost(plan.host)}: session is not ${wanted}`);
+    } catch (error) {
+      failures.push(`${describeHost(plan.host)}: ${messageOf(error)}`);
+    }
+    await client.end().catch(() => undefined);
+    break;
+  }
+  return { failures };
+}
+
+/**
+ * A connected pg.Client for the connection string: every host at once,
+ * sslmode fallbacks, target_session_attrs, the winner picked as
+ * {@link selectHost} says. The client has an 'error' listener (a
  * dropped connection is logged, never an uncaught exception); the caller
  * owns it and must `end()` it. Failure: AutoctlError('PGSQL') listing why
  * each attempt failed (passwords scrubbed).
@@ -209,30 +304,12 @@ export async function connectClient(conninfo: ConnInfo | string, options: PgClie
   const passes: Array<Exclude<TargetSessionAttrs, 'prefer-standby'>> = attrs === 'prefer-standby' ? ['standby', 'any'] : [attrs];
   const failures: string[] = [];
   for (const wanted of passes) {
-    for (const plan of plans) {
-      for (const [index, attempt] of plan.attempts.entries()) {
-        const client = new pg.Client(attempt.config);
-        client.on('error', (error) => {
-          options.log?.warn(`connection to ${describeHost(plan.host)} failed: ${error.message}`);
-        });
-        try {
-          await client.connect();
-        } catch (error) {
-          failures.push(`${describeHost(plan.host)} (${attempt.tls}): ${messageOf(error)}`);
-          await client.end().catch(() => undefined);
-          if (index + 1 < plan.attempts.length && shouldFallBack(attempt.tls, error)) continue;
-          break;
-        }
-        try {
-          if (await sessionMatches(client, wanted)) return client;
-          failures.push(`${describeHost(plan.host)}: session is not ${wanted}`);
-        } catch (error) {
-          failures.push(`${describeHost(plan.host)}: ${messageOf(error)}`);
-        }
-        await client.end().catch(() => undefined);
-        break;
-      }
-    }
+    const picked = await selectHost(plans.map((plan) => tryHost(plan, wanted, options)), {
+      rank: options.rank,
+      close: (client) => { client.end().catch(() => undefined); },
+    });
+    failures.push(...picked.failures);
+    if (picked.client !== undefined) return picked.client;
   }
   const target = formatUri({ ...info, password: info.password === undefined ? undefined : '****' });
   throw new AutoctlError('PGSQL', `cannot connect to "${target}": ${failures.join('; ')}`);

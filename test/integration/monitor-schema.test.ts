@@ -25,7 +25,7 @@ let primaryId = 0;
 let standbyId = 0;
 /** Tables autoctl_node may not read: the failsafe's group secrets, the hashes of node tokens, the migrations' bookkeeping. */
 const SECRET_TABLES = ['group_secret', 'node_token', 'schema_migrations'];
-const TABLES = ['event', 'formation', 'group_secret', 'group_state', 'monitor_leader', 'node', 'node_token', 'request', 'schema_migrations', 'settings'];
+const TABLES = ['event', 'formation', 'group_secret', 'group_state', 'monitor_epoch', 'monitor_leader', 'node', 'node_token', 'request', 'schema_migrations', 'settings'];
 
 async function connect(database: string, user = 'postgres'): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: server.url(database, user) });
@@ -318,6 +318,28 @@ describe('privileges', () => {
     assert.equal(event?.eventId, eventId);
     assert.equal(event?.goalState, 'wait_standby');
     assert.equal(parseStateNotification(await l.next(CHANNELS.state, (p) => p.includes('"nodeId": 2'))).goalState, 'wait_standby');
+  });
+});
+
+describe('monitor epochs', () => {
+  it('start at 1, advance on another system or timeline or when forced, and only the service advances them', async () => {
+    const node = await connect('pg_auto_failover', 'autoctl_node');
+    const service = await connect('pg_auto_failover', 'autoctl');
+    assert.equal((await api.currentMonitorEpoch(node)).epoch, 0, 'no epoch before the service first runs');
+    const { rows: [control] } = await admin.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
+    const first = await api.advanceMonitorEpoch(service);
+    assert.deepEqual({ ...first, startedAt: null }, {
+      epoch: 1, systemIdentifier: BigInt(control?.id ?? '0'), timeline: 1, startedAt: null, writable: true, advanced: true,
+    });
+    assert.equal((await api.advanceMonitorEpoch(service)).advanced, false, 'same system, same timeline: same epoch');
+    assert.equal((await api.currentMonitorEpoch(node)).epoch, 1);
+    // What a restore or a copy on another system looks like.
+    await admin.query('UPDATE pgautofailover.monitor_epoch SET system_identifier = 42 WHERE epoch = 1');
+    assert.deepEqual(await api.advanceMonitorEpoch(service).then((e) => [e.epoch, e.advanced]), [2, true]);
+    assert.deepEqual(await api.advanceMonitorEpoch(service, true).then((e) => [e.epoch, e.advanced]), [3, true]);
+    assert.equal((await api.currentMonitorEpoch(node)).epoch, 3);
+    await rejectsWith(api.advanceMonitorEpoch(node), '42501');
+    assert.equal(await count('SELECT * FROM pgautofailover.monitor_epoch'), 3);
   });
 });
 

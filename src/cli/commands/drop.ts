@@ -31,6 +31,7 @@ import { loadConfig, pathsOf, resolvePgdata } from '../target.js';
 import { group } from '../tree.js';
 import { parseWait } from './perform.js';
 import { monitorFailure } from '../wait-events.js';
+import { epochFileOf } from '../../keeper/monitor-epoch.js';
 
 interface DropNodeFlags {
   pgdata?: string;
@@ -91,7 +92,7 @@ async function stopService(ctx: CommandContext, paths: AutoctlPaths, graceMs: nu
 
 /** --destroy: Postgres stopped, PGDATA and the node's files removed, the configuration file last. */
 async function destroyFiles(ctx: CommandContext, paths: AutoctlPaths, pgdata: string): Promise<void> {
-  for (const file of [paths.init, paths.state, paths.token, paths.nodesJson, paths.pgStatus]) await removeFileIfExists(file);
+  for (const file of [paths.init, paths.state, paths.token, paths.nodesJson, paths.pgStatus, epochFileOf(paths.state)]) await removeFileIfExists(file);
   ctx.log.info(`Stopping PostgreSQL at "${pgdata}"`);
   await stopPostgres(pgdata, 'fast', 60_000);
   if (existsSync(pgdata)) {

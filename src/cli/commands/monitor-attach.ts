@@ -24,6 +24,7 @@ import type { CommandContext } from '../context.js';
 import { connectMonitor } from '../monitor-target.js';
 import { loadConfig, resolvePgdata } from '../target.js';
 import { reloadRunningService } from './service.js';
+import { removeEpochFile } from '../../keeper/monitor-epoch.js';
 
 /** 2.0 registers again with its defaults: they are not kept in any local file. */
 const DEFAULT_CANDIDATE_PRIORITY = 50;
@@ -278,6 +279,8 @@ async function enableMonitor(flags: EnableFlags, ctx: CommandContext, args: read
       lastMonitorContact: Math.floor(Date.now() / 1000),
     };
     await writeKeeperState(paths.state, next);
+    // Another monitor on purpose: the epochs of the old one mean nothing to it.
+    removeEpochFile(paths.state);
   } finally {
     await client.end().catch(() => undefined);
   }

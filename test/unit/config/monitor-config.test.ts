@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   MONITOR_SCHEMA, configToJson, defaultMonitorConfig, getConfigValue, parseMonitorConfig, planMonitorReload,
-  renderMonitorConfig, setConfigValue, type MonitorConfig,
+  monitorPeersOf, renderMonitorConfig, setConfigValue, type MonitorConfig,
 } from '../../../src/config/index.js';
 
 const golden = (name: string): string => readFileSync(new URL(`../../golden/config/${name}`, import.meta.url), 'utf8');
@@ -69,4 +69,21 @@ describe('monitor config', () => {
     assert.equal(config.postgresql.port, 6000);
     assert.deepEqual(changes.map((c) => [c.path, c.applied]), [['pg_autoctl.hostname', true], ['postgresql.port', false]]);
   });
+
+  it('ha.peers: absent from the file unless set, then a list of monitor URIs', () => {
+    const text = golden('monitor_pg_autoctl.cfg.out');
+    const config = parsed(text);
+    assert.equal(config.ha.peers, '');
+    assert.equal(renderMonitorConfig(config), text, 'unset: the 2.0 file byte for byte');
+    const set = setConfigValue(config, 'ha.peers', 'postgres://autoctl_node@127.0.0.12:5432/pg_auto_failover postgres://autoctl_node@127.0.0.13:5432/pg_auto_failover');
+    assert.ok(set.ok);
+    const rendered = renderMonitorConfig(set.value);
+    assert.match(rendered, /\n\[ha\]\npeers = postgres:\/\/autoctl_node@127\.0\.0\.12:5432\/pg_auto_failover postgres:/);
+    assert.equal(parsed(rendered).ha.peers, set.value.ha.peers);
+    assert.deepEqual(monitorPeersOf(set.value.ha.peers), [
+      'postgres://autoctl_node@127.0.0.12:5432/pg_auto_failover', 'postgres://autoctl_node@127.0.0.13:5432/pg_auto_failover']);
+    const bad = setConfigValue(config, 'ha.peers', 'host=127.0.0.12 port=5432');
+    assert.equal(bad.ok, false);
+  });
 });
+

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { shouldFallBack, tlsPlansFor, toPgClientConfig } from '../../../src/postgres/pg-client.js';
+import { selectHost, shouldFallBack, tlsPlansFor, toPgClientConfig, type HostOutcome } from '../../../src/postgres/pg-client.js';
+import { parseConnInfo } from '../../../src/postgres/conninfo.js';
 
 const files: Record<string, string> = { '/ca.crt': 'CA PEM', '/crl.pem': 'CRL PEM', '/home/u/.postgresql/root.crt': 'HOME CA' };
 const readFile = (path: string): string => {
@@ -98,5 +99,59 @@ describe('sslmode mapping to node-postgres', () => {
     assert.ok(shouldFallBack('plain', hba));
     assert.ok(!shouldFallBack('plain', noSsl));
     assert.ok(!shouldFallBack('tls-verify-full', noSsl));
+  });
+});
+
+describe('several hosts tried in parallel', () => {
+  const later = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), ms));
+  const ok = (name: string, ms = 0): Promise<HostOutcome<string>> => later(ms, { client: name, failures: [] });
+  const dead = (name: string, ms = 0): Promise<HostOutcome<string>> => later(ms, { failures: [`${name}: refused`] });
+
+  it('parses a multi-host monitor URI with target_session_attrs', () => {
+    const info = parseConnInfo('postgres://autoctl_node@127.0.0.11:5432,127.0.0.12:5433/pg_auto_failover?target_session_attrs=read-write&sslmode=prefer');
+    assert.deepEqual(info.hosts, [{ host: '127.0.0.11', port: 5432 }, { host: '127.0.0.12', port: 5433 }]);
+    assert.deepEqual(plan('postgres://autoctl_node@127.0.0.11:5432,127.0.0.12:5433/pg_auto_failover?sslmode=disable')
+      .map((h) => [h.attempts[0]?.config.host, h.attempts[0]?.config.port]), [['127.0.0.11', 5432], ['127.0.0.12', 5433]]);
+  });
+
+  it('without rank: the first host in order that matches, once every earlier one failed', async () => {
+    const closed: string[] = [];
+    const close = (c: string): void => { closed.push(c); };
+    // The first host fails late, the second answers early: still the second, and no wait for the third.
+    const started = performance.now();
+    const picked = await selectHost([dead('h1', 30), ok('h2', 5), ok('h3', 300)], { close });
+    assert.equal(picked.client, 'h2');
+    assert.deepEqual(picked.failures, ['h1: refused']);
+    assert.ok(performance.now() - started < 250, 'did not wait for the slow third host');
+    // The earlier host wins even when a later one answered first.
+    assert.equal((await selectHost([ok('h1', 40), ok('h2', 1)], { close })).client, 'h1');
+    await later(350, undefined);
+    assert.deepEqual(closed.sort(), ['h2', 'h3']);
+  });
+
+  it('no host matches: every failure, no client', async () => {
+    const picked = await selectHost([dead('h1'), dead('h2')], { close: () => undefined });
+    assert.equal(picked.client, undefined);
+    assert.deepEqual(picked.failures, ['h1: refused', 'h2: refused']);
+  });
+
+  it('with rank: the highest ranked matching host wins, the earlier one on ties; losers are closed', async () => {
+    const epochs: Record<string, number> = { h1: 1, h2: 3, h3: 3 };
+    const closed: string[] = [];
+    const rank = async (c: string): Promise<number> => epochs[c] ?? 0;
+    const picked = await selectHost([ok('h1'), ok('h2', 20), ok('h3')], { rank, close: (c) => { closed.push(c); } });
+    assert.equal(picked.client, 'h2');
+    assert.deepEqual(closed.sort(), ['h1', 'h3']);
+    const failing = async (c: string): Promise<number> => {
+      if (c === 'h1') throw new Error('h1: no epoch');
+      return 0;
+    };
+    const second = await selectHost([ok('h1'), ok('h2')], { rank: failing, close: () => undefined });
+    assert.equal(second.client, 'h2');
+    assert.deepEqual(second.failures, ['h1: no epoch']);
+    let ranked = 0;
+    const single = await selectHost([dead('h1'), ok('h2')], { rank: async () => { ranked += 1; return 0; }, close: () => undefined });
+    assert.equal(single.client, 'h2');
+    assert.equal(ranked, 0, 'one matching host is not ranked');
   });
 });
