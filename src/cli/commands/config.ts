@@ -6,6 +6,7 @@
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { AutoctlError, badArgs, messageOf } from '../../common/errors.js';
+import { formatLsn } from '../../common/lsn.js';
 import { maskSecrets } from '../../common/secrets.js';
 import {
   changePolicyOf, checkPidFile, getConfigValue, isKeeperConfig, isMonitorDisabled, setConfigValue, writeConfigFile,
@@ -181,9 +182,9 @@ async function configCheck(flags: PgdataFlags, ctx: CommandContext): Promise<Com
         version: control.pgControlVersion,
         catalogVersion: control.catalogVersion,
         systemIdentifier: control.systemIdentifier,
-        latestCheckpointLsn: control.latestCheckpointLsn,
+        latestCheckpointLsn: formatLsn(control.latestCheckpointLsn),
       },
-      postmasterStatus: pg.pmStatus ?? 'unknown',
+      pmStatus: pg.pmStatus ?? 'unknown',
       config,
     },
   };

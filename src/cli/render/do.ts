@@ -6,7 +6,7 @@
 import type { Rendering } from '../command.js';
 import type { KeeperStateView } from '../do/fsm.js';
 import type { CandidateCountView, OtherNodeView, PrimaryView } from '../do/monitor.js';
-import type { PgSetup } from '../do/pgsetup.js';
+import { pgSetupJson, pgSetupText, type PgSetup } from './pg-setup.js';
 import type { KeeperTransition } from '../../fsm/index.js';
 import { formatLsn } from '../../common/lsn.js';
 import { renderJson } from './json.js';
@@ -21,25 +21,6 @@ export function ctimeOf(epochSeconds: number): string {
   const two = (n: number): string => String(n).padStart(2, '0');
   return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} `
     + `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
-}
-
-export function pgSetupJson(setup: PgSetup): Record<string, unknown> {
-  return {
-    pgdata: setup.pgdata,
-    pg_ctl: setup.pgCtl,
-    version: setup.version,
-    host: setup.host,
-    port: setup.port,
-    proxyport: setup.proxyport,
-    pid: setup.pid,
-    in_recovery: setup.inRecovery,
-    control: {
-      version: setup.control.version,
-      catalog_version: setup.control.catalogVersion,
-      system_identifier: setup.control.systemIdentifier.toString(),
-    },
-    postmaster: { status: setup.pmStatus },
-  };
 }
 
 export function keeperStateJson(view: KeeperStateView): Record<string, unknown> {
@@ -98,30 +79,7 @@ export const graphvizRendering: Rendering<readonly KeeperTransition[]> = {
 };
 
 /** `do pgsetup discover`. */
-export const pgSetupRendering: Rendering<PgSetup> = {
-  text(s) {
-    const major = Number.parseInt(s.version, 10);
-    const num = Number.isFinite(major) ? major * 10000 + (Number.parseInt(s.version.split('.')[1] ?? '0', 10) || 0) : 0;
-    return [
-      `pgdata:                ${s.pgdata}`,
-      `pg_ctl:                ${s.pgCtl}`,
-      `pg_version:            "${s.version}" (${num})`,
-      `pghost:                ${s.host}`,
-      `pgport:                ${s.port}`,
-      `proxyport:             ${s.proxyport}`,
-      `pid:                   ${s.pid}`,
-      `is in recovery:        ${s.inRecovery ? 'yes' : 'no'}`,
-      `Control cluster state: ${s.control.clusterState}`,
-      `Control Version:       ${s.control.version}`,
-      `Catalog Version:       ${s.control.catalogVersion}`,
-      `System Identifier:     ${s.control.systemIdentifier}`,
-      `Latest checkpoint LSN: ${s.control.latestCheckpointLsn}`,
-      `Postmaster status:     ${s.pmStatus}`,
-      '',
-    ].join('\n');
-  },
-  json: pgSetupJson,
-};
+export const pgSetupRendering: Rendering<PgSetup> = { text: pgSetupText, json: pgSetupJson };
 
 /** `do service getpid|restart`: the pid. */
 export const pidRendering: Rendering<number> = { text: (pid) => `${pid}\n` };
