@@ -17,6 +17,7 @@ import {
   connectLocal, localConninfo, pgCtlVersion, postgresStatus, readControlData,
 } from '../../postgres/index.js';
 import { defineCommand, type CommandResult } from '../command.js';
+import { withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { connectMonitor, resolveMonitor } from '../monitor-target.js';
 import {
@@ -189,8 +190,6 @@ async function configCheck(flags: PgdataFlags, ctx: CommandContext): Promise<Com
     },
   };
 }
-
-const withPgdata = (cmd: Command): Command => cmd.option('--pgdata <dir>', 'path to data directory');
 
 export function registerConfigCommands(program: Command): void {
   const config = group(program, 'config', 'Manages the pg_autoctl configuration');
