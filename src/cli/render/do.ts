@@ -9,35 +9,14 @@ import type { CandidateCountView, OtherNodeView, PrimaryView } from '../do/monit
 import { pgSetupJson, pgSetupText, type PgSetup } from './pg-setup.js';
 import type { KeeperTransition } from '../../fsm/index.js';
 import { formatLsn } from '../../common/lsn.js';
+import { epochToString, keeperStateJson as stateFileJson } from './files.js';
 import { renderJson } from './json.js';
 
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
 /** ctime(3) without its newline, local time ("Thu Dec  3 13:17:33 2026"); "0" for never. */
-export function ctimeOf(epochSeconds: number): string {
-  if (epochSeconds <= 0) return '0';
-  const d = new Date(epochSeconds * 1000);
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} `
-    + `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
-}
+export const ctimeOf = epochToString;
 
 export function keeperStateJson(view: KeeperStateView): Record<string, unknown> {
-  const s = view.state;
-  return {
-    postgres: pgSetupJson(view.postgres),
-    state: {
-      current_role: s.currentRole,
-      assigned_role: s.assignedRole,
-      version: s.version,
-      groupId: s.currentGroup,
-      nodeId: s.currentNodeId,
-      last_monitor_contact: ctimeOf(s.lastMonitorContact),
-      last_secondary_contact: ctimeOf(s.lastSecondaryContact),
-      pgversion: s.pgControlVersion,
-    },
-  };
+  return { postgres: pgSetupJson(view.postgres), state: stateFileJson(view.state) };
 }
 
 export const keeperStateRendering: Rendering<KeeperStateView> = {

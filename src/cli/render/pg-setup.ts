@@ -3,6 +3,7 @@
  * printed alike by `config check` and `do pgsetup discover` (2.0 prints
  * both with one function).
  */
+import { renderLabelled } from './table.js';
 
 export interface PgSetup {
   pgdata: string;
@@ -48,7 +49,7 @@ export function pgSetupText(s: PgSetup): string {
     ['Latest checkpoint LSN:', s.control.latestCheckpointLsn],
     ['Postmaster status:', s.pmStatus],
   ];
-  return rows.map(([label, value]) => `${label.padEnd(22)} ${String(value)}\n`).join('');
+  return renderLabelled(rows, 22, ' ');
 }
 
 /** The `postgres` object of the JSON forms. */
