@@ -7,9 +7,10 @@
 import { CommanderError, type Command, type Help } from 'commander';
 import { AutoctlCommand, group, withCommonOptions } from './tree.js';
 import { AutoctlError, EXIT_CODES, exitCodeFor, messageOf } from '../common/errors.js';
-import { formatLogLine } from '../common/log.js';
+import { createLogger, logFormatOf, logLineFor, type Logger } from '../common/log.js';
 import { maskSecrets } from '../common/secrets.js';
 import { complete, data, type CommandResult, type CompletionHolder } from './command.js';
+import type { LoggerHolder } from './context.js';
 import { registerCreateCommands } from './commands/create.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDoCommands } from './commands/do.js';
@@ -109,6 +110,17 @@ function exitCodeOfResult(result: CommandResult<unknown>): number {
   return result.status === undefined ? EXIT_CODES.QUIT : EXIT_CODES[result.status];
 }
 
+/**
+ * For an error before the command made its logger (root refused, bad
+ * option value): a JSON logger when --log-format or PG_AUTOCTL_LOG_FORMAT
+ * asked for json, else none (text).
+ */
+function earlyErrorLogger(argv: readonly string[]): Logger | undefined {
+  const at = argv.findIndex((a) => a === '--log-format' || a.startsWith('--log-format='));
+  const given = at < 0 ? process.env.PG_AUTOCTL_LOG_FORMAT : argv[at]?.startsWith('--log-format=') ? argv[at]?.slice('--log-format='.length) : argv[at + 1];
+  return given === 'json' ? createLogger({ format: 'json' }) : undefined;
+}
+
 export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -126,12 +138,17 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       if (error.exitCode === 0) return 0;
       return 1;
     }
-    const [first = '', ...rest] = maskSecrets(messageOf(error)).split('\n');
+    // In the format of the command's logger (--log-format): text puts the
+    // lines after the first one as they are; JSON keeps them in its msg.
+    const log = (program as LoggerHolder).log ?? earlyErrorLogger(argv);
+    const message = maskSecrets(messageOf(error));
+    const [first = '', ...rest] = message.split('\n');
+    const json = logFormatOf(log) === 'json';
     const now = Date.now();
-    process.stderr.write(formatLogLine({ time: now, pid: process.pid, level: 60, msg: first }, Boolean(process.stderr.isTTY)));
-    if (rest.length > 0) process.stderr.write(`${rest.join('\n')}\n`);
+    process.stderr.write(logLineFor(log, { time: now, pid: process.pid, level: 60, msg: json ? message : first }));
+    if (rest.length > 0 && !json) process.stderr.write(`${rest.join('\n')}\n`);
     if (error instanceof AutoctlError && error.hint) {
-      process.stderr.write(formatLogLine({ time: now, pid: process.pid, level: 30, msg: `HINT: ${maskSecrets(error.hint)}` }, Boolean(process.stderr.isTTY)));
+      process.stderr.write(logLineFor(log, { time: now, pid: process.pid, level: 30, msg: `HINT: ${maskSecrets(error.hint)}` }));
     }
     return exitCodeFor(error);
   }

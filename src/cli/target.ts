@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { AutoctlError, badArgs } from '../common/errors.js';
-import { pathsFor, readConfigFile, type AnyConfig, type AutoctlPaths } from '../config/index.js';
+import { bindLogIdentity, isLogFormat, useConfiguredLogFormat } from '../common/log.js';
+import { isKeeperConfig, pathsFor, readConfigFile, type AnyConfig, type AutoctlPaths } from '../config/index.js';
 import type { CommandContext } from './context.js';
 
 export function resolvePgdata(ctx: CommandContext, given: string | undefined): string {
@@ -28,5 +29,21 @@ export async function loadConfig(ctx: CommandContext, pgdata: string): Promise<{
     throw new AutoctlError('BAD_ARGS', `Expected configuration file does not exist: "${paths.config}"`,
       existsSync(paths.pgdata) ? {} : { hint: `Check your PGDATA setting: "${paths.pgdata}"` });
   }
-  return { paths, config: await readConfigFile(paths.config) };
+  const config = await readConfigFile(paths.config);
+  logAsConfigured(ctx, config);
+  return { paths, config };
+}
+
+/**
+ * What the node's configuration says of logging: its log format, unless
+ * --log-format or PG_AUTOCTL_LOG_FORMAT chose one, and for a keeper the
+ * node's formation, group and name on every JSON line.
+ */
+export function logAsConfigured(ctx: CommandContext, config: AnyConfig): void {
+  const format = config.pg_autoctl.log_format;
+  if (isLogFormat(format)) useConfiguredLogFormat(ctx.log, format);
+  if (isKeeperConfig(config)) {
+    const { formation, group, name } = config.pg_autoctl;
+    bindLogIdentity(ctx.log, { formation, group, node: name });
+  }
 }

@@ -30,7 +30,8 @@ export class AutoctlCommand extends Command {
 /** Adds the options accepted at every level of the tree (spec 04 §1.1). */
 export function withCommonOptions(cmd: Command, json = false): Command {
   cmd.option('-v, --verbose', 'increase log verbosity (repeatable)', (_v: string, prev: number) => prev + 1, 0)
-    .option('-q, --quiet', 'only log errors');
+    .option('-q, --quiet', 'only log errors')
+    .option('--log-format <format>', 'format of the log lines on stderr: text (default) or json');
   if (json) cmd.option('--json', 'output data in the JSON format');
   return cmd;
 }

@@ -10,6 +10,7 @@ import {
   type ConfigChange, type ConfigOf, type ConfigSchema, type KeyPathOf,
 } from './config-fields.js';
 import { parseIni, renderIni } from './ini.js';
+import { isLogFormat } from '../common/log.js';
 
 /** Magic `pg_autoctl.monitor` value: the node runs without a monitor. */
 export const MONITOR_DISABLED = 'PG_AUTOCTL_DISABLED';
@@ -24,6 +25,13 @@ export type HbaLevel = (typeof HBA_LEVELS)[number];
 export const CITUS_ROLES = ['primary', 'secondary'] as const;
 
 const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * `pg_autoctl.log_format` (keeper and monitor): text, the original's lines,
+ * or json. Written only when not text, so that 2.0's files stay as they are.
+ */
+export const logFormatField = () =>
+  stringField({ default: 'text', change: 'offline', valid: isLogFormat, expected: 'text or json', omitWhen: 'text' });
 
 const isMonitorSetting = (v: string): boolean => v === MONITOR_DISABLED || /^postgres(ql)?:\/\/\S/.test(v);
 
@@ -49,6 +57,9 @@ export const KEEPER_SCHEMA = {
     name: stringField({ change: 'reload' }),
     hostname: stringField({ required: true, change: 'reload' }),
     nodekind: enumField(NODE_KINDS, { default: 'standalone', change: 'never' }),
+    // Not in pg_auto_failover 2.0: the format of the log lines (text or
+    // json), unless --log-format or PG_AUTOCTL_LOG_FORMAT says otherwise.
+    log_format: logFormatField(),
   },
   postgresql: {
     pgdata: path('never', true),

@@ -10,6 +10,7 @@ import {
   type ConfigChange, type ConfigOf, type ConfigSchema, type KeyPathOf,
 } from './config-fields.js';
 import { parseIni, renderIni } from './ini.js';
+import { logFormatField } from './keeper-config.js';
 
 /** The role keepers use to call the monitor API; fixed in the monitor file. */
 export const MONITOR_USERNAME = 'autoctl_node';
@@ -27,6 +28,8 @@ export const MONITOR_SCHEMA = {
   pg_autoctl: {
     role: literalField('monitor'),
     hostname: stringField({ required: true, change: 'reload' }),
+    // Not in pg_auto_failover 2.0 (see the keeper's).
+    log_format: logFormatField(),
   },
   postgresql: {
     pgdata: path('never', true),

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { messageOf } from '../common/errors.js';
+import { bindLogIdentity } from '../common/log.js';
 import { maskConfigValue } from '../common/secrets.js';
 import { FatalServiceError, type Service, type ServiceContext } from '../common/service.js';
 import {
@@ -182,6 +183,9 @@ export async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceCo
   };
   holder.rt = rt;
   credentials.set(rt, credential);
+  // JSON log lines name the node, read at each line: they follow a rename
+  // (reload) or the group of a new registration (enable monitor).
+  bindLogIdentity(log, () => ({ formation: rt.config.pg_autoctl.formation, group: rt.state.currentGroup, node: rt.config.pg_autoctl.name }));
   return rt;
 }
 

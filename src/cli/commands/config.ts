@@ -7,6 +7,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { AutoctlError, badArgs, messageOf } from '../../common/errors.js';
+import { formatLsn } from '../../common/lsn.js';
 import { maskSecrets } from '../../common/secrets.js';
 import {
   changePolicyOf, checkPidFile, getConfigValue, isKeeperConfig, isMonitorDisabled, setConfigValue, writeConfigFile,
@@ -17,6 +18,7 @@ import {
   connectLocal, localConninfo, pgCtlVersion, postgresStatus, readControlData,
 } from '../../postgres/index.js';
 import { defineCommand, type CommandResult } from '../command.js';
+import { withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { connectMonitor, resolveMonitor } from '../monitor-target.js';
 import {
@@ -193,15 +195,13 @@ async function configCheck(flags: PgdataFlags, ctx: CommandContext): Promise<Com
         version: control.pgControlVersion,
         catalogVersion: control.catalogVersion,
         systemIdentifier: control.systemIdentifier,
-        latestCheckpointLsn: control.latestCheckpointLsn,
+        latestCheckpointLsn: formatLsn(control.latestCheckpointLsn),
       },
-      postmasterStatus: pg.pmStatus ?? 'unknown',
+      pmStatus: pg.pmStatus ?? 'unknown',
       config,
     },
   };
 }
-
-const withPgdata = (cmd: Command): Command => cmd.option('--pgdata <dir>', 'path to data directory');
 
 export function registerConfigCommands(program: Command): void {
   const config = group(program, 'config', 'Manages the pg_autoctl configuration');

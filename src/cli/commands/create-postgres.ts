@@ -20,7 +20,7 @@ import { resolveAuth } from '../options/auth.js';
 import { defaultPort, parseHttpPort, sslInput, withSslOptions } from '../options/create-node.js';
 import { resolveSslOptions, type SslOptionsInput } from '../options/ssl.js';
 import { parsePgBool } from '../options/values.js';
-import { resolvePgdata } from '../target.js';
+import { logAsConfigured, resolvePgdata } from '../target.js';
 import { runNode } from './run-node.js';
 
 interface CreatePostgresFlags extends SslOptionsInput {
@@ -127,6 +127,7 @@ function resolveOptions(flags: CreatePostgresFlags, ctx: CommandContext): Create
 /** A supervisor with the Postgres controller and the transient node-init service; its exit code. */
 async function runNodeInit(ctx: CommandContext, created: { paths: AutoctlPaths; config: KeeperConfig }, pgdataAsGiven: string): Promise<number> {
   const { paths, config } = created;
+  logAsConfigured(ctx, config);
   const bin = await findPgBinaries({ ...(config.postgresql.pg_ctl ? { pgctl: config.postgresql.pg_ctl } : {}), env: ctx.env });
   const postgres = createPostgresController(localPostgresPort({
     bin, pgdata: paths.pgdata, port: config.postgresql.port, listenAddresses: config.postgresql.listen_addresses || '*', env: ctx.env,

@@ -7,6 +7,7 @@ import { checkGivenHostname, DEFAULT_ROUTE, discoverHostname } from '../../postg
 import { createMonitor } from '../../monitor/create-monitor.js';
 import { createFormation, type FormationKind } from '../../monitor-api/index.js';
 import { defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
+import { withFormationTarget } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { resolveAuth } from '../options/auth.js';
 import { defaultPort, parseHttpPort, sslInput, withSslOptions } from '../options/create-node.js';
@@ -117,10 +118,7 @@ export function registerCreateCommands(program: Command): void {
   defineCommand(create, {
     name: 'formation',
     description: 'Create a new formation on the pg_auto_failover monitor',
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
-      .option('--monitor <uri>', 'pg_auto_failover Monitor Postgres URL')
-      .option('--formation <name>', 'name of the formation to create')
+    options: (cmd) => withFormationTarget(cmd, 'name of the formation to create')
       .option('--kind <kind>', 'formation kind, either "pgsql" or "citus"')
       .option('--dbname <name>', 'name for postgres database to use in this formation')
       .option('--enable-secondary', 'create a formation that has multiple nodes that can be used for fail over when others have issues')

@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { defineCommand } from '../command.js';
+import { withPgdata } from '../options/common.js';
 import { fsmAssign, fsmGv, fsmInit, fsmList, fsmNodesGet, fsmNodesSet, fsmState, fsmStep } from '../do/fsm.js';
 import { monitorGetCandidateCount, monitorGetOthers, monitorGetPrimary } from '../do/monitor.js';
 import { pgsetupDiscover, pgsetupLogs, pgsetupPgCtl, pgsetupReady, pgsetupWait } from '../do/pgsetup.js';
@@ -16,8 +17,6 @@ import {
   pidRendering, primaryRendering, transitionsRendering,
 } from '../render/do.js';
 import { group } from '../tree.js';
-
-const withPgdata = (cmd: Command): Command => cmd.option('--pgdata <dir>', 'path to data directory');
 
 /** Whether the debug tree is available: PG_AUTOCTL_DEBUG set, even to ''. */
 export function debugEnabled(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -24,6 +24,7 @@ import {
 } from '../../monitor-api/index.js';
 import { stopPostgres } from '../../postgres/index.js';
 import { defineCommand, done, type CommandResult } from '../command.js';
+import { withFormationTarget, withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { connectMonitor, resolveMonitor, withMonitor, type MonitorTarget } from '../monitor-target.js';
 import { defaultPort } from '../options/create-node.js';
@@ -297,18 +298,14 @@ export function registerDropCommands(program: Command): void {
   defineCommand(drop, {
     name: 'monitor',
     description: 'Drop the pg_auto_failover monitor',
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
+    options: (cmd) => withPgdata(cmd)
       .option('--destroy', 'also destroy Postgres database'),
     run: dropMonitorHandler,
   });
   defineCommand(drop, {
     name: 'node',
     description: 'Drop a node from the pg_auto_failover monitor',
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
-      .option('--monitor <uri>', 'pg_auto_failover Monitor Postgres URL')
-      .option('--formation <name>', 'pg_auto_failover formation')
+    options: (cmd) => withFormationTarget(cmd, 'pg_auto_failover formation')
       .option('--name <name>', 'drop the node with the given node name')
       .option('--hostname <host>', 'drop the node with given hostname and pgport')
       .option('--pgport <port>', 'drop the node with given hostname and pgport')
@@ -320,10 +317,7 @@ export function registerDropCommands(program: Command): void {
   defineCommand(drop, {
     name: 'formation',
     description: 'Drop a formation on the pg_auto_failover monitor',
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
-      .option('--monitor <uri>', 'pg_auto_failover Monitor Postgres URL')
-      .option('--formation <name>', 'name of the formation to drop'),
+    options: (cmd) => withFormationTarget(cmd, 'name of the formation to drop'),
     run: dropFormationHandler,
   });
 }

@@ -17,6 +17,7 @@ import {
   type FormationSettingRow, type NodeRow, type StateNotification,
 } from '../../monitor-api/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
+import { withFormationTarget, withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { connectMonitor, resolveMonitor, withMonitor, type MonitorTarget } from '../monitor-target.js';
 import { parsePgBool, parsePort } from '../options/values.js';
@@ -170,21 +171,20 @@ function setFailed(what: string, value: string, error: unknown): AutoctlError {
 // ---------------------------------------------------------------------------
 // get
 
-async function getCandidatePriority(flags: NodeFlags, ctx: CommandContext): Promise<CommandResult<ValueData>> {
-  const target = await resolveMonitor(ctx, flags);
-  const formation = formationOf(target, flags);
-  const name = nodeNameOf(target, flags);
-  const node = await withMonitor(ctx, target, (client) => nodeOf(client, formation, name, 'candidate priority'));
-  return data({ text: String(node.candidatePriority), json: { name: node.name, 'candidate-priority': node.candidatePriority } });
+/** `get node candidate-priority|replication-quorum`: one setting of the target node. */
+function nodeSettingGetter(what: string, jsonKey: string, valueOf: (node: NodeRow) => number | boolean) {
+  return async (flags: NodeFlags, ctx: CommandContext): Promise<CommandResult<ValueData>> => {
+    const target = await resolveMonitor(ctx, flags);
+    const formation = formationOf(target, flags);
+    const name = nodeNameOf(target, flags);
+    const node = await withMonitor(ctx, target, (client) => nodeOf(client, formation, name, what));
+    const value = valueOf(node);
+    return data({ text: String(value), json: { name: node.name, [jsonKey]: value } });
+  };
 }
 
-async function getReplicationQuorum(flags: NodeFlags, ctx: CommandContext): Promise<CommandResult<ValueData>> {
-  const target = await resolveMonitor(ctx, flags);
-  const formation = formationOf(target, flags);
-  const name = nodeNameOf(target, flags);
-  const node = await withMonitor(ctx, target, (client) => nodeOf(client, formation, name, 'replication quorum'));
-  return data({ text: String(node.replicationQuorum), json: { name: node.name, 'replication-quorum': node.replicationQuorum } });
-}
+const getCandidatePriority = nodeSettingGetter('candidate priority', 'candidate-priority', (node) => node.candidatePriority);
+const getReplicationQuorum = nodeSettingGetter('replication quorum', 'replication-quorum', (node) => node.replicationQuorum);
 
 /** The rows of formation_settings(); none means that the formation does not exist (spec 04 §5.4). */
 export async function formationSettingsOf(ctx: CommandContext, flags: TargetFlags): Promise<FormationSettingRow[]> {
@@ -369,10 +369,7 @@ async function setNodeMetadata(flags: MetadataFlags, ctx: CommandContext): Promi
 // registration
 
 function targetOptions(cmd: Command): Command {
-  return cmd
-    .option('--pgdata <dir>', 'path to data directory')
-    .option('--monitor <uri>', 'pg_auto_failover Monitor Postgres URL')
-    .option('--formation <name>', 'pg_auto_failover formation');
+  return withFormationTarget(cmd, 'pg_auto_failover formation');
 }
 
 const nodeOptions = (cmd: Command): Command => targetOptions(cmd).option('--name <name>', 'pg_auto_failover node name');
@@ -420,8 +417,7 @@ export function registerGetSetCommands(program: Command): void {
     name: 'metadata',
     description: 'set metadata on the monitor',
     json: true,
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
+    options: (cmd) => withPgdata(cmd)
       .option('--name <name>', 'pg_auto_failover node name')
       .option('--hostname <host>', 'hostname used to connect from other nodes')
       .option('--pgport <port>', 'PostgreSQL\'s port number'),

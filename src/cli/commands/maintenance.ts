@@ -13,6 +13,7 @@ import {
   getNode, isRetryableMonitorError, startMaintenance, stopMaintenance, type NodeId, type ReplicationState,
 } from '../../monitor-api/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
+import { withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { resolveMonitor, type MonitorTarget } from '../monitor-target.js';
 import { waitRendering, type WaitReport } from '../render/operations.js';
@@ -145,8 +146,7 @@ export function registerMaintenanceCommands(enable: Command, disable: Command): 
     name: 'maintenance',
     description: 'Enable Postgres maintenance mode on this node',
     json: true,
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
+    options: (cmd) => withPgdata(cmd)
       .option('--allow-failover', 'allow a failover when this node is the primary'),
     run: enableMaintenance,
     render: waitRendering,
@@ -155,8 +155,7 @@ export function registerMaintenanceCommands(enable: Command, disable: Command): 
     name: 'maintenance',
     description: 'Disable Postgres maintenance mode on this node',
     json: true,
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
+    options: (cmd) => withPgdata(cmd)
       .option('--allow-failover', 'accepted for compatibility, without effect'),
     run: disableMaintenance,
     render: waitRendering,

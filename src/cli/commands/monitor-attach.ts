@@ -20,6 +20,7 @@ import {
 } from '../../monitor-api/index.js';
 import { connectLocal, isUri, localFacts, parseConnInfo, type LocalFacts } from '../../postgres/index.js';
 import { defineCommand, done, type CommandResult } from '../command.js';
+import { withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { connectMonitor } from '../monitor-target.js';
 import { loadConfig, resolvePgdata } from '../target.js';
@@ -294,8 +295,7 @@ export function registerMonitorAttachCommands(enable: Command, disable: Command)
   defineCommand(enable, {
     name: 'monitor',
     description: 'Enable a monitor for this node to be orchestrated from',
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
+    options: (cmd) => withPgdata(cmd)
       .option('--allow-failover', 'accepted for compatibility, ignored')
       .argument('[uri...]', 'postgres://autoctl_node@new.monitor.add.ress/pg_auto_failover'),
     run: enableMonitor,
@@ -303,8 +303,7 @@ export function registerMonitorAttachCommands(enable: Command, disable: Command)
   defineCommand(disable, {
     name: 'monitor',
     description: 'Disable the monitor for this node',
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
+    options: (cmd) => withPgdata(cmd)
       .option('--force', 'force unregistering from the monitor'),
     run: disableMonitor,
   });

@@ -11,6 +11,7 @@ import {
   currentState, getNode, performFailover, performPromotion, type CurrentStateRow, type StateNotification,
 } from '../../monitor-api/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
+import { withFormationTarget } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { resolveMonitor, type MonitorTarget } from '../monitor-target.js';
 import { waitRendering, type NodeRef, type WaitReport } from '../render/operations.js';
@@ -195,10 +196,7 @@ async function performPromotionHandler(flags: PerformFlags, ctx: CommandContext)
 }
 
 function targetOptions(cmd: Command): Command {
-  return cmd
-    .option('--pgdata <dir>', 'path to data directory')
-    .option('--monitor <uri>', 'pg_auto_failover Monitor Postgres URL')
-    .option('--formation <name>', 'formation to target, defaults to \'default\'');
+  return withFormationTarget(cmd, 'formation to target, defaults to \'default\'');
 }
 
 export function registerPerformCommands(program: Command): void {

@@ -15,6 +15,7 @@ import { runSupervisor } from '../../supervisor/supervisor.js';
 import { monitorService } from '../../monitor/service.js';
 import { keeperService } from '../../keeper/service.js';
 import type { CommandContext } from '../context.js';
+import { logAsConfigured } from '../target.js';
 
 function servicesFor(config: AnyConfig, paths: AutoctlPaths, ctx: CommandContext): Service[] {
   if (isMonitorConfig(config)) return [monitorService({ paths, config, env: ctx.env })];
@@ -24,6 +25,7 @@ function servicesFor(config: AnyConfig, paths: AutoctlPaths, ctx: CommandContext
 export async function runNode(ctx: CommandContext, pgdata: string): Promise<number> {
   const paths = await ensurePaths(pgdata, ctx.env, ctx.cwd);
   const config = await readConfigFile(paths.config);
+  logAsConfigured(ctx, config);
   const pid = await checkPidFile(paths.pid, { removeStale: true });
   if (pid.status === 'running' && pid.pidFile.pid !== process.pid) {
     throw new AutoctlError('INTERNAL', `An instance of pg_autoctl is already running with PID ${pid.pidFile.pid}, as seen in pidfile "${paths.pid}"`);

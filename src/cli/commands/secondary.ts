@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { badArgs } from '../../common/errors.js';
 import { disableSecondary, enableSecondary } from '../../monitor-api/index.js';
 import { defineCommand, done, type CommandResult } from '../command.js';
+import { withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { resolveMonitor, withMonitor } from '../monitor-target.js';
 import { monitorFailure } from '../wait-events.js';
@@ -38,8 +39,7 @@ export function registerSecondaryCommands(enable: Command, disable: Command): vo
     defineCommand(parent, {
       name: 'secondary',
       description: on ? 'Enable secondary nodes on a formation' : 'Disable secondary nodes on a formation',
-      options: (cmd) => cmd
-        .option('--pgdata <dir>', 'path to data directory')
+      options: (cmd) => withPgdata(cmd)
         .option('--formation <name>', `Formation to ${on ? 'enable' : 'disable'} secondary on`),
       run: secondaryHandler(on),
     });

@@ -6,6 +6,7 @@ import { AutoctlError, badArgs } from '../../common/errors.js';
 import { checkPidFile, checkSignalTarget, isKeeperConfig, readProcessIdentity, type AutoctlPaths } from '../../config/index.js';
 import { postgresStatus } from '../../postgres/index.js';
 import { data, defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
+import { withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { statusRendering, type ServiceStatus } from '../render/service.js';
 import { loadConfig, pathsOf, resolvePgdata } from '../target.js';
@@ -123,8 +124,6 @@ async function runHandler(flags: RunFlags, ctx: CommandContext): Promise<Command
   }
   return serviceEnded(await runNode(ctx, pgdata));
 }
-
-const withPgdata = (cmd: Command): Command => cmd.option('--pgdata <dir>', 'path to data directory');
 
 export function registerRunCommand(program: Command): void {
   defineCommand(program, {

@@ -20,6 +20,7 @@ import {
   type FormationSettingRow, type ShownEventRow,
 } from '../../monitor-api/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
+import { withFormationTarget, withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { resolveMonitor, withMonitor, type MonitorTarget } from '../monitor-target.js';
 import {
@@ -295,10 +296,7 @@ async function showSystemd(flags: { pgdata?: string }, ctx: CommandContext): Pro
 }
 
 function targetOptions(cmd: Command): Command {
-  return cmd
-    .option('--pgdata <dir>', 'path to data directory')
-    .option('--monitor <uri>', 'pg_auto_failover Monitor Postgres URL')
-    .option('--formation <name>', 'formation to query, defaults to \'default\'');
+  return withFormationTarget(cmd, 'formation to query, defaults to \'default\'');
 }
 
 export function registerShowCommands(program: Command): void {
@@ -353,8 +351,7 @@ export function registerShowCommands(program: Command): void {
     name: 'file',
     description: 'List pg_autoctl internal files (config, state, pid)',
     json: true,
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
+    options: (cmd) => withPgdata(cmd)
       .option('--all', 'show all pg_autoctl files')
       .option('--config', 'show pg_autoctl configuration file')
       .option('--state', 'show pg_autoctl state file')
@@ -370,7 +367,7 @@ export function registerShowCommands(program: Command): void {
   defineCommand(show, {
     name: 'systemd',
     description: 'Print systemd service file for this node',
-    options: (cmd) => cmd.option('--pgdata <dir>', 'path to data directory'),
+    options: withPgdata,
     run: showSystemd,
     render: systemdRendering,
   });

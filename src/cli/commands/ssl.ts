@@ -22,6 +22,7 @@ import {
   withClient, writeAutoFailoverSettings,
 } from '../../postgres/index.js';
 import { defineCommand, done, type CommandResult } from '../command.js';
+import { withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { sslInput, withSslOptions } from '../options/create-node.js';
 import { resolveSslOptions, type SslChoice, type SslOptionsInput } from '../options/ssl.js';
@@ -175,13 +176,13 @@ export function registerSslCommands(enable: Command, disable: Command): void {
   defineCommand(enable, {
     name: 'ssl',
     description: 'Enable SSL configuration on this node',
-    options: (cmd) => withSslOptions(cmd.option('--pgdata <dir>', 'path to data directory')),
+    options: (cmd) => withSslOptions(withPgdata(cmd)),
     run: enableSsl,
   });
   defineCommand(disable, {
     name: 'ssl',
     description: 'Disable SSL configuration on this node',
-    options: (cmd) => cmd.option('--pgdata <dir>', 'path to data directory'),
+    options: withPgdata,
     run: disableSsl,
   });
 }

@@ -12,6 +12,7 @@ import { badArgs } from '../../common/errors.js';
 import { isKeeperConfig } from '../../config/index.js';
 import { connectClient } from '../../postgres/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
+import { withFormationTarget } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { resolveMonitor } from '../monitor-target.js';
 import { readSnapshot } from '../watch/feed.js';
@@ -49,10 +50,7 @@ export function registerWatchCommand(program: Command): void {
   defineCommand(program, {
     name: 'watch',
     description: 'Display a dashboard to watch monitor\'s events and state',
-    options: (cmd) => cmd
-      .option('--pgdata <dir>', 'path to data directory')
-      .option('--monitor <uri>', 'pg_auto_failover Monitor Postgres URL')
-      .option('--formation <name>', 'formation to query, defaults to \'default\'')
+    options: (cmd) => withFormationTarget(cmd, 'formation to query, defaults to \'default\'')
       .option('--group <id>', 'group to query formation, defaults to all'),
     run: watchDashboard,
   });

@@ -16,27 +16,12 @@ import {
 } from '../../postgres/index.js';
 import { data, done, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
+import type { PgSetup } from '../render/pg-setup.js';
 import { loadConfig, pathsOf, resolvePgdata } from '../target.js';
 
 export interface PgdataFlags { pgdata?: string }
 
-/** What pg_autoctl knows of a node's Postgres (the original's "pg setup"). */
-export interface PgSetup {
-  pgdata: string;
-  pgCtl: string;
-  /** `pg_ctl --version` number, e.g. "15.5"; '' when pg_ctl was not found. */
-  version: string;
-  /** postgresql.host of the configuration (a socket directory or a host). */
-  host: string;
-  port: number;
-  proxyport: number;
-  /** Postmaster pid; 0 when Postgres is not running. */
-  pid: number;
-  inRecovery: boolean;
-  control: { version: number; catalogVersion: number; systemIdentifier: bigint; clusterState: string; latestCheckpointLsn: string };
-  /** Status line of postmaster.pid: starting, ready, standby, stopping; unknown when not running. */
-  pmStatus: string;
-}
+export type { PgSetup };
 
 /** The node's configuration when it has one (commands also work on a bare PGDATA). */
 export async function configIfAny(ctx: CommandContext, pgdata: string): Promise<{ paths: AutoctlPaths; config: AnyConfig | null }> {

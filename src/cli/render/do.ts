@@ -6,58 +6,18 @@
 import type { Rendering } from '../command.js';
 import type { FsmStepView, KeeperStateView, NodesView } from '../do/fsm.js';
 import type { CandidateCountView, OtherNodeView, PrimaryView } from '../do/monitor.js';
-import type { PgSetup } from '../do/pgsetup.js';
+import { pgSetupJson, pgSetupText, type PgSetup } from './pg-setup.js';
 import type { KeeperTransition } from '../../fsm/index.js';
 import { formatLsn } from '../../common/lsn.js';
 import { nodesFileJson } from '../../config/index.js';
+import { epochToString, keeperStateJson as stateFileJson } from './files.js';
 import { renderJson } from './json.js';
 
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
 /** ctime(3) without its newline, local time ("Thu Dec  3 13:17:33 2026"); "0" for never. */
-export function ctimeOf(epochSeconds: number): string {
-  if (epochSeconds <= 0) return '0';
-  const d = new Date(epochSeconds * 1000);
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} `
-    + `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
-}
-
-export function pgSetupJson(setup: PgSetup): Record<string, unknown> {
-  return {
-    pgdata: setup.pgdata,
-    pg_ctl: setup.pgCtl,
-    version: setup.version,
-    host: setup.host,
-    port: setup.port,
-    proxyport: setup.proxyport,
-    pid: setup.pid,
-    in_recovery: setup.inRecovery,
-    control: {
-      version: setup.control.version,
-      catalog_version: setup.control.catalogVersion,
-      system_identifier: setup.control.systemIdentifier.toString(),
-    },
-    postmaster: { status: setup.pmStatus },
-  };
-}
+export const ctimeOf = epochToString;
 
 export function keeperStateJson(view: KeeperStateView): Record<string, unknown> {
-  const s = view.state;
-  return {
-    postgres: pgSetupJson(view.postgres),
-    state: {
-      current_role: s.currentRole,
-      assigned_role: s.assignedRole,
-      version: s.version,
-      groupId: s.currentGroup,
-      nodeId: s.currentNodeId,
-      last_monitor_contact: ctimeOf(s.lastMonitorContact),
-      last_secondary_contact: ctimeOf(s.lastSecondaryContact),
-      pgversion: s.pgControlVersion,
-    },
-  };
+  return { postgres: pgSetupJson(view.postgres), state: stateFileJson(view.state) };
 }
 
 export const keeperStateRendering: Rendering<KeeperStateView> = {
@@ -99,30 +59,7 @@ export const graphvizRendering: Rendering<readonly KeeperTransition[]> = {
 };
 
 /** `do pgsetup discover`. */
-export const pgSetupRendering: Rendering<PgSetup> = {
-  text(s) {
-    const major = Number.parseInt(s.version, 10);
-    const num = Number.isFinite(major) ? major * 10000 + (Number.parseInt(s.version.split('.')[1] ?? '0', 10) || 0) : 0;
-    return [
-      `pgdata:                ${s.pgdata}`,
-      `pg_ctl:                ${s.pgCtl}`,
-      `pg_version:            "${s.version}" (${num})`,
-      `pghost:                ${s.host}`,
-      `pgport:                ${s.port}`,
-      `proxyport:             ${s.proxyport}`,
-      `pid:                   ${s.pid}`,
-      `is in recovery:        ${s.inRecovery ? 'yes' : 'no'}`,
-      `Control cluster state: ${s.control.clusterState}`,
-      `Control Version:       ${s.control.version}`,
-      `Catalog Version:       ${s.control.catalogVersion}`,
-      `System Identifier:     ${s.control.systemIdentifier}`,
-      `Latest checkpoint LSN: ${s.control.latestCheckpointLsn}`,
-      `Postmaster status:     ${s.pmStatus}`,
-      '',
-    ].join('\n');
-  },
-  json: pgSetupJson,
-};
+export const pgSetupRendering: Rendering<PgSetup> = { text: pgSetupText, json: pgSetupJson };
 
 /** `do service getpid|restart`: the pid. */
 export const pidRendering: Rendering<number> = { text: (pid) => `${pid}\n` };

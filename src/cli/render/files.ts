@@ -5,6 +5,7 @@
  */
 import type { KeeperState, PidFile } from '../../config/index.js';
 import type { Rendering } from '../command.js';
+import { renderLabelled } from './table.js';
 
 /** The files of a node; `state` and `init` only on a keeper. */
 export interface FileList {
@@ -50,9 +51,9 @@ export function fileContents(bytes: string): string {
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** Epoch seconds as C's ctime() prints them in local time (`Wed Nov 25 22:38:18 2026`); 0 is `0`. */
+/** Epoch seconds as C's ctime() prints them in local time (`Wed Nov 25 22:38:18 2026`); 0 (never) is `0`. */
 export function epochToString(epoch: number): string {
-  if (epoch === 0) return '0';
+  if (epoch <= 0) return '0';
   const d = new Date(epoch * 1000);
   const two = (n: number): string => String(n).padStart(2, '0');
   return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2)} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
@@ -73,7 +74,7 @@ export function renderKeeperStateText(state: KeeperState): string {
     ['PostgreSQL CatVersion:', state.catalogVersionNo],
     ['PostgreSQL System Id:', state.systemIdentifier],
   ];
-  return rows.map(([label, value]) => `${label.padEnd(26)}${String(value)}\n`).join('');
+  return renderLabelled(rows, 26);
 }
 
 export function keeperStateJson(state: KeeperState): Record<string, unknown> {

@@ -4,20 +4,11 @@
  * `enable|disable maintenance`. The text form is 2.0's notification table;
  * the JSON form lists the same notifications and the outcome.
  */
-import type { NodeId, ReplicationState } from '../../monitor-api/index.js';
+import type { NodeId, ReplicationState, StateNotification } from '../../monitor-api/index.js';
 import type { Rendering } from '../command.js';
 
-/** One `state` notification of the watched group, as received. */
-export interface NotificationRow {
-  /** HH:MM:SS, local time of reception. */
-  time: string;
-  nodeId: NodeId;
-  name: string;
-  host: string;
-  port: number;
-  reportedState: ReplicationState;
-  goalState: ReplicationState;
-}
+/** One `state` notification of the watched group, as received, with its local time of reception (HH:MM:SS). */
+export type NotificationRow = Pick<StateNotification, 'nodeId' | 'name' | 'host' | 'port' | 'reportedState' | 'goalState'> & { time: string };
 
 /** Column widths of Name, Node and Host:Port, sized from the group's nodes. */
 export interface NotificationWidths { name: number; node: number; hostPort: number }

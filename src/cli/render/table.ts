@@ -31,3 +31,11 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
   for (const row of rows) out.push(line(row));
   return `${out.join('\n')}\n\n`;
 }
+
+/**
+ * `label value` lines, each label left-aligned to `width` characters then
+ * followed by `separator` (2.0's summaries: pg setup, keeper state).
+ */
+export function renderLabelled(rows: ReadonlyArray<readonly [string, string | number | bigint]>, width: number, separator = ''): string {
+  return rows.map(([label, value]) => `${label.padEnd(width)}${separator}${String(value)}\n`).join('');
+}

@@ -8,7 +8,6 @@ import { describe, it } from 'node:test';
 import { data, renderResult } from '../../../src/cli/command.js';
 import { configCheckRendering, configGetRendering, isTextOnly, versionNumber, type ConfigCheckData } from '../../../src/cli/render/config.js';
 import { getConfigValue, parseConfig, setConfigValue, type AnyConfig } from '../../../src/config/index.js';
-import { parseLsn } from '../../../src/postgres/index.js';
 
 const REFERENCE = '/work/shared/reference/pgaf-2.0';
 const reference = (name: string): string | undefined => {
@@ -92,8 +91,8 @@ describe('config check', () => {
       proxyport: 0,
       pid: 10040,
       inRecovery: false,
-      control: { clusterState: 'in production', version: 1300, catalogVersion: 202209061, systemIdentifier: 7712242098153588458n, latestCheckpointLsn: parseLsn('0/3000060') },
-      postmasterStatus: 'ready',
+      control: { clusterState: 'in production', version: 1300, catalogVersion: 202209061, systemIdentifier: 7712242098153588458n, latestCheckpointLsn: '0/3000060' },
+      pmStatus: 'ready',
       config: recordedConfig('node1_pg_autoctl.cfg'),
     };
     assert.equal(renderResult(data(check), configCheckRendering, false), reference('config_check'));

@@ -74,7 +74,7 @@ describe('do: renderings', () => {
   });
 
   it('prints pg setup, primary, other nodes and candidate count', () => {
-    assert.match(pgSetupRendering.text(setup), /^pg_version: {12}"15\.5" \(150005\)$/m);
+    assert.match(pgSetupRendering.text(setup), /^pg_version: {12}"15\.5" \(1505\)$/m);
     assert.match(pgSetupRendering.text(setup), /^Postmaster status: {5}ready$/m);
     const primary = { formation: 'default', groupId: 0, primary: { nodeId: 1, name: 'node1', host: '10.0.0.1', port: 5432 } };
     assert.equal(primaryRendering.text(primary), 'default/0 10.0.0.1:5432\n');
