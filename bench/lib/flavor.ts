@@ -93,7 +93,11 @@ export async function startMonitor(flavor: Flavor): Promise<Monitor> {
     const r = await inst.cli(['show', 'uri', '--formation', 'monitor', '--pgdata', dirs.pgdata]);
     if (r.exitCode !== 0) return undefined;
     try {
-      await inst.sql('SELECT 1 FROM pgautofailover.node LIMIT 1');
+      // The tables come first (ours: one migration at a time), the functions last:
+      // a node started before register_node exists fails to register.
+      const api = await inst.sql(`SELECT 1 FROM pg_catalog.pg_proc
+        WHERE proname = 'register_node' AND pronamespace = 'pgautofailover'::regnamespace`);
+      if (api.length === 0) return undefined;
     } catch {
       return undefined;
     }
