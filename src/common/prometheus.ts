@@ -1,32 +1,52 @@
 /**
  * What the keeper's and the monitor's Prometheus metrics share: the name
- * prefix, a registry of their own (never prom-client's global one) with
- * the Node.js process metrics, and the `/metrics` reply.
+ * prefix, the prom-client classes, a registry of their own (never
+ * prom-client's global one) with a few Node.js process metrics, and the
+ * `/metrics` reply.
+ *
+ * prom-client's entry module also loads the Pushgateway (node:https), the
+ * Summary (tdigest) and every default metric (event-loop and GC
+ * observers): about 5 MB of RSS in each pg_autoctl process, for parts we
+ * do not use (docs/timings.md "Memory"). So the classes come from their
+ * own modules, and the process metrics are a cheap selection.
  */
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as Prom from 'prom-client';
 import { messageOf } from './errors.js';
 import type { HttpReply } from './http-listener.js';
 
+const load = createRequire(import.meta.url);
+
+export const Registry = load('prom-client/lib/registry') as typeof Prom.Registry;
+export const Counter = load('prom-client/lib/counter') as typeof Prom.Counter;
+export const Gauge = load('prom-client/lib/gauge') as typeof Prom.Gauge;
+export const Histogram = load('prom-client/lib/histogram') as typeof Prom.Histogram;
+export type Registry = Prom.Registry;
+export type Gauge = Prom.Gauge;
+export type Counter = Prom.Counter;
+export type Histogram = Prom.Histogram;
+
 export const METRICS_PREFIX = 'pg_autoctl_';
 
-/**
- * prom-client's process metrics that are gauges named like counters
- * (`_total`); the same counts exist by type without the suffix.
- */
-const GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+/** The process metrics kept: CPU, memory, start time, file descriptors, heap, Node.js version, event-loop lag. */
+const PROCESS_METRICS = [
+  'processCpuTotal', 'processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
+  'heapSizeAndUsed', 'version', 'eventLoopLag',
+] as const;
+
+type MetricInstaller = (registry: Prom.Registry, config: { prefix: string }) => void;
 
 /** A fresh registry, with the process metrics (prefixed) unless `processMetrics` is false. */
-export function metricsRegistry(options: { processMetrics?: boolean } = {}): Registry {
+export function metricsRegistry(options: { processMetrics?: boolean } = {}): Prom.Registry {
   const registry = new Registry();
   if (options.processMetrics ?? true) {
-    collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
-    for (const name of GAUGES_NAMED_TOTAL) registry.removeSingleMetric(`${METRICS_PREFIX}${name}`);
+    for (const name of PROCESS_METRICS) (load(`prom-client/lib/metrics/${name}`) as MetricInstaller)(registry, { prefix: METRICS_PREFIX });
   }
   return registry;
 }
 
 /** The exposition as an HTTP reply; a failed scrape answers 500 with the reason. */
-export async function metricsReply(registry: Registry, scrape: () => Promise<string>): Promise<HttpReply> {
+export async function metricsReply(registry: Prom.Registry, scrape: () => Promise<string>): Promise<HttpReply> {
   try {
     return { status: 200, headers: { 'content-type': registry.contentType }, body: await scrape() };
   } catch (error) {

@@ -12,10 +12,9 @@
  * Each keeper has its own prom-client Registry (never the global one).
  */
 import type pg from 'pg';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { messageOf } from '../common/errors.js';
 import type { HttpListener } from '../common/http-listener.js';
-import { METRICS_PREFIX, metricsReply, metricsRegistry } from '../common/prometheus.js';
+import { Counter, Gauge, Histogram, METRICS_PREFIX, metricsReply, metricsRegistry, type Registry } from '../common/prometheus.js';
 import { isMonitorDisabled } from '../config/index.js';
 import type { NodeState } from '../fsm/states.js';
 import type { KeeperEvents } from './events.js';

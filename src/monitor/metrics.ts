@@ -18,10 +18,9 @@
  * object both are given.
  */
 import type pg from 'pg';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { messageOf } from '../common/errors.js';
 import type { HttpRoute } from '../common/http-listener.js';
-import { METRICS_PREFIX, metricsReply, metricsRegistry } from '../common/prometheus.js';
+import { Counter, Gauge, Histogram, METRICS_PREFIX, metricsReply, metricsRegistry, type Registry } from '../common/prometheus.js';
 import type { Decision } from '../fsm/index.js';
 import { nodesForMetrics, type NodeMetricsRow } from '../monitor-api/index.js';
 import { connectLocal } from '../postgres/local-client.js';

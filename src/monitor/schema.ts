@@ -99,7 +99,8 @@ export function listMigrations(dir: string = migrationsDir()): Migration[] {
     const parsed = parseMigrationFileName(entry);
     if (parsed) migrations.push({ ...parsed, file: `${dir.endsWith('/') ? dir : `${dir}/`}${entry}` });
   }
-  migrations.sort((a, b) => a.version.localeCompare(b.version));
+  // Plain code-unit order (zero-padded numbers): localeCompare would load ICU collation data, ~2 MB RSS.
+  migrations.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
   for (let i = 1; i < migrations.length; i++) {
     const previous = migrations[i - 1];
     const current = migrations[i];
