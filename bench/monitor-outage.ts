@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { onCleanup, runCleanups, waitFor } from '../test/helpers/fixture.js';
 import {
-  clusterUserName, FAST_MONITOR_SETTINGS, postmasterPid, startMonitor, startNode, waitForStates,
+  FAST_MONITOR_SETTINGS, postmasterPid, queryAt, startMonitor, startNode, waitForStates,
   type RunningMonitor, type RunningNode,
 } from '../test/helpers/cluster.js';
 import pg from 'pg';
@@ -114,16 +114,8 @@ async function bringUpOriginal(): Promise<Side> {
   };
 }
 
-async function nodeSql<T extends pg.QueryResultRow>(port: number, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: clusterUserName(), database: 'postgres', connectionTimeoutMillis: 5000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const nodeSql = <T extends pg.QueryResultRow>(port: number, text: string, params: unknown[] = []): Promise<T[]> =>
+  queryAt<T>(port, 'postgres', text, params);
 
 /** Settings that matter for commit latency, as the running server has them. */
 const WATCHED_SETTINGS = [

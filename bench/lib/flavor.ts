@@ -7,7 +7,7 @@
  * it needs. Nothing changes the monitor's settings: both run at defaults.
  */
 import pg from 'pg';
-import { clusterUserName, killPostmaster, nodeDirs, type NodeDirs } from '../../test/helpers/cluster.js';
+import { killPostmaster, nodeDirs, queryAt, type NodeDirs } from '../../test/helpers/cluster.js';
 import { freePort, onCleanup, pgBinDir, run, startBackground, waitFor, type BackgroundProcess, type CommandResult } from '../../test/helpers/fixture.js';
 import { crashHost } from './procs.js';
 
@@ -38,16 +38,7 @@ export interface Monitor extends Instance { uri: string }
 
 export interface NodeRow { nodeid: string; nodename: string; reportedstate: string; goalstate: string }
 
-async function query<T extends pg.QueryResultRow>(port: number, database: string, text: string, params: unknown[]): Promise<T[]> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: clusterUserName(), database, connectionTimeoutMillis: 5000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const query = queryAt;
 
 /** Where an instance of ours writes its JSON log lines. */
 export function jsonLogOf(dirs: NodeDirs): string {

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { freePort, onCleanup, run, startBackground, waitFor, type BackgroundProcess, type CommandResult } from '../../test/helpers/fixture.js';
-import { clusterUserName, killPostmaster, nodeDirs, type NodeDirs } from '../../test/helpers/cluster.js';
+import { killPostmaster, nodeDirs, queryAt, type NodeDirs } from '../../test/helpers/cluster.js';
 import { crashHost } from './procs.js';
 
 export const ORIGINAL_PG_AUTOCTL = '/usr/bin/pg_autoctl';
@@ -51,16 +51,7 @@ function instance(name: string, port: number, dirs: NodeDirs, createArgs: string
     proc: start(createArgs),
     output: () => procs.map((p, i) => `--- ${name} (2.0) pg_autoctl #${i + 1} (pid ${p.pid}) ---\n${p.output()}`).join('\n'),
     cli: (args) => run([ORIGINAL_PG_AUTOCTL, ...args], { env, timeoutMs: 30_000 }),
-    async sql<T extends pg.QueryResultRow>(text: string, params: unknown[] = [], db = database): Promise<T[]> {
-      const client = new pg.Client({ host: '127.0.0.1', port, user: clusterUserName(), database: db, connectionTimeoutMillis: 5000 });
-      client.on('error', () => undefined);
-      await client.connect();
-      try {
-        return (await client.query<T>(text, params)).rows;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
+    sql: <T extends pg.QueryResultRow>(text: string, params: unknown[] = [], db = database): Promise<T[]> => queryAt<T>(port, db, text, params),
     async crash() {
       await crashHost(self.proc, dirs.pgdata);
     },

@@ -123,6 +123,18 @@ export async function startMonitor(options: { extraArgs?: string[]; name?: strin
   return monitor;
 }
 
+/** One statement on a fresh loopback connection as the cluster account (trust), always closed. */
+export async function queryAt<T extends pg.QueryResultRow = pg.QueryResultRow>(port: number, database: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: clusterUserName(), database, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export function clusterUserName(): string {
   return IS_ROOT ? (process.env.PGAF_TEST_USER ?? 'postgres') : (process.env.USER ?? 'postgres');
 }
@@ -228,16 +240,7 @@ export async function startNode(monitor: RunningMonitor, name: string, options: 
     proc: start(args),
     output: () => outputs.map((p, i) => `--- ${name} pg_autoctl #${i + 1} (pid ${p.pid}) ---\n${p.output()}`).join('\n'),
     cli: (a, o = {}) => pgAutoctl(a, { env: { ...env, ...o.env }, ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }) }),
-    async sql<T extends pg.QueryResultRow>(text: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> {
-      const client = new pg.Client({ host: '127.0.0.1', port, user: clusterUserName(), database, connectionTimeoutMillis: 5000 });
-      client.on('error', () => undefined);
-      await client.connect();
-      try {
-        return (await client.query<T>(text, params)).rows;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
+    sql: <T extends pg.QueryResultRow>(text: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> => queryAt<T>(port, database, text, params),
     run(extraArgs = []) {
       node.proc = start(['run', '--pgdata', pgdata, ...extraArgs]);
       return node.proc;

@@ -18,7 +18,7 @@ import {
   clusterAccount, freePort, IS_ROOT, onCleanup, pgBinDir, run, runCleanups, startBackground, waitFor,
 } from '../helpers/fixture.js';
 import {
-  clusterUserName, dumpOnFailure, killPostmaster, nodeDirs, startMonitor, startNode, waitForStates, type RunningNode,
+  clusterUserName, dumpOnFailure, killPostmaster, nodeDirs, queryAt, startMonitor, startNode, waitForStates, type RunningNode,
 } from '../helpers/cluster.js';
 import { pgAutoctlArgv } from '../helpers/tool.js';
 
@@ -27,16 +27,8 @@ after(runCleanups);
 const monitorUri = (ports: number[]): string =>
   `postgres://autoctl_node@${ports.map((p) => `127.0.0.1:${p}`).join(',')}/pg_auto_failover?target_session_attrs=read-write&sslmode=prefer`;
 
-async function query<T extends pg.QueryResultRow>(port: number, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: clusterUserName(), database: 'pg_auto_failover', connectionTimeoutMillis: 5000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const query = <T extends pg.QueryResultRow>(port: number, text: string, params: unknown[] = []): Promise<T[]> =>
+  queryAt<T>(port, 'pg_auto_failover', text, params);
 
 function mkdirForCluster(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
