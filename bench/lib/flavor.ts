@@ -6,6 +6,8 @@
  * A Flavor only says how to start its pg_autoctl and which extra options
  * it needs. Nothing changes the monitor's settings: both run at defaults.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { killPostmaster, nodeDirs, queryAt, type NodeDirs } from '../../test/helpers/cluster.js';
 import { freePort, onCleanup, pgBinDir, run, startBackground, waitFor, type BackgroundProcess, type CommandResult } from '../../test/helpers/fixture.js';
@@ -81,6 +83,10 @@ export async function startMonitor(flavor: Flavor): Promise<Monitor> {
     '--hostname', '127.0.0.1', '--auth', 'trust', '--no-ssl', '--run'], 'pg_auto_failover');
   const uri = await waitFor(`the ${flavor.name} monitor to be ready`, async () => {
     if (inst.proc.exited()) throw new Error(`create monitor exited early:\n${inst.proc.output()}`);
+    // No CLI call before the monitor's Postgres runs: 2.0's `create monitor`
+    // fails ("Failed to create state directory ...: File exists") when a
+    // concurrent command creates the same XDG directories first.
+    if (!existsSync(join(dirs.pgdata, 'postmaster.pid'))) return undefined;
     const r = await inst.cli(['show', 'uri', '--formation', 'monitor', '--pgdata', dirs.pgdata]);
     if (r.exitCode !== 0) return undefined;
     try {
