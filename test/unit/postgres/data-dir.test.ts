@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  classifyPgData, isProcessAlive, parseControlData, parsePostmasterPid, readPostmasterPid, runningPostmaster, wasShutDownCleanly,
+  classifyPgData, isProcessAlive, newestWalTimeline, parseControlData, parsePostmasterPid, readPostmasterPid, runningPostmaster, wasShutDownCleanly,
 } from '../../../src/postgres/data-dir.js';
 import { postgresStatus } from '../../../src/postgres/control.js';
 
@@ -87,5 +87,24 @@ describe('PGDATA facts', () => {
     assert.equal(wasShutDownCleanly(control), false);
     assert.equal(wasShutDownCleanly({ clusterState: 'shut down in recovery' }), true);
     assert.throws(() => parseControlData('nothing here'), /no "pg_control version number" line/);
+  });
+});
+
+describe('newestWalTimeline', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgaf-walds-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is the newest timeline of a WAL segment in pg_wal; history files and other names do not count', () => {
+    assert.equal(newestWalTimeline(dir), 0, 'no pg_wal');
+    mkdirSync(join(dir, 'pg_wal', 'archive_status'), { recursive: true });
+    assert.equal(newestWalTimeline(dir), 0, 'no segment');
+    for (const name of ['000000020000000000000003', '000000010000000000000002', '00000004.history', '0000000A.history', 'xlogtemp.123']) {
+      writeFileSync(join(dir, 'pg_wal', name), '');
+    }
+    // A standby after a failback: the restartpoint says timeline 2, the received WAL is on timeline 3.
+    writeFileSync(join(dir, 'pg_wal', '000000030000000000000003.partial'), '');
+    assert.equal(newestWalTimeline(dir), 3);
+    writeFileSync(join(dir, 'pg_wal', '0000000B0000000000000004'), '');
+    assert.equal(newestWalTimeline(dir), 11, 'hexadecimal');
   });
 });
