@@ -193,7 +193,7 @@ async function rejoin(rt: KeeperRuntime, primary: PrimaryNode): Promise<void> {
 async function localTimeline(rt: KeeperRuntime): Promise<number> {
   if (rt.local.isReady()) {
     try {
-      return (await rt.local.withClient((client) => localFacts(client))).timeline;
+      return (await rt.local.withClient((client) => localFacts(client, rt.config.postgresql.pgdata))).timeline;
     } catch {
       return 0;
     }
@@ -212,7 +212,7 @@ async function requireSameTimeline(rt: KeeperRuntime, upstream: { host: string; 
   // A standby just (re)started needs a moment to connect its WAL receiver.
   const deadline = performance.now() + 10_000;
   for (;;) {
-    const local = await rt.local.withClient((client) => localFacts(client));
+    const local = await rt.local.withClient((client) => localFacts(client, rt.config.postgresql.pgdata));
     if (local.timeline === remote.timeline) return;
     if (local.timeline > remote.timeline) {
       throw new AutoctlError('BAD_STATE', `local timeline ${local.timeline} is ahead of the upstream's timeline ${remote.timeline}`);

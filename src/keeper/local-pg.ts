@@ -10,7 +10,7 @@ import type { Logger } from '../common/log.js';
 import type { WalSenderSyncState } from '../common/sync-states.js';
 import type { KeeperConfig } from '../config/index.js';
 import {
-  connectLocal, localFacts, newestWalTimeline, readControlData, readPostmasterPid, isProcessAlive, classifyPgData,
+  connectLocal, localFacts, readControlData, readPostmasterPid, isProcessAlive, classifyPgData,
   type LocalFacts, type Lsn, type PgBinaries,
 } from '../postgres/index.js';
 
@@ -81,14 +81,12 @@ export const NOT_RUNNING: PgReport = {
 export async function gatherFacts(local: LocalPg, log: Logger): Promise<PgReport> {
   if (!local.isReady()) return NOT_RUNNING;
   try {
-    const facts: LocalFacts = await local.withClient((client) => localFacts(client));
+    const facts: LocalFacts = await local.withClient((client) => localFacts(client, local.pgdata));
     return {
       running: true,
       inRecovery: facts.inRecovery,
       lsn: facts.lsn,
-      // In recovery without a WAL receiver, Postgres only tells the last
-      // restartpoint's timeline: the WAL in pg_wal tells the one replayed.
-      timeline: facts.inRecovery ? Math.max(facts.timeline, newestWalTimeline(local.pgdata)) : facts.timeline,
+      timeline: facts.timeline,
       syncState: facts.syncState,
       systemIdentifier: facts.systemIdentifier,
       pgControlVersion: facts.pgControlVersion,

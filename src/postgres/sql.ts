@@ -15,6 +15,7 @@ import pg from 'pg';
 import { AutoctlError } from '../common/errors.js';
 import { isWalSenderSyncState, type WalSenderSyncState } from '../common/sync-states.js';
 import { parseLsn, parseLsnOrZero, formatLsn, type Lsn } from '../common/lsn.js';
+import { newestWalTimeline } from './data-dir.js';
 
 /** Anything with node-postgres' `query` (a Client, a PoolClient, a Pool). */
 export type SqlClient = Pick<pg.ClientBase, 'query'>;
@@ -54,7 +55,12 @@ export interface LocalFacts {
   inRecovery: boolean;
   /** Primary: flush LSN. Standby: last received, else last replayed (0/0 when none). */
   lsn: Lsn;
-  /** Primary: timeline of the current WAL file. Standby: the WAL receiver's, else the last checkpoint's. */
+  /**
+   * Primary: timeline of the current WAL file. Standby: the WAL receiver's;
+   * without one, the newest of the last restartpoint's and, when PGDATA is
+   * given, of the WAL segments in pg_wal (the restartpoint's can be older
+   * than the WAL replayed: see newestWalTimeline).
+   */
   timeline: number;
   systemIdentifier: bigint;
   pgControlVersion: number;
@@ -64,12 +70,13 @@ export interface LocalFacts {
 }
 
 /** Everything the keeper reports about Postgres, in one round trip. */
-export async function localFacts(client: SqlClient): Promise<LocalFacts> {
+export async function localFacts(client: SqlClient, pgdata?: string): Promise<LocalFacts> {
   const result = await client.query<{
-    in_recovery: boolean; lsn: string | null; timeline: number | null; sysid: string;
+    in_recovery: boolean; receiving: boolean; lsn: string | null; timeline: number | null; sysid: string;
     control_version: number; catalog_version: number; sync_state: string | null;
   }>(`
     SELECT pg_is_in_recovery() AS in_recovery,
+           EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE received_tli IS NOT NULL) AS receiving,
            CASE WHEN pg_is_in_recovery()
                 THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())
                 ELSE pg_current_wal_flush_lsn() END::text AS lsn,
@@ -92,7 +99,8 @@ export async function localFacts(client: SqlClient): Promise<LocalFacts> {
   return {
     inRecovery: row.in_recovery,
     lsn: parseLsnOrZero(row.lsn),
-    timeline: row.timeline ?? 0,
+    timeline: row.in_recovery && !row.receiving && pgdata !== undefined
+      ? Math.max(row.timeline ?? 0, newestWalTimeline(pgdata)) : row.timeline ?? 0,
     systemIdentifier: BigInt(row.sysid),
     pgControlVersion: row.control_version,
     catalogVersion: row.catalog_version,

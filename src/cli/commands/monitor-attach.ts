@@ -178,7 +178,7 @@ async function readLocalFacts(config: KeeperConfig, ctx: CommandContext): Promis
       applicationName: 'pg_autoctl',
     });
     try {
-      return await localFacts(client);
+      return await localFacts(client, config.postgresql.pgdata);
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -69,7 +69,7 @@ async function localPosition(ctx: CommandContext, config: KeeperConfig): Promise
       user: config.postgresql.username || undefined, connectTimeoutMs: 2000, env: ctx.env,
     });
     try {
-      const facts = await localFacts(client);
+      const facts = await localFacts(client, pgdata);
       return { tli: facts.timeline, lsn: facts.lsn };
     } finally {
       await client.end().catch(() => undefined);

@@ -3,21 +3,12 @@
  * against the 2.0 recordings (the configuration files recorded with them).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { data, renderResult } from '../../../src/cli/command.js';
 import { configCheckRendering, configGetRendering, isTextOnly, versionNumber, type ConfigCheckData } from '../../../src/cli/render/config.js';
 import { getConfigValue, parseConfig, setConfigValue, type AnyConfig } from '../../../src/config/index.js';
+import { reference, noReference } from '../../helpers/recordings.js';
 
-const REFERENCE = '/work/shared/reference/pgaf-2.0';
-const reference = (name: string): string | undefined => {
-  try {
-    return readFileSync(`${REFERENCE}/${name}.out`, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
-const noReference = (name: string): false | string => reference(name) === undefined && 'no reference recordings';
 
 /** A recorded pg_autoctl.cfg, completed as `config get` completes it (the socket directory of the running Postgres). */
 function recordedConfig(file: string): AnyConfig {

@@ -1,19 +1,11 @@
 /** `show state|events|uri` renderings, byte for byte against the 2.0 recordings. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { eventsRendering, stateRendering, uriRendering } from '../../../src/cli/render/show.js';
 import { renderResult, data } from '../../../src/cli/command.js';
 import type { CurrentStateRow, ShownEventRow } from '../../../src/monitor-api/index.js';
+import { reference } from '../../helpers/recordings.js';
 
-const REFERENCE = '/work/shared/reference/pgaf-2.0';
-const reference = (name: string): string | undefined => {
-  try {
-    return readFileSync(`${REFERENCE}/${name}.out`, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
 
 function node(id: number, port: number, state: CurrentStateRow['reportedState']): CurrentStateRow {
   return {

@@ -18,16 +18,8 @@ import {
 } from '../../../src/cli/commands/get-set.js';
 import { initialKeeperState, parsePidFile } from '../../../src/config/index.js';
 import type { FormationSettingRow } from '../../../src/monitor-api/index.js';
+import { REFERENCE, reference, noReference } from '../../helpers/recordings.js';
 
-const REFERENCE = '/work/shared/reference/pgaf-2.0';
-const reference = (name: string): string | undefined => {
-  try {
-    return readFileSync(`${REFERENCE}/${name}.out`, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
-const noReference = (name: string): false | string => reference(name) === undefined && 'no reference recordings';
 
 /** The rows of formation_settings('default') for the recorded two-node formation, in the function's order. */
 const ROWS: FormationSettingRow[] = [
