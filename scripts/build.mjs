@@ -16,6 +16,7 @@
 //   which on Node.js 20 loads all of undici (~10 MB RSS): Node.js is known
 //   here, so that test is skipped.
 // - terminal-kit (loaded by `watch` only, with dynamic requires of its own)
+//   and etcd3 (gRPC; loaded only by a monitor configured with etcd)
 //   stays in node_modules, as do optional modules pg never needs.
 // Names are kept (stack traces name the functions); dist/cli/main.js.map
 // maps positions back to src/ (node --enable-source-maps).
@@ -74,7 +75,7 @@ await esbuild.build({
   target: 'node20',
   // The bundled CommonJS modules (pg, pino, commander...) require Node.js's own modules.
   banner: { js: "import { createRequire as __pgafCreateRequire } from 'node:module'; const require = __pgafCreateRequire(import.meta.url);" },
-  external: ['terminal-kit', 'pg-native', 'cloudflare:sockets'],
+  external: ['terminal-kit', 'etcd3', 'pg-native', 'cloudflare:sockets'],
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: 'linked',
