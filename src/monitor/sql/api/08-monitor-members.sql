@@ -143,13 +143,7 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION
-  pgautofailover.monitor_member_slot_name(bigint),
-  pgautofailover.register_monitor_member(text, integer),
-  pgautofailover.monitor_members(),
-  pgautofailover.set_monitor_member_sync(bigint, boolean),
-  pgautofailover.remove_monitor_member(bigint)
-FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgautofailover FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
   pgautofailover.monitor_member_slot_name(bigint),
