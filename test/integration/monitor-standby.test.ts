@@ -7,6 +7,8 @@
  * the keepers' node_active writes reach it; `show uri --formation monitor`
  * prints the multi-host URI, which psql takes; bad --standby-of input fails
  * with one line and leaves nothing; the standby's service never decides.
+ * Without etcd the standby is strict: once it stops, the primary's writes
+ * wait until an administrator removes it (keepers cannot).
  * Prints the cost of the synchronous standby monitor on node_active latency
  * (a figure, not asserted).
  */
@@ -166,6 +168,35 @@ describe('standby monitor (create monitor --standby-of)', { timeout: 240_000 }, 
       }
       const members = await queryAt<{ n: number }>(primary.port, 'pg_auto_failover', 'SELECT count(*)::int AS n FROM pgautofailover.monitor_member');
       assert.deepEqual(members, [{ n: 2 }]);
+
+      // Strict without etcd: the standby monitor stops, the primary's writes wait for it; keepers'
+      // autoctl_node cannot remove it, an administrator can, and the writes go on.
+      sb.proc.kill('SIGTERM');
+      await sb.proc.wait(30_000);
+      const writer = await connectClient(multiUri, { connectTimeoutMs: 5000 });
+      try {
+        const pending = nodeActive(writer, { formation: 'bench', nodeId: bench.nodeId, groupId: bench.groupId, state: 'single', pgIsRunning: true, tli: 1, lsn: synced.lastLsn + 4096n, syncState: '' });
+        const first = await Promise.race([pending.then(() => 'done'), new Promise((r) => setTimeout(() => r('waiting'), 3000))]);
+        assert.equal(first, 'waiting', 'a write on the primary monitor waits for its synchronous standby monitor');
+        await waitFor('the primary monitor to say that member 2 does not stream', () => primary.proc.output().includes(
+          'Monitor member 2 (127.0.0.12:' + String(standbyPort) + ') does not stream: it stays a synchronous standby'), { timeoutMs: 10_000 });
+        const asNode = await connectClient(multiUri, { connectTimeoutMs: 5000 });
+        try {
+          await assert.rejects(asNode.query('SELECT pgautofailover.remove_monitor_member(2)'), /is in the synchronous set: only the monitor's administrator may remove it/);
+        } finally {
+          await asNode.end().catch(() => undefined);
+        }
+        assert.deepEqual(await primary.sql('SELECT pgautofailover.remove_monitor_member(2) AS removed'), [{ removed: true }]);
+        const released = await Promise.race([pending.then(() => 'done'), new Promise((r) => setTimeout(() => r('still waiting'), 10_000))]);
+        assert.equal(released, 'done', 'the write goes on once the member is removed');
+      } finally {
+        await writer.end().catch(() => undefined);
+      }
+      await waitFor('the slot of member 2 dropped', async () => (await queryAt(primary.port, 'postgres',
+        "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgautofailover_monitor_2'")).length === 0, { timeoutMs: 10_000 });
+      assert.deepEqual(await queryAt(primary.port, 'postgres', "SELECT current_setting('synchronous_standby_names') AS s"), [{ s: '' }]);
+      const single = await primary.cli(['show', 'uri', '--formation', 'monitor']);
+      assert.equal(single.stdout, `${primary.uri}\n`, 'one member again: the single-host URI');
       console.log(`monitor-standby: ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
     }).catch((error: unknown) => {
       if (standby) console.log(`--- standby monitor output ---\n${standby.proc.output()}`);

@@ -143,6 +143,8 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
     for (const s of slots) {
       if (monitorMemberIdOfSlot(s.slotName) === undefined || byName.has(s.slotName)) continue;
       try {
+        // A member removed while it streams: end its WAL sender first.
+        if (s.active) await client.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL', [s.slotName]);
         await dropReplicationSlot(client, s.slotName);
         log.info(`Dropped replication slot "${s.slotName}": no monitor member uses it`);
       } catch (error) {

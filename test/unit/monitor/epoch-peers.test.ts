@@ -59,6 +59,6 @@ describe('monitor peers and epochs', () => {
     members = ['postgres://a', 'postgres://m2'];
     await watch.check();
     assert.deepEqual(read, [['postgres://a'], ['postgres://a', 'postgres://m2']]);
-    assert.equal(watch.blockedBy?.peer, 'postgres://m2');
+    assert.equal((watch as { readonly blockedBy: PeerEpoch | undefined }).blockedBy?.peer, 'postgres://m2');
   });
 });
