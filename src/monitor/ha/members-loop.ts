@@ -129,6 +129,13 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
       self = members.find((m) => m.memberId === row.memberId);
     }
     selfId = self?.memberId;
+    // The writable monitor is nobody's synchronous standby: a flag left from
+    // its standby days must not make it promotable, or rush it back into the
+    // synchronous set, once it is a standby again.
+    if (self?.sync === true) {
+      await setMonitorMemberSync(client, self.memberId, false, { localCommit: true });
+      log.info(`This monitor (member ${self.memberId}) is the primary: it is no synchronous standby any more`);
+    }
     const others = members.filter((m) => m.memberId !== selfId);
     peers = others.map((m) => memberUri(m, deps.sslmode));
     const byName = new Map(others.map((m) => [m.slotName, m]));
