@@ -109,6 +109,9 @@ describe('standby monitor (create monitor --standby-of)', { timeout: 240_000 }, 
       assert.match(table.stdout, new RegExp(`^\\s+2 \\| ${STANDBY_HOST}:${standbyPort} \\| standby \\|  yes \\|\\s+\\d+ \\|`, 'm'));
       assert.deepEqual(await queryAt(primary.port, 'postgres', "SELECT current_setting('synchronous_standby_names') AS s, current_setting('wal_log_hints') AS h"),
         [{ s: 'pgautofailover_monitor_2', h: 'on' }]);
+      assert.deepEqual(await queryAt(primary.port, 'pg_auto_failover',
+        "SELECT has_function_privilege('pgautofailover_replicator', 'pg_catalog.pg_read_binary_file(text)', 'execute') AS rewind"),
+      [{ rewind: true }], 'the replication role may pg_rewind from the monitor database');
       assert.deepEqual(await queryAt(standbyPort, 'postgres', "SELECT pg_is_in_recovery() AS r, current_setting('synchronous_standby_names') AS s, current_setting('primary_slot_name') AS slot"),
         [{ r: true, s: '', slot: 'pgautofailover_monitor_2' }]);
 

@@ -42,9 +42,10 @@ import {
 } from '../../postgres/index.js';
 import { connectLocal } from '../../postgres/local-client.js';
 import { ensurePortFree, Rollback, type CreatedMonitor, type CreateMonitorOptions } from '../create-monitor.js';
+import { MONITOR_REPLICATOR } from './members-loop.js';
 
-/** The replication role of standby monitors (migration 0012). */
-export const MONITOR_REPLICATOR = 'pgautofailover_replicator';
+export { MONITOR_REPLICATOR };
+
 /** How long the primary's service may take to create the slot and HBA rule. */
 const PRIMARY_PREPARE_TIMEOUT_MS = 30_000;
 /** How long the new standby may take to stream once started. */
@@ -76,15 +77,16 @@ export function parseStandbyOf(text: string): ConnInfo {
  * Where a standby monitor streams from: the primary monitor's host and
  * port, as `pgautofailover_replicator` with the member's slot name as
  * application_name, the SSL parameters of the monitor URI `via`, and the
- * password of PGPASSWORD (else libpq's ~/.pgpass).
+ * password `password` (config `replication.password`), else PGPASSWORD,
+ * else none (libpq's ~/.pgpass).
  */
 export function monitorReplicationSource(primary: { host: string; port: number }, slotName: string, via: ConnInfo,
-  env: NodeJS.ProcessEnv): ReplicationSource {
+  env: NodeJS.ProcessEnv, password?: string): ReplicationSource {
   return {
     host: primary.host,
     port: primary.port,
     user: MONITOR_REPLICATOR,
-    password: env.PGPASSWORD || undefined,
+    password: password || env.PGPASSWORD || undefined,
     applicationName: slotName,
     sslMode: sslModeOf(via),
     sslRootCert: getParam(via, 'sslrootcert'),
@@ -233,7 +235,8 @@ export async function createStandbyMonitor(options: CreateStandbyMonitorOptions,
       const slot = member.slotName;
       await waitUntil(`the primary monitor did not create replication slot "${slot}" within ${PRIMARY_PREPARE_TIMEOUT_MS / 1000} s: is its pg_autoctl service running, with this version?`,
         PRIMARY_PREPARE_TIMEOUT_MS, async () => ((await monitorMembers(primary)).find((m) => m.memberId === member.memberId)?.slotExists ? true : undefined));
-      const source = monitorReplicationSource({ host: primaryHost, port: primaryPort }, slot, primaryInfo, options.env);
+      const source = monitorReplicationSource({ host: primaryHost, port: primaryPort }, slot, primaryInfo, options.env,
+        config.replication.password);
       // Another application_name for the base backup's WAL stream: the
       // primary must not take it for this member streaming.
       const backupSource: ReplicationSource = { ...source, applicationName: 'pg_autoctl standby monitor base backup' };
