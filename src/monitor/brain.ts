@@ -117,6 +117,8 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
         replicationState: n.replicationState,
         candidatePriority: n.candidatePriority,
         replicationQuorum: n.replicationQuorum,
+        ...(n.decision === undefined ? {} : { decision: n.decision }),
+        ...(n.witness === undefined ? {} : { witness: n.witness }),
       };
     });
     // A removed node's grant survives in the store, also across a restart of this service.
@@ -145,6 +147,21 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
     };
   }
 
+  /**
+   * `create monitor --rebuild-from-nodes` (ha/rebuild.ts): while the nodes
+   * register again, a group may look like anything (a standby alone, a
+   * primary without its standbys): nothing is decided until the rebuild
+   * ends, so that nothing is failed over.
+   */
+  let rebuilding = false;
+  function rebuildPause(facts: GroupFacts): boolean {
+    const now = facts.rebuilding === true;
+    if (now && !rebuilding) log.info('Rebuilding this monitor from its nodes: no decision until every known node registered again, or the rebuild window ran out');
+    if (!now && rebuilding) log.info('The rebuild from nodes ended: deciding again');
+    rebuilding = now;
+    return now;
+  }
+
   function decideGroup(formationId: string, groupId: number): Maybe<GroupOutcome> {
     const settings = deps.settings();
     const groupKey = key(formationId, groupId);
@@ -152,6 +169,7 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
       const now = clock();
       return andThen(tx.read(), (facts) => {
         if (facts === null || facts.nodes.length === 0) return null;
+        if (rebuildPause(facts)) return null;
         const snapshot = snapshotOf(formationId, groupId, facts, now);
         const decision = decide(snapshot, now, settings);
         return andThen(tx.write(formationId, decision, standbyNamesAfter(snapshot, decision)), () => ({ decision, snapshot }));

@@ -56,6 +56,8 @@ export interface GroupFacts {
   readonly nodes: readonly NodeFacts[];
   /** Pending operator requests, oldest first. */
   readonly requests: readonly OperatorRequest[];
+  /** The monitor is being rebuilt from its nodes (ha/rebuild.ts): nothing is decided meanwhile. Absent: false. */
+  readonly rebuilding?: boolean;
 }
 
 export interface GroupTransaction {

@@ -29,6 +29,7 @@ interface CreateMonitorFlags extends SslOptionsInput {
   auth?: string;
   skipPgHba?: boolean;
   httpPort?: string;
+  rebuildFromNodes?: boolean;
   run?: boolean;
 }
 
@@ -55,6 +56,7 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
   const created = await createMonitor({
     pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort,
     authMethod: auth.method, skipHba: auth.skipHba, ssl, env: ctx.env, cwd: ctx.cwd,
+    rebuildFromNodes: flags.rebuildFromNodes === true,
   }, ctx.log, Boolean(flags.run));
   return flags.run ? serviceEnded(await runNode(ctx, created.paths.pgdata)) : done();
 }
@@ -111,6 +113,7 @@ export function registerCreateCommands(program: Command): void {
       .option('--auth <method>', 'authentication method for connections from data nodes')
       .option('--skip-pg-hba', 'skip editing pg_hba.conf rules')
       .option('--http-port <port>', 'port of the service\'s HTTP listener (metrics, status page; 0: off)')
+      .option('--rebuild-from-nodes', 'create an empty monitor that the running nodes register into again, roles unchanged')
       .option('--run', 'create node then run pg_autoctl service')),
     run: createMonitorHandler,
   });
