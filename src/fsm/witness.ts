@@ -15,6 +15,7 @@
  * Pure: runs first in decide(), before every other rule, which then see
  * the adopted goals.
  */
+import { findTransition } from './keeper-transitions.js';
 import { nodeLabel } from './messages.js';
 import type { GoalDecisionName, NodeWitness } from './snapshot.js';
 import { isWritableState, type NodeState } from './states.js';
@@ -38,19 +39,37 @@ export function lackedWitness(node: { readonly decision?: GoalDecisionName; read
   return compareDecisions({ epoch: w.epoch, id: w.decisionId }, mine) > 0 ? w : null;
 }
 
-/** W1 and W2 for every node of the group whose keeper witnessed a decision this monitor lacks. */
+/**
+ * W1 and W2 for every node of the group whose keeper witnessed a decision
+ * this monitor lacks, oldest decision first, so that when witnesses
+ * disagree the latest decision wins (it was made knowing the earlier ones).
+ */
 export function adoptWitnessedGoals(work: Work): void {
-  for (const a of work.all) {
-    if (a.removed) continue;
-    const w = lackedWitness(a);
-    if (w === null || w.goal === a.goalState || w.goal === 'unknown' || w.goal === 'init') continue;
-    const who = nodeLabel(a);
-    log(work, `Adopting the goal "${w.goal}" that ${who} received at epoch ${w.epoch}, decision ${w.decisionId}: `
-      + 'this monitor lacks that decision (the writes of the monitor that made it were lost), and never decides against what a keeper already does');
-    assign(work, 'W1', [[a, w.goal]],
-      `because its keeper received it at epoch ${w.epoch}, decision ${w.decisionId}, which this monitor lacks: adopted.`);
+  const lacking = work.all
+    .flatMap((a) => {
+      const w = a.removed ? null : lackedWitness(a);
+      return w === null || w.goal === 'unknown' || w.goal === 'init' ? [] : [{ a, w }];
+    })
+    .sort((x, y) => compareDecisions({ epoch: x.w.epoch, id: x.w.decisionId }, { epoch: y.w.epoch, id: y.w.decisionId }));
+  for (const { a, w } of lacking) {
+    if (w.goal !== a.goalState) {
+      log(work, `Adopting the goal "${w.goal}" that ${nodeLabel(a)} received at epoch ${w.epoch}, decision ${w.decisionId}: `
+        + 'this monitor lacks that decision (the writes of the monitor that made it were lost), and never decides against what a keeper already does');
+      assign(work, 'W1', [[a, w.goal]],
+        `because its keeper received it at epoch ${w.epoch}, decision ${w.decisionId}, which this monitor lacks: adopted.`);
+    }
     if (isWritableState(w.goal) || PROMOTING.has(w.goal)) demoteOthers(work, a, w);
   }
+}
+
+/**
+ * The first of `wanted` the node's keeper can reach from its reported
+ * state and from its goal; demote_timeout is reachable from every writable
+ * state (the keeper table guarantees it).
+ */
+function stepDown(node: WorkNode, wanted: readonly NodeState[]): NodeState {
+  const edge = (from: NodeState, to: NodeState): boolean => from === to || findTransition(from, to) !== undefined;
+  return wanted.find((g) => edge(node.reportedState, g) && edge(node.goalState, g)) ?? 'demote_timeout';
 }
 
 /** W2: the other nodes with a writable goal leave it, unless their own keeper witnessed a newer decision. */
@@ -60,7 +79,7 @@ function demoteOthers(work: Work, promoted: WorkNode, w: NodeWitness): void {
     if (other === promoted || other.removed || !isWritableState(other.goalState)) continue;
     const own = lackedWitness(other);
     if (own !== null && compareDecisions({ epoch: own.epoch, id: own.decisionId }, adopted) > 0) continue;
-    const goal: NodeState = PROMOTING.has(w.goal) ? 'draining' : 'demoted';
+    const goal = stepDown(other, PROMOTING.has(w.goal) ? ['draining', 'demoted', 'demote_timeout'] : ['demoted', 'demote_timeout']);
     assign(work, 'W2', [[other, goal]],
       `because ${nodeLabel(promoted)} received goal ${w.goal} at epoch ${w.epoch}, decision ${w.decisionId}, `
       + 'from a monitor that had taken this node out of the primary role (adopted decision).');
