@@ -8,7 +8,9 @@
  * register their nodes again, with their node ids, names and roles; there
  * is no failover (no promotion, the primary's timeline unchanged, its
  * writes never stopped: the failsafe kept it serving while no monitor
- * answered), and `show state` reads as before.
+ * answered), and `show state` reads as before. Then a lost monitor write
+ * is simulated (a node's row taken back to an older decision): the brain
+ * adopts the goal the node's keeper witnessed.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -147,6 +149,38 @@ describe('monitor rebuild from nodes', { timeout: 240_000 }, () => {
       assert.equal(await tli(), tliBefore);
       assert.equal((await node2.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r, true);
       assert.equal((await node1.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r, false);
+
+      // Keepers as witnesses, end to end: a monitor write lost (simulated:
+      // node2's row taken back to an older decision with another goal,
+      // triggers off) while node2's keeper is frozen. The row still holds
+      // the keeper's witness from its last node_active; the brain adopts
+      // the witnessed goal instead of deciding against it.
+      const witnessed = await waitFor('node2 reporting its witness to the rebuilt monitor', async () => {
+        const row = (await m.sql<{ d: string; wd: string | null; wg: string | null; we: string | null }>(
+          `SELECT goaldecisionid::text AS d, witnessdecisionid::text AS wd, witnessgoalstate::text AS wg, witnessepoch::text AS we
+             FROM pgautofailover.node WHERE nodename = 'node2'`))[0];
+        return row?.wd === null ? undefined : row;
+      }, { timeoutMs: 15_000, intervalMs: 200 });
+      assert.equal(witnessed?.wg, 'secondary');
+      assert.equal(witnessed?.wd, witnessed?.d, 'the keeper witnessed the decision of its goal');
+      node2.proc.kill('SIGSTOP');
+      try {
+        await m.sql(`SET session_replication_role = replica;
+          UPDATE pgautofailover.node SET goalstate = 'catchingup', goaldecisionepoch = 1, goaldecisionid = 1 WHERE nodename = 'node2';
+          SELECT pg_notify('pgautofailover_decide', '{"formation": "default", "groupId": 0, "nodeId": null, "why": "health"}')`);
+        const adopted = await waitFor('the witnessed goal adopted', async () => {
+          const rows = await m.sql<{ description: string; goalstate: string }>(
+            "SELECT description, goalstate::text FROM pgautofailover.event WHERE description LIKE '%which this monitor lacks: adopted.' ORDER BY eventid");
+          return rows[0];
+        }, { timeoutMs: 15_000, intervalMs: 100 });
+        assert.equal(adopted.goalstate, 'secondary');
+        assert.match(adopted.description, new RegExp(`^Setting goal state of node \\d+ "node2" \\(127\\.0\\.0\\.1:${node2.port}\\) to secondary because its keeper received it at epoch ${witnessed?.we}, decision ${witnessed?.wd}, which this monitor lacks: adopted\\.$`));
+        assert.match(proc.output(), /Adopting the goal "secondary" that node \d+ "node2" .* received at epoch \d+, decision \d+/);
+      } finally {
+        node2.proc.kill('SIGCONT');
+      }
+      await waitForStates(m, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 30_000 });
+      assert.equal((await node2.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r, true);
 
       // The primary never stopped serving writes.
       await waitFor('writes after the rebuild', () => writer.acked.some((a) => a.at > backAt + 2000), { timeoutMs: 15_000 });
