@@ -8,8 +8,9 @@
  * group and address; it registers its current state, and the last goal it
  * received with that goal's decision (its witness, monitor-epoch.ts), so
  * that the monitor decides nothing against what the node does. Its node
- * token binds it again. The monitor then moves its epoch above the one
- * this node has seen, and the ordinary loop goes on with it.
+ * token binds it again. The monitor then moves its epoch to at least the
+ * one this node has seen (and above the epoch of its witnessed decision),
+ * and the ordinary loop goes on with it.
  */
 import { messageOf } from '../common/errors.js';
 import { readNodeTokenIfExists } from '../config/index.js';
@@ -76,7 +77,7 @@ export async function registerIntoRebuiltMonitor(rt: KeeperRuntime, options: { s
     rt.log.info(`Registered this node again into the monitor being rebuilt from its nodes: node ${answer.node.nodeId} "${answer.node.name}" `
       + `in group ${answer.node.groupId}, state "${current}", goal "${answer.node.goalState}"`
       + (witness === null ? '' : ` (decision ${witness.decisionId} of epoch ${witness.epoch})`)
-      + `; monitor epoch ${answer.monitorEpoch}${answer.rebuildDone ? '; the rebuild is complete' : ''}`);
+      + `; monitor epoch ${answer.monitorEpoch}${answer.groupComplete ? '; every node of the group it knows of is back' : ''}`);
     rt.epoch?.admit(answer.monitorEpoch, 'the monitor being rebuilt');
     // The next call opens a new connection, checked against the new epoch.
     rt.monitor.reset();

@@ -96,9 +96,9 @@ export interface RebuildRegisterArgs {
   knownNodes: readonly number[];
 }
 
-/** rebuild_register_node: the node registered again, the monitor's epoch now, and whether the rebuild is complete. */
+/** rebuild_register_node: the node registered again, the monitor's epoch now, and whether its group is complete. */
 export function rebuildRegisterNode(client: MonitorClient, args: RebuildRegisterArgs):
-Promise<{ node: RegisteredNode; monitorEpoch: number; rebuildDone: boolean }> {
+Promise<{ node: RegisteredNode; monitorEpoch: number; groupComplete: boolean }> {
   return call(client, 'rebuild_register_node',
     `SELECT * FROM pgautofailover.rebuild_register_node($1::text, $2::bigint, $3::int, $4::text, $5::text, $6::int, $7::name,
        $8::bigint, $9::pgautofailover.replication_state, $10::pgautofailover.replication_state, $11::int, $12::pg_lsn,
@@ -109,12 +109,16 @@ Promise<{ node: RegisteredNode; monitorEpoch: number; rebuildDone: boolean }> {
     one('rebuild_register_node', (row) => ({
       node: mapRegisteredNode(row),
       monitorEpoch: asInt(row.monitor_epoch, 'monitor_epoch'),
-      rebuildDone: asBool(row.rebuild_done, 'rebuild_done'),
+      groupComplete: asBool(row.group_complete, 'group_complete'),
     })));
 }
 
-/** Whether the monitor is being rebuilt from its nodes now (the brain then decides nothing). */
-export function rebuildActive(client: MonitorClient): Promise<boolean> {
-  return call(client, 'monitor_rebuild_status', 'SELECT active FROM pgautofailover.monitor_rebuild_status()', [],
-    (rows) => rows[0]?.active === true);
+/**
+ * Whether the rebuild from nodes holds the group: it is active and a node
+ * of the group that a registered keeper knows of is not back yet (the brain
+ * then decides nothing for the group). False on a monitor without rebuilds.
+ */
+export function rebuildHoldsGroup(client: MonitorClient, formation: string, groupId: number): Promise<boolean> {
+  return call(client, 'rebuild_holds_group', 'SELECT pgautofailover.rebuild_holds_group($1::text, $2::int) AS held', [formation, groupId],
+    (rows) => rows[0]?.held === true);
 }

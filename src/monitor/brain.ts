@@ -149,16 +149,20 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
 
   /**
    * `create monitor --rebuild-from-nodes` (ha/rebuild.ts): while the nodes
-   * register again, a group may look like anything (a standby alone, a
-   * primary without its standbys): nothing is decided until the rebuild
-   * ends, so that nothing is failed over.
+   * of a group register again, the group may look like anything (a standby
+   * alone, a primary without its standbys): nothing is decided for it until
+   * every node its keepers know of is back or the rebuild window ran out,
+   * so that nothing is failed over.
    */
-  let rebuilding = false;
-  function rebuildPause(facts: GroupFacts): boolean {
+  const held = new Set<string>();
+  function rebuildPause(formationId: string, groupId: number, facts: GroupFacts): boolean {
+    const k = key(formationId, groupId);
     const now = facts.rebuilding === true;
-    if (now && !rebuilding) log.info('Rebuilding this monitor from its nodes: no decision until every known node registered again, or the rebuild window ran out');
-    if (!now && rebuilding) log.info('The rebuild from nodes ended: deciding again');
-    rebuilding = now;
+    const where = `group ${groupId} of formation "${formationId}"`;
+    if (now && !held.has(k)) log.info(`Rebuilding this monitor from its nodes: no decision for ${where} until every node its keepers know of registered again, or the rebuild window ran out`);
+    if (!now && held.has(k)) log.info(`The rebuild from nodes holds ${where} no more: deciding again`);
+    if (now) held.add(k);
+    else held.delete(k);
     return now;
   }
 
@@ -169,7 +173,7 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
       const now = clock();
       return andThen(tx.read(), (facts) => {
         if (facts === null || facts.nodes.length === 0) return null;
-        if (rebuildPause(facts)) return null;
+        if (rebuildPause(formationId, groupId, facts)) return null;
         const snapshot = snapshotOf(formationId, groupId, facts, now);
         const decision = decide(snapshot, now, settings);
         return andThen(tx.write(formationId, decision, standbyNamesAfter(snapshot, decision)), () => ({ decision, snapshot }));

@@ -13,7 +13,7 @@ import type pg from 'pg';
 import type { Decision, OperatorRequest } from '../fsm/index.js';
 import {
   HEALTH_LABELS, assignGoalState, completeRequest, deleteNode, formationOptSecondary, groupHasNodes, groupRemovedLease, groupRequests,
-  listGroups, lockGroupNodes, notifyLog, readFormationForDecision, rebuildActive, recordNodeEvent, setGroupStandbyNames, sqlStateOf,
+  listGroups, lockGroupNodes, notifyLog, readFormationForDecision, rebuildHoldsGroup, recordNodeEvent, setGroupStandbyNames, sqlStateOf,
   storeCandidatePriority, storeNumberSyncStandbys, tryLockGroup, type GroupRequestRow,
 } from '../monitor-api/index.js';
 import type { GroupFacts, GroupStore, GroupTransaction, Maybe, NodeFacts, TransactionOutcome } from './group-store.js';
@@ -107,7 +107,7 @@ export function sqlGroupStore(client: pg.ClientBase): GroupStore {
             : { nodeId: Number.isSafeInteger(Number(removed.nodeId)) ? Number(removed.nodeId) : -1, leaseAgeMs: removed.leaseAgeMs },
           nodes,
           requests: requests.map(toRequest).filter((r): r is OperatorRequest => r !== null),
-          rebuilding: await rebuildActive(client),
+          rebuilding: await rebuildHoldsGroup(client, formationId, groupId),
         };
       },
 

@@ -56,7 +56,11 @@ export interface GroupFacts {
   readonly nodes: readonly NodeFacts[];
   /** Pending operator requests, oldest first. */
   readonly requests: readonly OperatorRequest[];
-  /** The monitor is being rebuilt from its nodes (ha/rebuild.ts): nothing is decided meanwhile. Absent: false. */
+  /**
+   * The rebuild from nodes holds the group (ha/rebuild.ts): a node of the
+   * group that a registered keeper knows of is not back yet; nothing is
+   * decided meanwhile. Absent: false.
+   */
   readonly rebuilding?: boolean;
 }
 

@@ -12,15 +12,18 @@
  * - rebuild_register_node, called by a keeper that the monitor does not
  *   know (or that refuses its epoch) while the rebuild runs
  *   (src/keeper/rebuild-register.ts), inserts the node as the keeper
- *   describes it, binds its node token again, moves the monitor epoch above
- *   every epoch the keeper has seen, and records the other nodes the keeper
- *   knows of;
- * - the rebuild ends when every node a registered keeper knew of has
- *   registered again, or the rebuild window after the first registration.
- * Until then the brain decides nothing (brain.ts, GroupFacts.rebuilding):
- * a group half registered again looks like a standby alone or a primary
- * without standbys, which the rules would otherwise act on. The data
- * nodes' failsafe keeps the primary serving while no monitor answers.
+ *   describes it, binds its node token again, moves the monitor epoch to
+ *   at least the highest the keeper has seen and above the epoch of the
+ *   decision it witnessed, and records the other nodes the keeper knows of;
+ * - registrations are accepted until the rebuild window has passed since
+ *   the first one (other groups may come later); a group is held
+ *   (rebuild_holds_group) until every node its registered keepers know of
+ *   is back, or the window ran out.
+ * While a group is held the brain decides nothing for it (brain.ts,
+ * GroupFacts.rebuilding): a group half registered looks like a standby
+ * alone or a primary without standbys, which the rules would otherwise act
+ * on. The data nodes' failsafe keeps the primary serving while no monitor
+ * answers.
  *
  * A node whose keeper does not come back within the window is not in the
  * rebuilt monitor: register it again with pg_autoctl create postgres after
@@ -29,12 +32,12 @@
 import type { Logger } from '../../common/log.js';
 import { startMonitorRebuild, type MonitorClient } from '../../monitor-api/index.js';
 
-/** How long, after the first node registered again, the rebuild waits for the others it was told of. */
+/** How long, after the first node registered again, registrations are accepted and incomplete groups held. */
 export const DEFAULT_REBUILD_WINDOW_MS = 60_000;
 
 /** Puts the freshly created monitor in rebuild mode (refused when it already has nodes). */
 export async function startRebuildFromNodes(db: MonitorClient, log: Pick<Logger, 'info'>, windowMs = DEFAULT_REBUILD_WINDOW_MS): Promise<void> {
   await startMonitorRebuild(db, windowMs);
   log.info('The monitor is being rebuilt from its nodes: running keepers register their nodes again, with their roles unchanged; '
-    + `no decision is made until every node they know of is back, or ${Math.round(windowMs / 1000)} s after the first one`);
+    + `no decision is made for a group until every node its keepers know of is back, or ${Math.round(windowMs / 1000)} s after the first registration`);
 }

@@ -30,7 +30,7 @@ function fakeDb(state: { nodes: FakeRow[]; rebuilding: boolean }) {
       calls.push({ text, values });
       let rows: FakeRow[] = [];
       if (text.includes('try_lock_group')) rows = [{ ok: true }];
-      else if (text.includes('monitor_rebuild_status')) rows = [{ active: state.rebuilding }];
+      else if (text.includes('rebuild_holds_group')) rows = [{ held: state.rebuilding }];
       else if (text.includes('removed_age_ms')) rows = [];
       else if (text.includes('monitor_age_ms')) rows = [{ number_sync_standbys: 0, monitor_age_ms: 3_600_000 }];
       else if (text.includes('lease_age_ms')) rows = state.nodes;
@@ -84,6 +84,6 @@ describe('brain: witnesses and the rebuild from nodes', () => {
     const after = await brain.decideGroup('default', 0);
     assert.equal(after.kind, 'decided');
     assert.deepEqual(db.goals(), [], 'roles unchanged: a converged primary and secondary');
-    assert.ok(lines.includes('The rebuild from nodes ended: deciding again'));
+    assert.ok(lines.includes('The rebuild from nodes holds group 0 of formation "default" no more: deciding again'), lines.join('\n'));
   });
 });

@@ -30,10 +30,11 @@ CREATE TRIGGER node_goal_decision
   BEFORE INSERT OR UPDATE OF goalstate, goalchangetime ON pgautofailover.node
   FOR EACH ROW EXECUTE FUNCTION pgautofailover.note_goal_decision();
 
--- Whether the monitor is being rebuilt from its nodes, and how far. Active
--- from `create monitor --rebuild-from-nodes` until every node a registered
--- keeper knew of has registered again, or rebuild_window after the first
--- registration. One row, active false, when no rebuild was ever started.
+-- Whether the monitor is being rebuilt from its nodes, and how far. The
+-- rebuild accepts registrations from `create monitor --rebuild-from-nodes`
+-- until rebuild_window after the first registration (active). `missing`
+-- counts the nodes that registered keepers know of and that are not back.
+-- One row, active false, when no rebuild was ever started.
 CREATE OR REPLACE FUNCTION pgautofailover.monitor_rebuild_status(
     OUT active boolean,
     OUT started_at timestamptz,
@@ -59,6 +60,22 @@ AS $$
            WHERE NOT EXISTS (SELECT 1 FROM pgautofailover.node n WHERE n.nodeid = k.nodeid))
     FROM (SELECT 1) AS one
     LEFT JOIN pgautofailover.monitor_rebuild r ON true
+$$;
+
+-- Whether the brain must leave the group alone: the rebuild is active and
+-- a node of the group that a registered keeper knows of is not back yet
+-- (a group half registered looks like a standby alone, or a primary
+-- without its standbys). A group whose known nodes are all back is decided
+-- at once, while other groups may still register.
+CREATE OR REPLACE FUNCTION pgautofailover.rebuild_holds_group(formation_id text, group_id integer)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$
+  SELECT coalesce((SELECT s.active FROM pgautofailover.monitor_rebuild_status() s), false)
+     AND EXISTS (SELECT 1 FROM pgautofailover.monitor_rebuild_node k
+                  WHERE k.formationid = $1 AND k.groupid = $2
+                    AND NOT EXISTS (SELECT 1 FROM pgautofailover.node n WHERE n.nodeid = k.nodeid))
 $$;
 
 -- `create monitor --rebuild-from-nodes`: puts an empty monitor in rebuild
@@ -90,9 +107,10 @@ $$;
 -- state and its last received goal (or its current state) as goal, with
 -- that goal's decision as the row's decision, so that nothing is decided
 -- against what the keeper already does. The keeper's node token, presented
--- on this session, binds the node again. The monitor epoch moves above
--- every epoch the keeper has seen, so that the keeper obeys this monitor
--- and every later decision ranks after the ones it witnessed. Idempotent
+-- on this session, binds the node again. The monitor epoch moves to at
+-- least the highest the keeper has seen (so that it obeys this monitor),
+-- and above the epoch of the decision it witnessed (so that every later
+-- decision ranks after it). Idempotent
 -- for a row that is already there with the same address.
 CREATE OR REPLACE FUNCTION pgautofailover.rebuild_register_node(
     formation_id text,
@@ -121,7 +139,7 @@ CREATE OR REPLACE FUNCTION pgautofailover.rebuild_register_node(
     OUT assigned_replication_quorum boolean,
     OUT assigned_node_name text,
     OUT monitor_epoch bigint,
-    OUT rebuild_done boolean)
+    OUT group_complete boolean)
 RETURNS record
 LANGUAGE plpgsql STRICT SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
@@ -231,32 +249,36 @@ BEGIN
   VALUES (node_id, f.formationid, group_id, node_id)
   ON CONFLICT DO NOTHING;
 
-  -- The epoch: above every epoch this keeper saw or witnessed a decision in.
+  -- The epoch: at least the highest this keeper has seen (it obeys no
+  -- lower one; that may be this very monitor's), and above the one of the
+  -- decision it witnessed, so that every decision made here from now on
+  -- ranks after it.
   LOCK TABLE pgautofailover.monitor_epoch IN SHARE ROW EXCLUSIVE MODE;
   SELECT coalesce(max(e.epoch), 0) INTO current_epoch FROM pgautofailover.monitor_epoch e;
-  needed_epoch := greatest(seen_epoch, witness_epoch) + 1;
+  needed_epoch := greatest(seen_epoch, CASE WHEN witness_decision_id > 0 THEN witness_epoch + 1 ELSE 1 END);
   IF current_epoch < needed_epoch THEN
     INSERT INTO pgautofailover.monitor_epoch (epoch, system_identifier, timeline, started_at)
     SELECT needed_epoch, s.system_identifier, coalesce(pgautofailover.current_timeline(), 1), now()
       FROM pg_control_system() s;
-    PERFORM pg_notify('log', format('Monitor epoch %s starts now: above the epochs node %s has seen (rebuild from nodes)',
-                                    needed_epoch, node_id));
+    PERFORM pg_notify('log', format('Monitor epoch %s starts now: node %s has seen epoch %s and received its goal at epoch %s (rebuild from nodes)',
+                                    needed_epoch, node_id, seen_epoch, witness_epoch));
     current_epoch := needed_epoch;
   END IF;
 
+  -- The group is complete when every node its keepers know of is back:
+  -- the brain decides for it again (rebuild_holds_group).
   SELECT count(*) INTO missing FROM pgautofailover.monitor_rebuild_node k
-   WHERE NOT EXISTS (SELECT 1 FROM pgautofailover.node x WHERE x.nodeid = k.nodeid);
-  UPDATE pgautofailover.monitor_rebuild x
-     SET first_registered_at = coalesce(x.first_registered_at, now()),
-         ended_at = CASE WHEN missing = 0 THEN now() END,
-         end_reason = CASE WHEN missing = 0 THEN 'every known node registered again' END;
-  rebuild_done := missing = 0;
-  IF rebuild_done THEN
-    PERFORM pg_notify('log', 'The rebuild from nodes is complete: every known node registered again');
-    PERFORM pgautofailover.notify_decide(x.formationid, x.groupid, x.nodeid, 'register')
-       FROM pgautofailover.node x;
+   WHERE k.formationid = f.formationid AND k.groupid = group_id
+     AND NOT EXISTS (SELECT 1 FROM pgautofailover.node x WHERE x.nodeid = k.nodeid);
+  UPDATE pgautofailover.monitor_rebuild x SET first_registered_at = coalesce(x.first_registered_at, now());
+  group_complete := missing = 0;
+  IF group_complete THEN
+    PERFORM pg_notify('log', format('Rebuild from nodes: every known node of group %s of formation "%s" registered again',
+                                    group_id, f.formationid));
+    PERFORM pgautofailover.notify_decide(f.formationid, group_id, node_id, 'register');
   ELSE
-    PERFORM pg_notify('log', format('Rebuild from nodes: %s known node(s) still to register again', missing));
+    PERFORM pg_notify('log', format('Rebuild from nodes: %s known node(s) of group %s of formation "%s" still to register again',
+                                    missing, group_id, f.formationid));
   END IF;
 
   assigned_node_id := n.nodeid;
@@ -273,6 +295,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgautofailover FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
   pgautofailover.monitor_rebuild_status(),
+  pgautofailover.rebuild_holds_group(text, integer),
   pgautofailover.rebuild_register_node(text, bigint, integer, text, text, integer, name, bigint,
     pgautofailover.replication_state, pgautofailover.replication_state, integer, pg_lsn, integer, boolean,
     text, bigint, bigint, bigint, bigint[])
