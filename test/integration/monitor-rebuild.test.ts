@@ -137,6 +137,13 @@ describe('monitor rebuild from nodes', { timeout: 240_000 }, () => {
       assert.deepEqual(status, { active: true, registered: 2, missing: 0, held: false },
         'the window stays open for other groups; this one is complete, no longer held');
       for (const n of [node1, node2]) assert.match(n.output(), /Registered this node again into the monitor being rebuilt from its nodes/);
+      // Refusals change nothing: a monitor with nodes cannot start a rebuild,
+      // and a node id cannot be claimed again from another address.
+      await assert.rejects(m.sql('SELECT pgautofailover.start_monitor_rebuild(60000)'),
+        /the monitor already has nodes: only an empty monitor can be rebuilt from its nodes/);
+      await assert.rejects(m.sql(`SELECT * FROM pgautofailover.rebuild_register_node('default', 1, 0, 'node1', '127.0.0.9', 5432, 'postgres', 0,
+          'primary', 'primary', 1, '0/0', 50, true, 'standalone', 1, 0, 0, '{}')`), /node id 1 is already registered again as node 1 "node1"/);
+      assert.deepEqual((await nodeStates(m)).map((r) => `${r.nodeid} ${r.nodename}`), idsBefore);
       // The rebuilt monitor's epoch is above the one the keepers had seen; they follow it.
       const epoch = (await m.sql<{ epoch: string }>('SELECT epoch::text FROM pgautofailover.current_monitor_epoch()'))[0]?.epoch;
       assert.equal(epoch, '2');

@@ -151,6 +151,7 @@ DECLARE
   n pgautofailover.node;
   wanted_kind text;
   goal pgautofailover.replication_state;
+  inserted boolean := false;
   presented text := nullif(current_setting('pgautofailover.node_token', true), '');
   current_epoch bigint;
   needed_epoch bigint;
@@ -215,6 +216,7 @@ BEGIN
     END IF;
     PERFORM pgautofailover.check_node_token(n);
   ELSE
+    inserted := true;
     goal := CASE WHEN goal_state IN ('unknown', 'init') THEN current_state ELSE goal_state END;
     INSERT INTO pgautofailover.node
            (formationid, nodeid, groupid, nodename, nodehost, nodeport, sysidentifier,
@@ -252,11 +254,13 @@ BEGIN
   -- The epoch: at least the highest this keeper has seen (it obeys no
   -- lower one; that may be this very monitor's), and above the one of the
   -- decision it witnessed, so that every decision made here from now on
-  -- ranks after it.
+  -- ranks after it. Only for a node registered by this call: a node that
+  -- is already here and refuses this monitor's epoch saw a newer monitor
+  -- since (this one is stale), and must go on refusing it.
   LOCK TABLE pgautofailover.monitor_epoch IN SHARE ROW EXCLUSIVE MODE;
   SELECT coalesce(max(e.epoch), 0) INTO current_epoch FROM pgautofailover.monitor_epoch e;
   needed_epoch := greatest(seen_epoch, CASE WHEN witness_decision_id > 0 THEN witness_epoch + 1 ELSE 1 END);
-  IF current_epoch < needed_epoch THEN
+  IF current_epoch < needed_epoch AND inserted THEN
     INSERT INTO pgautofailover.monitor_epoch (epoch, system_identifier, timeline, started_at)
     SELECT needed_epoch, s.system_identifier, coalesce(pgautofailover.current_timeline(), 1), now()
       FROM pg_control_system() s;
