@@ -272,13 +272,13 @@ async function onReportFailure(rt: KeeperRuntime, memory: LoopMemory, current: N
   if (current === 'dropped' && sqlStateOf(error) === '42704') {
     throw new NodeDroppedError('This node has been dropped from the monitor, stopping now');
   }
-  // The monitor has no row for this node although it never reached
-  // `dropped`: it was removed with `drop node --force` from elsewhere. Stop,
-  // as a restart would at start-up (spec 05 §12.1).
   // A monitor rebuilt from its nodes does not know us yet, or shows a
   // lower epoch than we have seen: register again, when it is rebuilding.
   if (sqlStateOf(error) === '42704' && (await registerIntoRebuiltMonitor(rt))) return;
   if (error instanceof StaleMonitorError && (await registerIntoRebuiltMonitor(rt, { stale: true }))) return;
+  // The monitor has no row for this node although it never reached
+  // `dropped`: it was removed with `drop node --force` from elsewhere. Stop,
+  // as a restart would at start-up (spec 05 §12.1).
   if (sqlStateOf(error) === '42704') {
     rt.log.info(`To get rid of the configuration file and PGDATA directory, run pg_autoctl drop node --pgdata "${rt.config.postgresql.pgdata}" --destroy`);
     throw new FatalServiceError(droppedMessage(rt), error);
