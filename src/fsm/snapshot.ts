@@ -129,4 +129,10 @@ export interface GroupSnapshot {
   readonly writeLease: WriteLease | null;
   /** When the monitor (its Postgres) started: health checks before startup_grace_period are not trusted. */
   readonly monitorStartedAt: number;
+  /**
+   * The monitor's current epoch (migration 0011), when known: a node whose
+   * goal was decided in an earlier epoch is waited for after the monitor
+   * started (witness.ts, W0).
+   */
+  readonly monitorEpoch?: number;
 }

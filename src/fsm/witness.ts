@@ -19,7 +19,7 @@ import { findTransition } from './keeper-transitions.js';
 import { nodeLabel } from './messages.js';
 import type { GoalDecisionName, NodeWitness } from './snapshot.js';
 import { isWritableState, type NodeState } from './states.js';
-import { assign, log, type Work, type WorkNode } from './work.js';
+import { assign, log, unhealthy, type Work, type WorkNode } from './work.js';
 
 /** Goals of a node on its way to being promoted: the lost monitor moved the old primary out of the way with them. */
 const PROMOTING: ReadonlySet<NodeState> = new Set<NodeState>(['prepare_promotion', 'stop_replication']);
@@ -84,4 +84,24 @@ function demoteOthers(work: Work, promoted: WorkNode, w: NodeWitness): void {
       `because ${nodeLabel(promoted)} received goal ${w.goal} at epoch ${w.epoch}, decision ${w.decisionId}, `
       + 'from a monitor that had taken this node out of the primary role (adopted decision).');
   }
+}
+
+/**
+ * W0: after a promotion of the monitor (a new epoch), a node whose goal was
+ * decided in an earlier epoch and that has not reported to this monitor
+ * since it started may hold a decision the monitor lacks (its witness
+ * arrives with its first report). Until every such node reported, or is
+ * unhealthy, or the startup grace period is over, nothing but W1-W2 is
+ * decided for the group, so that the monitor does not decide from rows its
+ * keepers may have moved past. Keepers report every second: the hold is
+ * short, and bounded by startup_grace_period, during which no node is
+ * failed over anyway. Without a known epoch (snapshot.monitorEpoch) there
+ * is no hold. Returns the node waited for, or null.
+ */
+export function awaitedWitness(work: Work): WorkNode | null {
+  const epoch = work.snapshot.monitorEpoch;
+  if (epoch === undefined || work.now - work.monitorStartedAt >= work.settings.startupGracePeriodMs) return null;
+  return work.all.find((n) => !n.removed && n.goalState !== 'dropped' && n.reportedState !== 'init'
+    && (n.decision?.epoch ?? 0) < epoch
+    && (n.reportedAt === null || n.reportedAt < work.monitorStartedAt) && !unhealthy(work, n)) ?? null;
 }

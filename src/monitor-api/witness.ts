@@ -3,7 +3,7 @@
  * (migration 0014, api/10-witness-rebuild.sql): the decision named in a
  * node_active answer, whether a monitor takes witnesses, the rebuild mode.
  */
-import { call, one, nothing, type MonitorClient, type Row } from './call.js';
+import { call, maybeOne, one, nothing, type MonitorClient, type Row } from './call.js';
 import {
   type NodeKind, type RegisteredNode, type ReplicationState, asBool, asInt, asNullableDate, asText, formatLsn, mapRegisteredNode,
 } from './types.js';
@@ -121,4 +121,10 @@ Promise<{ node: RegisteredNode; monitorEpoch: number; groupComplete: boolean }> 
 export function rebuildHoldsGroup(client: MonitorClient, formation: string, groupId: number): Promise<boolean> {
   return call(client, 'rebuild_holds_group', 'SELECT pgautofailover.rebuild_holds_group($1::text, $2::int) AS held', [formation, groupId],
     (rows) => rows[0]?.held === true);
+}
+
+/** The current monitor epoch as a number (0 before the first); undefined when the answer has no row. */
+export function readMonitorEpochNumber(client: MonitorClient): Promise<number | undefined> {
+  return call(client, 'current_monitor_epoch', 'SELECT epoch FROM pgautofailover.current_monitor_epoch()', [],
+    maybeOne((row) => asInt(row.epoch, 'epoch')));
 }

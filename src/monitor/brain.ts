@@ -144,6 +144,7 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
       requests: facts.requests,
       writeLease: leases.get(groupKey) ?? null,
       monitorStartedAt: monitorStartedAt(now, facts.monitorAgeMs, startedAt),
+      ...(facts.monitorEpoch === undefined ? {} : { monitorEpoch: facts.monitorEpoch }),
     };
   }
 

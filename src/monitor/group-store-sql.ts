@@ -13,7 +13,7 @@ import type pg from 'pg';
 import type { Decision, OperatorRequest } from '../fsm/index.js';
 import {
   HEALTH_LABELS, assignGoalState, completeRequest, deleteNode, formationOptSecondary, groupHasNodes, groupRemovedLease, groupRequests,
-  listGroups, lockGroupNodes, notifyLog, readFormationForDecision, rebuildHoldsGroup, recordNodeEvent, setGroupStandbyNames, sqlStateOf,
+  listGroups, lockGroupNodes, notifyLog, readFormationForDecision, rebuildHoldsGroup, readMonitorEpochNumber, recordNodeEvent, setGroupStandbyNames, sqlStateOf,
   storeCandidatePriority, storeNumberSyncStandbys, tryLockGroup, type GroupRequestRow,
 } from '../monitor-api/index.js';
 import type { GroupFacts, GroupStore, GroupTransaction, Maybe, NodeFacts, TransactionOutcome } from './group-store.js';
@@ -66,6 +66,12 @@ function isLockNotAvailable(error: unknown): boolean {
   return sqlStateOf(error) === '55P03';
 }
 
+/** The monitor's current epoch for the witness rule W0; nothing when unknown. */
+async function epochFact(client: pg.ClientBase): Promise<{ monitorEpoch?: number }> {
+  const epoch = await readMonitorEpochNumber(client);
+  return epoch === undefined ? {} : { monitorEpoch: epoch };
+}
+
 export function sqlGroupStore(client: pg.ClientBase): GroupStore {
   function transactionOn(formationId: string, groupId: number): GroupTransaction {
     return {
@@ -108,6 +114,7 @@ export function sqlGroupStore(client: pg.ClientBase): GroupStore {
           nodes,
           requests: requests.map(toRequest).filter((r): r is OperatorRequest => r !== null),
           rebuilding: await rebuildHoldsGroup(client, formationId, groupId),
+          ...await epochFact(client),
         };
       },
 

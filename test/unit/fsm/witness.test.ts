@@ -94,3 +94,33 @@ test('W2: a witnessed promotion under way drains the primary; a node whose own w
   ]), NOW);
   assert.equal(goals(single)[1], 'demote_timeout');
 });
+
+test('W0: after a promotion of the monitor, the group waits for its nodes to report (their witnesses) before any other rule; bounded by the grace period', () => {
+  // Epoch 2 started with this brain (monitorStartedAt); the rows come from
+  // epoch 1. Node 2's keeper has not reported yet: it may be acting on a
+  // decision this copy lacks. An operator's failover request waits.
+  const started = NOW - 2_000;
+  const rows = [
+    node(1, 'primary', 'primary', { decision: { epoch: 1, id: 10 }, reportedAt: NOW - 500 }),
+    node(2, 'catchingup', 'catchingup', { decision: { epoch: 1, id: 11 }, reportedAt: started - 3_000 }),
+  ];
+  const waiting = run(group(rows, { monitorStartedAt: started, monitorEpoch: 2 }));
+  noChange(waiting);
+  assert.ok(waiting.logs.some((l) => l.startsWith('Waiting for node 2 "node_2" (10.0.0.2:5432) to report to this monitor')), waiting.logs.join('\n'));
+  assert.ok(waiting.recheckAt !== null && waiting.recheckAt <= started + 10_000);
+  // What the rules decide for that group without any hold (no epoch known):
+  const free = goals(run(group(rows, { monitorStartedAt: started })));
+  assert.notDeepEqual(free, {});
+  // Once node 2 reported, the rules go on as without the hold.
+  assert.deepEqual(goals(run(group([rows[0]!, { ...rows[1]!, reportedAt: NOW - 100 }], { monitorStartedAt: started, monitorEpoch: 2 }))), free);
+  // Past the grace period, or a node decided in this epoch: no hold.
+  assert.deepEqual(goals(run(group(rows, { monitorStartedAt: NOW - 11_000, monitorEpoch: 2 }))),
+    goals(run(group(rows, { monitorStartedAt: NOW - 11_000 }))));
+  assert.deepEqual(goals(run(group([rows[0]!, { ...rows[1]!, decision: { epoch: 2, id: 3 } }], { monitorStartedAt: started, monitorEpoch: 2 }))),
+    free);
+  // W1 still applies during the hold: a witness that arrived is adopted at once.
+  const adopting = run(group([rows[0]!, node(3, 'catchingup', 'secondary', {
+    keeperGoalState: 'catchingup', decision: { epoch: 1, id: 12 }, reportedAt: NOW - 100, witness: { epoch: 1, decisionId: 14, goal: 'catchingup' },
+  }), rows[1]!], { monitorStartedAt: started, monitorEpoch: 2 }));
+  assert.deepEqual(adopting.assignments.map((a) => [a.rule, a.nodeId, a.goalState]), [['W1', 3, 'catchingup']]);
+});
