@@ -218,13 +218,15 @@ BEGIN
   ELSE
     inserted := true;
     goal := CASE WHEN goal_state IN ('unknown', 'init') THEN current_state ELSE goal_state END;
+    -- The goal was assigned (by the lost monitor) before this report: the
+    -- rules see a node converged in its state when it stands there.
     INSERT INTO pgautofailover.node
            (formationid, nodeid, groupid, nodename, nodehost, nodeport, sysidentifier,
             goalstate, reportedstate, reportedtli, reportedlsn, candidatepriority, replicationquorum,
-            keepergoalstate, goaldecisionepoch, goaldecisionid)
+            keepergoalstate, goalchangetime, statechangetime, goaldecisionepoch, goaldecisionid)
     VALUES (f.formationid, node_id, group_id, CASE WHEN node_name = '' THEN 'node_' || node_id ELSE node_name END,
             node_host, node_port, sysid, goal, current_state, greatest(current_tli, 1), current_lsn,
-            candidate_priority, replication_quorum, goal,
+            candidate_priority, replication_quorum, goal, now() - interval '1 s', now() - interval '1 s',
             CASE WHEN witness_decision_id > 0 THEN witness_epoch ELSE 0 END,
             greatest(witness_decision_id, 0))
     RETURNING * INTO n;
