@@ -144,6 +144,9 @@ describe('monitor rebuild from nodes', { timeout: 240_000 }, () => {
       await assert.rejects(m.sql(`SELECT * FROM pgautofailover.rebuild_register_node('default', 1, 0, 'node1', '127.0.0.9', 5432, 'postgres', 0,
           'primary', 'primary', 1, '0/0', 50, true, 'standalone', 1, 0, 0, '{}')`), /node id 1 is already registered again as node 1 "node1"/);
       assert.deepEqual((await nodeStates(m)).map((r) => `${r.nodeid} ${r.nodename}`), idsBefore);
+      // The nine-argument node_active of older keepers still resolves (refused here for the node token only).
+      await assert.rejects(m.sql("SELECT * FROM pgautofailover.node_active('default', 1, 0, 'primary', true, 1, '0/0', 'quorum', 'primary')"),
+        /is bound to its keeper's token, and this session did not present one/);
       // The rebuilt monitor's epoch is above the one the keepers had seen; they follow it.
       const epoch = (await m.sql<{ epoch: string }>('SELECT epoch::text FROM pgautofailover.current_monitor_epoch()'))[0]?.epoch;
       assert.equal(epoch, '2');
