@@ -16,6 +16,7 @@ import { messageOf } from '../common/errors.js';
 import { readNodeTokenIfExists } from '../config/index.js';
 import { monitorRebuildStatus, presentNodeToken, rebuildRegisterNode } from '../monitor-api/index.js';
 import { connectClient } from '../postgres/index.js';
+import { gatherFacts } from './local-pg.js';
 import { currentState, type KeeperRuntime } from './runtime.js';
 
 /** A stale monitor is asked whether it is being rebuilt at most this often. */
@@ -53,6 +54,8 @@ export async function registerIntoRebuiltMonitor(rt: KeeperRuntime, options: { s
     for (const peer of rt.failsafe.material?.peers ?? []) known.add(peer.nodeId);
     known.delete(rt.state.currentNodeId);
     const current = currentState(rt);
+    // At start-up no round has read Postgres yet.
+    const facts = rt.lastFacts.running ? rt.lastFacts : await gatherFacts(rt.local, rt.log);
     const goal = witness?.goal ?? current;
     const answer = await rebuildRegisterNode(client, {
       formation: rt.config.pg_autoctl.formation,
@@ -65,8 +68,8 @@ export async function registerIntoRebuiltMonitor(rt: KeeperRuntime, options: { s
       sysIdentifier: rt.state.systemIdentifier,
       currentState: current,
       goalState: goal,
-      tli: rt.lastFacts.timeline,
-      lsn: rt.lastFacts.lsn,
+      tli: facts.timeline,
+      lsn: facts.lsn,
       candidatePriority: witness?.candidatePriority ?? 100,
       replicationQuorum: witness?.replicationQuorum ?? true,
       kind: rt.config.pg_autoctl.nodekind,
