@@ -1,7 +1,11 @@
 /**
  * The group state machine's decision function (DESIGN.md decisions 3-4).
  *
- * decide() gives newly registered nodes their first goal (rule J1),
+ * decide() first adopts the goals that keepers witnessed and this
+ * monitor lacks (witness.ts, rules W1-W2), and right after the monitor
+ * started waits for every node to report its witness (W0); it gives newly
+ * registered nodes
+ * their first goal (rule J1),
  * carries out the pending operator requests, oldest first, then
  * runs the procedure of spec 02 §4 once for every node of the group, by
  * node id, each time with that node as "A" (the original only ran it for
@@ -28,13 +32,21 @@ import type { FsmSettings } from './settings.js';
 import type { GroupSnapshot } from './snapshot.js';
 import { standbyRules } from './standby-rules.js';
 import { isWritableState, type NodeState } from './states.js';
-import { assign, assignOpeningWrites, finish, group, removeRow, startWork, unhealthy, type Work, type WorkNode } from './work.js';
+import { adoptWitnessedGoals, awaitedWitness } from './witness.js';
+import { assign, assignOpeningWrites, finish, group, log, removeRow, startWork, unhealthy, type Work, type WorkNode } from './work.js';
 
 export type { Decision, GoalAssignment, PriorityChange, NodeRemoval, ConsumedRequest, FsmEvent, RequestOutcome } from './decision.js';
 export { DEFAULT_FSM_SETTINGS, type FsmSettings } from './settings.js';
 
 export function decide(snapshot: GroupSnapshot, now: number, settings: FsmSettings): Decision {
   const work = startWork(snapshot, now, settings);
+  adoptWitnessedGoals(work);
+  const awaited = awaitedWitness(work);
+  if (awaited !== null) {
+    log(work, `Waiting for ${nodeLabel(awaited)} to report to this monitor before deciding for group ${snapshot.groupId}: `
+      + 'its keeper may hold a decision this monitor lacks');
+    return finish(work);
+  }
   registerNewNodes(work);
   for (const request of snapshot.requests) processRequest(work, request);
   for (const node of [...work.all]) proceedGroupState(work, node);

@@ -26,3 +26,4 @@ export {
 } from './settings-validation.js';
 export { nodeLabel } from './messages.js';
 export * from './failsafe.js';
+export { adoptWitnessedGoals, compareDecisions, lackedWitness } from './witness.js';

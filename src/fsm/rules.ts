@@ -15,6 +15,10 @@ export interface MonitorRule {
 }
 
 export const MONITOR_RULES = [
+  // issue 13 phase 4: keepers as witnesses (src/fsm/witness.ts), before every other rule
+  { id: 'W0', section: 'issue 13 §4', when: 'within startup_grace_period of the monitor\'s start, a node whose goal was decided in an earlier monitor epoch has not reported since the start and is not unhealthy', then: 'nothing but W1-W2 for the group until it reports (its witness comes with the report)', change: 'added: a promoted monitor copy may lack decisions its keepers act on' },
+  { id: 'W1', section: 'issue 13 §4', when: 'A\'s keeper witnessed a decision (epoch, id) newer than the decision of A\'s goal in this monitor (whose writes were lost)', then: 'A := the witnessed goal', change: 'added: 2.x has one monitor and no decision ids' },
+  { id: 'W2', section: 'issue 13 §4', when: 'W1 adopted a writable or promotion goal for A, and another node B has a writable goal (its keeper witnessed nothing newer)', then: 'B := draining (A being promoted) or demoted (A writable), or demote_timeout when B\'s keeper has no edge to those', change: 'added: the adopted decision had taken B out of the primary role' },
   // spec 03 §5.1 step 4: the first goal of a node register_node just inserted
   { id: 'J1', section: '03 §5.1', when: 'A has goal init and reported init (or dropped: registered again) and the group has other nodes', then: 'A := wait_standby (a node has or is being given a writable goal) or report_lsn (a priority-0 node waits in report_lsn); else A waits', change: '2.x decides it inside register_node; here the monitor service decides it in the group transaction, before the requests and the rules below, which see the new goal' },
   // spec 02 §4.1 preamble, for the node A being evaluated

@@ -55,6 +55,30 @@ export interface NodeSnapshot {
   /** 0..100 as set by operators; transiently +101 or -101 around elections (spec 01 §6.2). */
   readonly candidatePriority: number;
   readonly replicationQuorum: boolean;
+  /**
+   * The decision of the current goal: the monitor epoch it was made in and
+   * its decision id (witness.ts); absent or 0, 0 when none was recorded.
+   */
+  readonly decision?: GoalDecisionName;
+  /**
+   * The last decision the keeper said it received (its witness), or
+   * null/absent when it sent none. A witness newer than `decision` names a
+   * goal this monitor lacks (its writes were lost): decide() adopts it.
+   */
+  readonly witness?: NodeWitness | null;
+}
+
+/** A goal assignment's name: (epoch, id), ordered by epoch, then id. */
+export interface GoalDecisionName {
+  readonly epoch: number;
+  readonly id: number;
+}
+
+/** What a keeper witnessed: the goal it received, and that goal's decision. */
+export interface NodeWitness {
+  readonly epoch: number;
+  readonly decisionId: number;
+  readonly goal: NodeState;
 }
 
 /**
@@ -105,4 +129,10 @@ export interface GroupSnapshot {
   readonly writeLease: WriteLease | null;
   /** When the monitor (its Postgres) started: health checks before startup_grace_period are not trusted. */
   readonly monitorStartedAt: number;
+  /**
+   * The monitor's current epoch (migration 0011), when known: a node whose
+   * goal was decided in an earlier epoch is waited for after the monitor
+   * started (witness.ts, W0).
+   */
+  readonly monitorEpoch?: number;
 }

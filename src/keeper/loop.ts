@@ -18,7 +18,9 @@ import { endOutage, noteMaterial, promiseHoldMs, publishHttpPort } from './fails
 import { syncReplicationHba } from './hba-sync.js';
 import { storeLeaseEnd } from './lease-file.js';
 import { gatherFacts, type PgReport } from './local-pg.js';
+import { StaleMonitorError } from './monitor-epoch.js';
 import { readOtherNodesFromFile } from './nodes-file.js';
+import { registerIntoRebuiltMonitor } from './rebuild-register.js';
 import { currentState, notify, onMonitor, saveState, type KeeperRuntime } from './runtime.js';
 import { planTransition, runAction } from './transitions.js';
 
@@ -233,7 +235,8 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     lsn: facts.lsn,
     syncState: facts.syncState,
     knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
-  }, { withEpoch: rt.epoch?.monitorHasEpochs ?? false }));
+    witness: rt.epoch?.witness ?? undefined,
+  }, { withEpoch: rt.epoch?.monitorHasEpochs ?? false, withWitness: rt.epoch?.monitorHasWitnesses ?? false }));
   } catch (error) {
     notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });
     throw error;
@@ -250,6 +253,13 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
     throw error;
   }
   const assignment = answer.assignment;
+  // The node is a witness of the decisions it receives (monitor-epoch.ts).
+  if (answer.decision !== undefined && answer.decision.id > 0) {
+    rt.epoch?.recordWitness({
+      epoch: answer.decision.epoch, decisionId: answer.decision.id, goal: assignment.goalState,
+      candidatePriority: assignment.candidatePriority, replicationQuorum: assignment.replicationQuorum,
+    });
+  }
   notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: true, goal: assignment.goalState });
   if (isWritableState(assignment.goalState)) rt.lease.grant(sentAt);
   noteMaterial(rt, answer);
@@ -262,6 +272,10 @@ async function onReportFailure(rt: KeeperRuntime, memory: LoopMemory, current: N
   if (current === 'dropped' && sqlStateOf(error) === '42704') {
     throw new NodeDroppedError('This node has been dropped from the monitor, stopping now');
   }
+  // A monitor rebuilt from its nodes does not know us yet, or shows a
+  // lower epoch than we have seen: register again, when it is rebuilding.
+  if (sqlStateOf(error) === '42704' && (await registerIntoRebuiltMonitor(rt))) return;
+  if (error instanceof StaleMonitorError && (await registerIntoRebuiltMonitor(rt, { stale: true }))) return;
   // The monitor has no row for this node although it never reached
   // `dropped`: it was removed with `drop node --force` from elsewhere. Stop,
   // as a restart would at start-up (spec 05 §12.1).

@@ -11,12 +11,22 @@
  * File: one line `epoch <n>`, written atomically. A missing file means 0
  * (no epoch seen yet). `enable monitor`, which attaches the node to another
  * monitor on purpose, removes it.
+ *
+ * The node is also a witness (issue 13 phase 4): a second line
+ * `decision epoch=<e> id=<d> goal=<state> candidate_priority=<p> replication_quorum=<bool>`
+ * keeps the last decision received from a monitor that names its
+ * decisions (migration 0014), written only when it changes. It is sent
+ * back with node_active, so that a monitor that lost that decision adopts
+ * it (src/fsm/witness.ts), and it is what the node registers again with
+ * into a monitor rebuilt from its nodes (ha/rebuild.ts). Lines this
+ * version does not know are ignored; a one-line file is read as before.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { isNodeState, type NodeState } from '../fsm/states.js';
 
 export const EPOCH_FILE_NAME = 'pg_autoctl.epoch';
 export const EPOCH_FILE_MODE = 0o600;
@@ -28,22 +38,87 @@ export function epochFileOf(statePath: string): string {
   return join(dirname(statePath), EPOCH_FILE_NAME);
 }
 
+/** The last decision this node received: its goal, and the decision's epoch and id (all > 0). */
+export interface KeeperWitness {
+  readonly epoch: number;
+  readonly decisionId: number;
+  readonly goal: NodeState;
+  /** The node's settings in the same answer, for a registration into a rebuilt monitor. */
+  readonly candidatePriority: number;
+  readonly replicationQuorum: boolean;
+}
+
+export interface EpochFile {
+  epoch: number;
+  witness: KeeperWitness | null;
+}
+
 /** The stored epoch; 0 when there is no file. A damaged file is an error (never silently 0). */
 export function readEpochFile(path: string): number {
+  return readEpochFileFull(path).epoch;
+}
+
+/** The stored epoch and witness; 0 and null when there is no file. */
+export function readEpochFileFull(path: string): EpochFile {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ENOENT') return 0;
+    if ((error as { code?: unknown }).code === 'ENOENT') return { epoch: 0, witness: null };
     throw new AutoctlError('BAD_STATE', `Failed to read the monitor epoch file "${path}": ${messageOf(error)}`);
   }
-  const match = /^epoch (\d{1,15})\n?$/.exec(text);
-  if (!match?.[1]) throw new AutoctlError('BAD_STATE', `Failed to parse the monitor epoch file "${path}": expected "epoch <number>"`);
-  return Number(match[1]);
+  return parseEpochFile(text, path);
 }
 
-export function writeEpochFile(path: string, epoch: number): void {
-  writeFileAtomic(path, `epoch ${epoch}\n`, { mode: EPOCH_FILE_MODE });
+export function parseEpochFile(text: string, path: string): EpochFile {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const match = /^epoch (\d{1,15})$/.exec(lines[0] ?? '');
+  if (!match?.[1]) throw new AutoctlError('BAD_STATE', `Failed to parse the monitor epoch file "${path}": expected "epoch <number>"`);
+  let witness: KeeperWitness | null = null;
+  for (const line of lines.slice(1)) {
+    if (!line.startsWith('decision ')) continue;
+    witness = parseWitness(line.slice('decision '.length));
+    if (witness === null) {
+      throw new AutoctlError('BAD_STATE', `Failed to parse the monitor epoch file "${path}": expected `
+        + '"decision epoch=<number> id=<number> goal=<state> candidate_priority=<0..100> replication_quorum=<true|false>"');
+    }
+  }
+  return { epoch: Number(match[1]), witness };
+}
+
+function parseWitness(text: string): KeeperWitness | null {
+  const fields = new Map<string, string>();
+  for (const part of text.trim().split(/ +/)) {
+    const eq = part.indexOf('=');
+    if (eq > 0) fields.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  const count = (key: string, max: number): number | null => {
+    const v = fields.get(key);
+    return v !== undefined && /^\d{1,15}$/.test(v) && Number(v) <= max ? Number(v) : null;
+  };
+  const epoch = count('epoch', Number.MAX_SAFE_INTEGER);
+  const decisionId = count('id', Number.MAX_SAFE_INTEGER);
+  const goal = fields.get('goal');
+  const priority = count('candidate_priority', 100);
+  const quorum = fields.get('replication_quorum');
+  if (epoch === null || decisionId === null || decisionId === 0 || goal === undefined || !isNodeState(goal)
+    || priority === null || (quorum !== 'true' && quorum !== 'false')) return null;
+  return { epoch, decisionId, goal, candidatePriority: priority, replicationQuorum: quorum === 'true' };
+}
+
+export function formatEpochFile(epoch: number, witness: KeeperWitness | null = null): string {
+  return `epoch ${epoch}\n${witness === null ? '' : `decision epoch=${witness.epoch} id=${witness.decisionId} goal=${witness.goal} `
+    + `candidate_priority=${witness.candidatePriority} replication_quorum=${witness.replicationQuorum}\n`}`;
+}
+
+export function writeEpochFile(path: string, epoch: number, witness: KeeperWitness | null = null): void {
+  writeFileAtomic(path, formatEpochFile(epoch, witness), { mode: EPOCH_FILE_MODE });
+}
+
+export function sameWitness(a: KeeperWitness | null, b: KeeperWitness | null): boolean {
+  return a === b || (a !== null && b !== null && a.epoch === b.epoch && a.decisionId === b.decisionId && a.goal === b.goal
+    && a.candidatePriority === b.candidatePriority && a.replicationQuorum === b.replicationQuorum);
 }
 
 export function removeEpochFile(statePath: string): void {
@@ -74,17 +149,34 @@ export class StaleMonitorError extends AutoctlError {
  */
 export class EpochGuard {
   private highest: number;
+  private lastWitness: KeeperWitness | null;
   private lastStaleLog = Number.NEGATIVE_INFINITY;
   /** Whether the monitor of the current connection has epochs (migration 0010); node_active then returns its epoch. */
   monitorHasEpochs = false;
+  /** Whether the monitor of the current connection takes witnesses and names its decisions (migration 0014). */
+  monitorHasWitnesses = false;
 
   constructor(private readonly file: string, private readonly log: Pick<Logger, 'info' | 'warn'>,
     private readonly clock: () => number = () => performance.now()) {
-    this.highest = readEpochFile(file);
+    const stored = readEpochFileFull(file);
+    this.highest = stored.epoch;
+    this.lastWitness = stored.witness;
   }
 
   get highestSeen(): number {
     return this.highest;
+  }
+
+  /** The last decision received, kept in the file; null before the first one. */
+  get witness(): KeeperWitness | null {
+    return this.lastWitness;
+  }
+
+  /** Keeps the decision of a node_active answer; the file is written only when it changed. */
+  recordWitness(witness: KeeperWitness): void {
+    if (witness.decisionId <= 0 || sameWitness(witness, this.lastWitness)) return;
+    writeEpochFile(this.file, this.highest, witness);
+    this.lastWitness = witness;
   }
 
   admit(monitorEpoch: number, where: string): void {
@@ -99,7 +191,7 @@ export class EpochGuard {
       throw new StaleMonitorError(monitorEpoch, this.highest);
     }
     if (verdict === 'newer') {
-      writeEpochFile(this.file, monitorEpoch);
+      writeEpochFile(this.file, monitorEpoch, this.lastWitness);
       if (this.highest > 0) this.log.info(`The monitor at ${where} is at epoch ${monitorEpoch} (was ${this.highest})`);
       this.highest = monitorEpoch;
     }
@@ -107,6 +199,8 @@ export class EpochGuard {
 
   /** `enable monitor` attached the node to another monitor: forget the old one's epochs. */
   reset(): void {
-    this.highest = readEpochFile(this.file);
+    const stored = readEpochFileFull(this.file);
+    this.highest = stored.epoch;
+    this.lastWitness = stored.witness;
   }
 }

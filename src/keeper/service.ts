@@ -16,7 +16,7 @@ import {
 import { isWritableState } from '../fsm/states.js';
 import type pg from 'pg';
 import {
-  currentMonitorEpoch, getNode, presentNodeToken, readPrimaryLeaseTimeoutMs, sqlStateOf, updateNodeMetadata, type MonitorEpoch,
+  currentMonitorEpoch, getNode, monitorHasWitnesses, presentNodeToken, readPrimaryLeaseTimeoutMs, sqlStateOf, updateNodeMetadata, type MonitorEpoch,
 } from '../monitor-api/index.js';
 import { classifyPgData, findPgBinaries, parseConnInfo, readStandbySettingsFile } from '../postgres/index.js';
 import { enforceLease, guardedLeaseEnd, restartTracker } from './ensure-state.js';
@@ -33,6 +33,7 @@ import { maxStoredLeaseMs, readLeaseFile } from './lease-file.js';
 import { localPg, NOT_RUNNING } from './local-pg.js';
 import { runKeeperLoop } from './loop.js';
 import { EpochGuard, epochFileOf } from './monitor-epoch.js';
+import { registerIntoRebuiltMonitor } from './rebuild-register.js';
 import { MonitorLink } from './monitor-link.js';
 import { hasStandbySignalFile, writeNodeSettings, writeStandbyFor } from './pg-ops.js';
 import { currentState, notify, onMonitor, type KeeperRuntime } from './runtime.js';
@@ -149,6 +150,7 @@ export async function buildRuntime(options: KeeperServiceOptions, ctx: ServiceCo
       const seen = await monitorEpochOf(client);
       epoch.monitorHasEpochs = seen !== undefined;
       epoch.admit(seen?.epoch ?? 0, describeClient(client));
+      epoch.monitorHasWitnesses = await monitorHasWitnesses(client).catch(() => false);
       if (credential.token !== undefined) await presentNodeToken(client, credential.token);
       try {
         const ms = await readPrimaryLeaseTimeoutMs(client);
@@ -256,7 +258,8 @@ async function startUp(rt: KeeperRuntime): Promise<void> {
   if (!isMonitorDisabled(rt.config)) {
     try {
       const row = await onMonitor(rt, 'node', (c) => getNode(c, { nodeId: rt.state.currentNodeId }));
-      if (row === undefined) {
+      // A monitor rebuilt from its nodes does not know this node yet (rebuild-register.ts).
+      if (row === undefined && !(await registerIntoRebuiltMonitor(rt))) {
         rt.log.info(`To get rid of the configuration file and PGDATA directory, run pg_autoctl drop node --pgdata "${rt.config.postgresql.pgdata}" --destroy`);
         throw new FatalServiceError(`This node with id ${rt.state.currentNodeId} in formation "${rt.config.pg_autoctl.formation}" and group ${rt.state.currentGroup} has been dropped from the monitor`);
       }

@@ -1,5 +1,6 @@
 /** The keeper protocol (role autoctl_node): registration, node_active, the group's nodes, the failsafe. */
 import { call, one, maybeOne, nothing, type MonitorClient, type Row } from './call.js';
+import { mapGoalDecision, type GoalDecision } from './witness.js';
 import {
   type NodeAddress, type NodeAssignment, type NodeId, type NodeIdentity, type NodeKind, type PrimaryNode, type RegisteredNode, type ReplicationState, type ReportedSyncState, asBool, asInt, asText, formatLsn, mapAssignment, mapNodeAddress, mapNodeIdentity, mapPrimaryNode, mapRegisteredNode,
 } from './types.js';
@@ -74,6 +75,11 @@ export interface NodeActiveArgs {
   syncState: ReportedSyncState;
   /** The goal the keeper had received when it gathered this report ('unknown': not sent). */
   knownGoal?: ReplicationState;
+  /**
+   * The last decision the keeper received (witness.ts); sent only to a
+   * monitor whose node_active takes it (monitorHasWitnesses).
+   */
+  witness?: { epoch: number; decisionId: number; goal: ReplicationState } | undefined;
 }
 
 /** node_active: records the report and returns the node's current assignment. */
@@ -94,21 +100,28 @@ export function nodeActive(client: MonitorClient, args: NodeActiveArgs): Promise
  * before this statement is on it; see src/fsm/failsafe.ts).
  */
 export function nodeActiveWithPeers(client: MonitorClient, args: NodeActiveArgs,
-  options: { withEpoch?: boolean } = {}):
-Promise<{ assignment: NodeAssignment; peers: FailsafePeer[]; secret: string; monitorEpoch: number | undefined }> {
+  options: { withEpoch?: boolean; withWitness?: boolean } = {}):
+Promise<{ assignment: NodeAssignment; peers: FailsafePeer[]; secret: string; monitorEpoch: number | undefined; decision: GoalDecision | undefined }> {
+  const witness = options.withWitness === true;
+  const w = args.witness;
   return call(client, 'node_active',
     `SELECT a.*,
             (SELECT coalesce(json_agg(row_to_json(p) ORDER BY p.node_id), '[]'::json)
                FROM pgautofailover.failsafe_peers($2::bigint) p) AS failsafe_peers${options.withEpoch === true ? `,
             (SELECT e.epoch FROM pgautofailover.current_monitor_epoch() e) AS monitor_epoch` : ''}
        FROM pgautofailover.node_active($1::text, $2::bigint, $3::int, $4::pgautofailover.replication_state,
-              $5::bool, $6::int, $7::pg_lsn, $8::text, $9::pgautofailover.replication_state) a`,
+              $5::bool, $6::int, $7::pg_lsn, $8::text, $9::pgautofailover.replication_state${witness
+    ? ', $10::bigint, $11::bigint, $12::pgautofailover.replication_state' : ''}) a`,
     [args.formation, args.nodeId, args.groupId, args.state, args.pgIsRunning, args.tli, formatLsn(args.lsn), args.syncState,
-      args.knownGoal ?? 'unknown'],
+      args.knownGoal ?? 'unknown', ...(witness ? [w?.epoch ?? 0, w?.decisionId ?? 0, w?.goal ?? 'unknown'] : [])],
     one('node_active', (row) => {
       const rows = Array.isArray(row.failsafe_peers) ? row.failsafe_peers as Row[] : [];
       const { peers, secret } = mapFailsafePeers(rows);
-      return { assignment: mapAssignment(row), peers, secret, monitorEpoch: options.withEpoch === true ? asInt(row.monitor_epoch, 'monitor_epoch') : undefined };
+      return {
+        assignment: mapAssignment(row), peers, secret,
+        monitorEpoch: options.withEpoch === true ? asInt(row.monitor_epoch, 'monitor_epoch') : undefined,
+        decision: witness ? mapGoalDecision(row) : undefined,
+      };
     }));
 }
 

@@ -30,6 +30,10 @@ export interface GroupNodeRow extends Pick<NodeRow, 'name' | 'host' | 'port' | '
   keeperGoalState: ReplicationState | null;
   /** Age of the last write-lease grant (leasegranttime); null when none was granted. */
   leaseAgeMs: number | null;
+  /** The decision of the current goal (migration 0014): its epoch and id; 0, 0 when none was recorded. */
+  decision: { epoch: number; id: number };
+  /** The last decision the keeper said it received; null when it sent none. */
+  witness: { epoch: number; decisionId: number; goal: ReplicationState } | null;
 }
 
 /** A pending request of a group as the brain reads it. */
@@ -106,6 +110,16 @@ export function mapGroupNode(row: Row): GroupNodeRow {
     replicationQuorum: asBool(row.replicationquorum, 'replicationquorum'),
     keeperGoalState: row.keepergoalstate === null || row.keepergoalstate === undefined ? null : asState(row.keepergoalstate, 'keepergoalstate'),
     leaseAgeMs: row.lease_age_ms === null || row.lease_age_ms === undefined ? null : asFloat(row.lease_age_ms, 'lease_age_ms'),
+    decision: {
+      epoch: row.goaldecisionepoch === null || row.goaldecisionepoch === undefined ? 0 : asInt(row.goaldecisionepoch, 'goaldecisionepoch'),
+      id: row.goaldecisionid === null || row.goaldecisionid === undefined ? 0 : asInt(row.goaldecisionid, 'goaldecisionid'),
+    },
+    witness: row.witnessdecisionid === null || row.witnessdecisionid === undefined || row.witnessgoalstate === null
+      || row.witnessgoalstate === undefined ? null : {
+        epoch: asInt(row.witnessepoch, 'witnessepoch'),
+        decisionId: asInt(row.witnessdecisionid, 'witnessdecisionid'),
+        goal: asState(row.witnessgoalstate, 'witnessgoalstate'),
+      },
   };
 }
 

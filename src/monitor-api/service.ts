@@ -146,7 +146,8 @@ export function lockGroupNodes(client: MonitorClient, formation: string, groupId
             (extract(epoch FROM now() - goalchangetime) * 1000)::float8 AS goalchange_age_ms,
             reportedlsn::text, reportedtli, reportedpgisrunning, reportedrepstate, candidatepriority, replicationquorum,
             keepergoalstate::text,
-            (extract(epoch FROM now() - leasegranttime) * 1000)::float8 AS lease_age_ms
+            (extract(epoch FROM now() - leasegranttime) * 1000)::float8 AS lease_age_ms,
+            goaldecisionepoch, goaldecisionid, witnessepoch, witnessdecisionid, witnessgoalstate::text
        FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid FOR UPDATE NOWAIT`,
     [formation, groupId], (rows) => rows.map(mapGroupNode));
 }

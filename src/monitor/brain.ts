@@ -117,6 +117,8 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
         replicationState: n.replicationState,
         candidatePriority: n.candidatePriority,
         replicationQuorum: n.replicationQuorum,
+        ...(n.decision === undefined ? {} : { decision: n.decision }),
+        ...(n.witness === undefined ? {} : { witness: n.witness }),
       };
     });
     // A removed node's grant survives in the store, also across a restart of this service.
@@ -142,7 +144,27 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
       requests: facts.requests,
       writeLease: leases.get(groupKey) ?? null,
       monitorStartedAt: monitorStartedAt(now, facts.monitorAgeMs, startedAt),
+      ...(facts.monitorEpoch === undefined ? {} : { monitorEpoch: facts.monitorEpoch }),
     };
+  }
+
+  /**
+   * `create monitor --rebuild-from-nodes` (ha/rebuild.ts): while the nodes
+   * of a group register again, the group may look like anything (a standby
+   * alone, a primary without its standbys): nothing is decided for it until
+   * every node its keepers know of is back or the rebuild window ran out,
+   * so that nothing is failed over.
+   */
+  const held = new Set<string>();
+  function rebuildPause(formationId: string, groupId: number, facts: GroupFacts): boolean {
+    const k = key(formationId, groupId);
+    const now = facts.rebuilding === true;
+    const where = `group ${groupId} of formation "${formationId}"`;
+    if (now && !held.has(k)) log.info(`Rebuilding this monitor from its nodes: no decision for ${where} until every node its keepers know of registered again, or the rebuild window ran out`);
+    if (!now && held.has(k)) log.info(`The rebuild from nodes holds ${where} no more: deciding again`);
+    if (now) held.add(k);
+    else held.delete(k);
+    return now;
   }
 
   function decideGroup(formationId: string, groupId: number): Maybe<GroupOutcome> {
@@ -152,6 +174,7 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
       const now = clock();
       return andThen(tx.read(), (facts) => {
         if (facts === null || facts.nodes.length === 0) return null;
+        if (rebuildPause(formationId, groupId, facts)) return null;
         const snapshot = snapshotOf(formationId, groupId, facts, now);
         const decision = decide(snapshot, now, settings);
         return andThen(tx.write(formationId, decision, standbyNamesAfter(snapshot, decision)), () => ({ decision, snapshot }));

@@ -20,6 +20,7 @@ import {
   type PgBinaries, type SslMode,
 } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
+import { startRebuildFromNodes } from './ha/rebuild.js';
 import { applyMigrations, createMonitorDatabase, createMonitorRoles } from './schema.js';
 
 export interface CreateMonitorOptions {
@@ -37,6 +38,8 @@ export interface CreateMonitorOptions {
   ssl: { active: boolean; createCertificates: boolean; sslMode: SslMode; caFile: string; crlFile: string; serverCert: string; serverKey: string };
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** `--rebuild-from-nodes`: an empty monitor that running keepers register into again (ha/rebuild.ts). */
+  rebuildFromNodes?: boolean;
 }
 
 export interface CreatedMonitor {
@@ -184,6 +187,7 @@ export async function createMonitor(options: CreateMonitorOptions, log: Logger, 
     try {
       const { from, to } = await applyMigrations(db, log);
       log.info(from === to ? `Monitor schema is at version ${to}` : `Installed the monitor schema version ${to}`);
+      if (options.rebuildFromNodes === true) await startRebuildFromNodes(db, log);
     } finally {
       await db.end().catch(() => undefined);
     }

@@ -13,7 +13,7 @@ import type pg from 'pg';
 import type { Decision, OperatorRequest } from '../fsm/index.js';
 import {
   HEALTH_LABELS, assignGoalState, completeRequest, deleteNode, formationOptSecondary, groupHasNodes, groupRemovedLease, groupRequests,
-  listGroups, lockGroupNodes, notifyLog, readFormationForDecision, recordNodeEvent, setGroupStandbyNames, sqlStateOf,
+  listGroups, lockGroupNodes, notifyLog, readFormationForDecision, rebuildHoldsGroup, readMonitorEpochNumber, recordNodeEvent, setGroupStandbyNames, sqlStateOf,
   storeCandidatePriority, storeNumberSyncStandbys, tryLockGroup, type GroupRequestRow,
 } from '../monitor-api/index.js';
 import type { GroupFacts, GroupStore, GroupTransaction, Maybe, NodeFacts, TransactionOutcome } from './group-store.js';
@@ -66,6 +66,12 @@ function isLockNotAvailable(error: unknown): boolean {
   return sqlStateOf(error) === '55P03';
 }
 
+/** The monitor's current epoch for the witness rule W0; nothing when unknown. */
+async function epochFact(client: pg.ClientBase): Promise<{ monitorEpoch?: number }> {
+  const epoch = await readMonitorEpochNumber(client);
+  return epoch === undefined ? {} : { monitorEpoch: epoch };
+}
+
 export function sqlGroupStore(client: pg.ClientBase): GroupStore {
   function transactionOn(formationId: string, groupId: number): GroupTransaction {
     return {
@@ -93,6 +99,8 @@ export function sqlGroupStore(client: pg.ClientBase): GroupStore {
           candidatePriority: r.candidatePriority,
           replicationQuorum: r.replicationQuorum,
           leaseAgeMs: r.leaseAgeMs,
+          decision: r.decision,
+          witness: r.witness,
         }));
         const removed = await groupRemovedLease(client, formationId, groupId);
         const registering = nodes.some((n) => n.goalState === 'init' && n.reportedState === 'init');
@@ -105,6 +113,8 @@ export function sqlGroupStore(client: pg.ClientBase): GroupStore {
             : { nodeId: Number.isSafeInteger(Number(removed.nodeId)) ? Number(removed.nodeId) : -1, leaseAgeMs: removed.leaseAgeMs },
           nodes,
           requests: requests.map(toRequest).filter((r): r is OperatorRequest => r !== null),
+          rebuilding: await rebuildHoldsGroup(client, formationId, groupId),
+          ...await epochFact(client),
         };
       },
 

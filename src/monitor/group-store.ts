@@ -47,6 +47,8 @@ export interface GroupFacts {
   readonly secondariesAllowed: boolean;
   /** Age of the monitor's database (its Postgres start). */
   readonly monitorAgeMs: number;
+  /** The monitor's current epoch; absent when unknown (witness rule W0 then holds nothing). */
+  readonly monitorEpoch?: number;
   /**
    * The last lease grant of a node removed from the group (kept by the
    * store with the row's deletion); null when none.
@@ -56,6 +58,12 @@ export interface GroupFacts {
   readonly nodes: readonly NodeFacts[];
   /** Pending operator requests, oldest first. */
   readonly requests: readonly OperatorRequest[];
+  /**
+   * The rebuild from nodes holds the group (ha/rebuild.ts): a node of the
+   * group that a registered keeper knows of is not back yet; nothing is
+   * decided meanwhile. Absent: false.
+   */
+  readonly rebuilding?: boolean;
 }
 
 export interface GroupTransaction {

@@ -31,6 +31,7 @@ interface CreateMonitorFlags extends SslOptionsInput {
   skipPgHba?: boolean;
   httpPort?: string;
   standbyOf?: string;
+  rebuildFromNodes?: boolean;
   run?: boolean;
 }
 
@@ -54,11 +55,15 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
   if (hostname === '') throw badArgs('--hostname must not be empty');
 
   const httpPort = parseHttpPort(flags.httpPort);
+  if (flags.standbyOf !== undefined && flags.rebuildFromNodes === true) {
+    throw badArgs('--standby-of and --rebuild-from-nodes cannot be used together: a standby copies the monitor database, a rebuild starts an empty one');
+  }
   if (flags.standbyOf !== undefined) parseStandbyOf(flags.standbyOf);
   const created = await createMonitor({
     standbyOf: flags.standbyOf,
     pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort,
     authMethod: auth.method, skipHba: auth.skipHba, ssl, env: ctx.env, cwd: ctx.cwd,
+    rebuildFromNodes: flags.rebuildFromNodes === true,
   }, ctx.log, Boolean(flags.run));
   return flags.run ? serviceEnded(await runNode(ctx, created.paths.pgdata)) : done();
 }
@@ -116,6 +121,7 @@ export function registerCreateCommands(program: Command): void {
       .option('--skip-pg-hba', 'skip editing pg_hba.conf rules')
       .option('--http-port <port>', 'port of the service\'s HTTP listener (metrics, status page; 0: off)')
       .option('--standby-of <uri>', 'create a streaming standby of the monitor at this URI')
+      .option('--rebuild-from-nodes', 'create an empty monitor that the running nodes register into again, roles unchanged')
       .option('--run', 'create node then run pg_autoctl service')),
     run: createMonitorHandler,
   });

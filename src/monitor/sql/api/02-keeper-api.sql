@@ -338,6 +338,13 @@ $$;
 -- the goal in the same locked update orders this call against the
 -- service's goal writes: a goal assigned after this call committed is
 -- only seen by the next call.
+--
+-- Witnesses (migration 0014): the keeper may also send the last decision
+-- it received, (witness_epoch, witness_decision_id, witness_goal_state),
+-- recorded in the row for the brain, which adopts a goal it lacks; and the
+-- answer names the decision of the goal it returns. The three trailing
+-- parameters and the two trailing columns are additions: a caller of the
+-- nine-parameter form gets the same first five columns.
 CREATE OR REPLACE FUNCTION pgautofailover.node_active(
     formation_id text,
     node_id bigint,
@@ -348,11 +355,16 @@ CREATE OR REPLACE FUNCTION pgautofailover.node_active(
     current_lsn pg_lsn DEFAULT '0/0',
     current_rep_state text DEFAULT '',
     current_goal_state pgautofailover.replication_state DEFAULT 'unknown',
+    witness_epoch bigint DEFAULT 0,
+    witness_decision_id bigint DEFAULT 0,
+    witness_goal_state pgautofailover.replication_state DEFAULT 'unknown',
     OUT assigned_node_id bigint,
     OUT assigned_group_id integer,
     OUT assigned_group_state pgautofailover.replication_state,
     OUT assigned_candidate_priority integer,
-    OUT assigned_replication_quorum boolean)
+    OUT assigned_replication_quorum boolean,
+    OUT assigned_decision_epoch bigint,
+    OUT assigned_decision_id bigint)
 RETURNS record
 LANGUAGE plpgsql STRICT SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
@@ -394,7 +406,10 @@ BEGIN
          walreporttime = CASE WHEN current_lsn = '0/0' THEN x.walreporttime ELSE now() END,
          statechangetime = CASE WHEN state_changed THEN now() ELSE x.statechangetime END,
          keepergoalstate = CASE WHEN current_goal_state = 'unknown' THEN NULL ELSE current_goal_state END,
-         leasegranttime = CASE WHEN pgautofailover.is_writable(x.goalstate) THEN now() ELSE x.leasegranttime END
+         leasegranttime = CASE WHEN pgautofailover.is_writable(x.goalstate) THEN now() ELSE x.leasegranttime END,
+         witnessepoch = CASE WHEN witness_decision_id > 0 AND witness_goal_state <> 'unknown' THEN witness_epoch ELSE x.witnessepoch END,
+         witnessdecisionid = CASE WHEN witness_decision_id > 0 AND witness_goal_state <> 'unknown' THEN witness_decision_id ELSE x.witnessdecisionid END,
+         witnessgoalstate = CASE WHEN witness_decision_id > 0 AND witness_goal_state <> 'unknown' THEN witness_goal_state ELSE x.witnessgoalstate END
    WHERE x.nodeid = n.nodeid
   RETURNING x.* INTO n;
 
@@ -417,6 +432,8 @@ BEGIN
   assigned_group_state := n.goalstate;
   assigned_candidate_priority := n.candidatepriority;
   assigned_replication_quorum := n.replicationquorum;
+  assigned_decision_epoch := n.goaldecisionepoch;
+  assigned_decision_id := n.goaldecisionid;
 END
 $$;
 
@@ -692,7 +709,8 @@ GRANT EXECUTE ON FUNCTION
                                pgautofailover.replication_state, text, integer, boolean, text),
   pgautofailover.issue_node_token(bigint),
   pgautofailover.node_active(text, bigint, integer, pgautofailover.replication_state,
-                             boolean, integer, pg_lsn, text, pgautofailover.replication_state),
+                             boolean, integer, pg_lsn, text, pgautofailover.replication_state,
+                             bigint, bigint, pgautofailover.replication_state),
   pgautofailover.get_primary(text, integer),
   pgautofailover.get_nodes(text, integer),
   pgautofailover.get_other_nodes(bigint),
