@@ -105,4 +105,10 @@ export interface GroupSnapshot {
   readonly writeLease: WriteLease | null;
   /** When the monitor (its Postgres) started: health checks before startup_grace_period are not trusted. */
   readonly monitorStartedAt: number;
+  /**
+   * When the current monitor epoch started, when known (a promoted standby
+   * monitor starts a new one): the health rules count silence and failed
+   * checks from there at the earliest (see health.ts).
+   */
+  readonly epochStartedAt?: number | null;
 }

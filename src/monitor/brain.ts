@@ -142,6 +142,7 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
       requests: facts.requests,
       writeLease: leases.get(groupKey) ?? null,
       monitorStartedAt: monitorStartedAt(now, facts.monitorAgeMs, startedAt),
+      epochStartedAt: facts.epochAgeMs === undefined || facts.epochAgeMs === null ? null : now - facts.epochAgeMs,
     };
   }
 
