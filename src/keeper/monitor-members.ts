@@ -28,7 +28,7 @@ import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { messageOf } from '../common/errors.js';
 import { isMonitorDisabled } from '../config/index.js';
-import { monitorMemberHosts, type MonitorMemberHost } from '../monitor-api/index.js';
+import { monitorMembers, sqlStateOf, type MonitorMember } from '../monitor-api/index.js';
 import { parseConnInfo } from '../postgres/index.js';
 import type { MemberHost } from './monitor-link.js';
 import { onMonitor, type KeeperRuntime } from './runtime.js';
@@ -150,9 +150,20 @@ function toMemberHosts(rows: readonly MonitorMemberHost[]): MemberHost[] {
   return out;
 }
 
+/** What the keeper needs of a member. */
+export type MonitorMemberHost = Pick<MonitorMember, 'memberId' | 'hostname' | 'port'>;
+
 export type FetchMembers = (rt: KeeperRuntime) => Promise<MonitorMemberHost[] | undefined>;
 
-const fetchFromMonitor: FetchMembers = (rt) => onMonitor(rt, 'monitor_members', (c) => monitorMemberHosts(c));
+/** monitor_members(); undefined from a monitor without it (a schema before migration 0012: SQLSTATE 42883). */
+const fetchFromMonitor: FetchMembers = (rt) => onMonitor(rt, 'monitor_members', async (c) => {
+  try {
+    return (await monitorMembers(c)).sort((a, b) => a.memberId - b.memberId);
+  } catch (error) {
+    if (sqlStateOf(error) === '42883') return undefined;
+    throw error;
+  }
+});
 
 /**
  * After a successful report: reads the member list when the link opened a

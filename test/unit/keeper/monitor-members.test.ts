@@ -15,10 +15,9 @@ import { syncMonitorHba } from '../../../src/keeper/hba-sync.js';
 import { MonitorLink, withMemberHosts } from '../../../src/keeper/monitor-link.js';
 import {
   MEMBERS_REFRESH_MS, configuredHostsKey, formatMonitorsFile, monitorMembersOf, monitorsFileOf, parseMonitorsFile, readMonitorsFile,
-  refreshMonitorMembers, removeMonitorsFile, writeMonitorsFile,
+  refreshMonitorMembers, removeMonitorsFile, writeMonitorsFile, type MonitorMemberHost,
 } from '../../../src/keeper/monitor-members.js';
 import type { KeeperRuntime } from '../../../src/keeper/runtime.js';
-import type { MonitorMemberHost } from '../../../src/monitor-api/index.js';
 import { formatUri, nodeInitHbaRules, type ConnInfo } from '../../../src/postgres/index.js';
 
 const silent = pino({ level: 'silent' });
