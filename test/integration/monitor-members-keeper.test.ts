@@ -77,7 +77,7 @@ describe('keepers and monitor members', { timeout: 240_000 }, () => {
           if (b.exited()) throw new Error(`the standby monitor exited:\n${b.output()}`);
           const rows = await query<{ hostname: string; port: number; sync: boolean }>(a.port,
             'SELECT hostname, port, sync FROM pgautofailover.monitor_member ORDER BY member_id');
-          return rows.length === 2 && rows.every((r) => r.sync) ? rows : undefined;
+          return rows.length === 2 && rows.some((r) => r.hostname === '127.0.0.12' && r.sync) ? rows : undefined;
         }, { timeoutMs: 90_000, intervalMs: 300 });
         await waitForStates(a, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
 
