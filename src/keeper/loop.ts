@@ -59,7 +59,8 @@ interface RoundOutcome {
  * (issue 13). A monitor that answered with an error keeps the second.
  */
 export function nextRoundWaitMs(monitorFailed: boolean, connected: boolean, retryInMs: number): number {
-  return monitorFailed && !connected ? Math.min(1000, Math.max(50, retryInMs)) : 1000;
+  // A timer may fire a little early: 10 ms more, so the attempt is never refused as too soon.
+  return monitorFailed && !connected ? Math.min(1000, Math.max(50, retryInMs + 10)) : 1000;
 }
 
 /** States a node reaches at the end of `create` (the init file is removed once one is reported). */
