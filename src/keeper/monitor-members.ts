@@ -13,7 +13,7 @@
  * The list is read with monitor_members() on each new monitor connection
  * and every MEMBERS_REFRESH_MS after that: one short query on the
  * existing connection. A monitor without members (before migration 0012)
- * leaves the list empty.
+ * changes nothing, and is asked again on the next connection only.
  *
  * File, written atomically:
  *   monitor <hosts of the configured URI, host:port comma separated>
@@ -32,7 +32,7 @@ import { monitorMembers, sqlStateOf, type MonitorMember } from '../monitor-api/i
 import { parseConnInfo } from '../postgres/index.js';
 import type { MemberHost } from './monitor-link.js';
 import { onMonitor, type KeeperRuntime } from './runtime.js';
-import { syncMonitorHba } from './hba-sync.js';
+import { configuredMonitorHosts, syncMonitorHba } from './hba-sync.js';
 
 export const MONITORS_FILE_NAME = 'pg_autoctl.monitors';
 export const MONITORS_FILE_MODE = 0o600;
@@ -116,6 +116,8 @@ interface MembersState {
   readAt: number;
   /** The link's connection count at the last read. */
   connection: number;
+  /** The monitor of that connection has no monitor_members(): asked again on the next connection only. */
+  noMembers: boolean;
 }
 
 const states = new WeakMap<KeeperRuntime, MembersState>();
@@ -131,7 +133,7 @@ export function monitorMembersOf(rt: KeeperRuntime): MembersState {
   if (state === undefined || state.monitorKey !== key) {
     const members = isMonitorDisabled(rt.config) ? [] : readMonitorsFile(monitorsFileOf(rt.paths.state), key, rt.log);
     if (state !== undefined && state.members.length > 0) rt.log.info('The monitor URI changed: forgetting the members of the previous monitor');
-    state = { monitorKey: key, members, readAt: Number.NEGATIVE_INFINITY, connection: -1 };
+    state = { monitorKey: key, members, readAt: Number.NEGATIVE_INFINITY, connection: -1, noMembers: false };
     states.set(rt, state);
     rt.monitor.setMemberHosts(members);
     if (members.length > 0) rt.log.info(`Monitor members known from "${monitorsFileOf(rt.paths.state)}": ${members.map(label).join(', ')}`);
@@ -176,7 +178,7 @@ export async function refreshMonitorMembers(rt: KeeperRuntime, options: { fetch?
   const state = monitorMembersOf(rt);
   const now = options.now ?? performance.now();
   const connection = rt.monitor.connectionCount;
-  if (connection === state.connection && now - state.readAt < MEMBERS_REFRESH_MS) return;
+  if (connection === state.connection && (now - state.readAt < MEMBERS_REFRESH_MS || state.noMembers)) return;
   state.readAt = now;
   state.connection = connection;
   let rows: MonitorMemberHost[] | undefined;
@@ -186,10 +188,14 @@ export async function refreshMonitorMembers(rt: KeeperRuntime, options: { fetch?
     rt.log.warn(`Failed to read the monitor members: ${messageOf(error)}`);
     return;
   }
+  state.noMembers = rows === undefined;
+  const configured = configuredMonitorHosts(rt.config.pg_autoctl.monitor);
   // A monitor without members keeps what this node learned before (it may be an old copy).
   if (rows !== undefined) {
     const members = toMemberHosts(rows);
-    if (!sameMembers(members, state.members)) {
+    // One monitor, named by the URI: nothing to learn (the one-monitor path keeps its files and output).
+    const learnsNothing = state.members.length === 0 && members.length <= 1 && members.every((m) => configured.includes(m.host));
+    if (!learnsNothing && !sameMembers(members, state.members)) {
       try {
         writeMonitorsFile(monitorsFileOf(rt.paths.state), state.monitorKey, members);
       } catch (error) {
@@ -201,5 +207,7 @@ export async function refreshMonitorMembers(rt: KeeperRuntime, options: { fetch?
       rt.monitor.setMemberHosts(members);
     }
   }
-  await syncMonitorHba(rt, state.members.map((m) => m.host));
+  // Health-check rules for every monitor host when there are several (the one-monitor path has its rule from init).
+  const hosts = new Set([...configured, ...state.members.map((m) => m.host)]);
+  if (hosts.size > 1 && rt.config.postgresql.hba_level !== 'skip') await syncMonitorHba(rt, state.members.map((m) => m.host));
 }

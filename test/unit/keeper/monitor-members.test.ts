@@ -6,7 +6,7 @@
  * for every monitor host.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -123,10 +123,13 @@ describe('monitor members on the keeper', () => {
     let fetches = 0;
     const fetch = async (): Promise<MonitorMemberHost[] | undefined> => { fetches += 1; return rows; };
 
+    // One monitor, the one of the URI: the one-monitor path keeps its files, output and pg_hba.conf.
     await refreshMonitorMembers(rt, { fetch, now: 0 });
     assert.equal(fetches, 1);
-    assert.match(node.hba(), /^host "postgres" "pgautofailover_monitor" 127\.0\.0\.11\/32 trust /m);
-    assert.equal(node.reloads(), 1, 'Postgres reloaded for the new rule');
+    assert.equal(existsSync(monitorsFileOf(rt.paths.state)), false, 'no members file for one monitor');
+    assert.equal(node.hba(), 'local all all trust\n');
+    assert.equal(node.reloads(), 0);
+    assert.deepEqual(node.lines, []);
     await refreshMonitorMembers(rt, { fetch, now: MEMBERS_REFRESH_MS - 1 });
     assert.equal(fetches, 1, 'not read again within the period on the same connection');
 
@@ -136,19 +139,24 @@ describe('monitor members on the keeper', () => {
     assert.equal(fetches, 2);
     assert.equal(readFileSync(monitorsFileOf(rt.paths.state), 'utf8'), 'monitor 127.0.0.11:6001\nmember 127.0.0.11 6001\nmember 127.0.0.12 6002\n');
     assert.match(targetText(rt.monitor.connectionTarget), /127\.0\.0\.11:6001,127\.0\.0\.12:6002\/.*target_session_attrs=read-write/);
+    assert.match(node.hba(), /^host "postgres" "pgautofailover_monitor" 127\.0\.0\.11\/32 trust /m);
     assert.match(node.hba(), /^host "postgres" "pgautofailover_monitor" 127\.0\.0\.12\/32 trust /m);
-    assert.equal(node.reloads(), 2);
+    assert.equal(node.reloads(), 1, 'Postgres reloaded for the new rules');
     assert.ok(node.lines.some((l) => l === 'info The monitor has 2 members: 127.0.0.11:6001, 127.0.0.12:6002'), node.lines.join('\n'));
 
     // Unchanged: no write, no reload; a monitor without members keeps what was learned.
     rows = undefined;
     await refreshMonitorMembers(rt, { fetch, now: 2 * MEMBERS_REFRESH_MS });
     assert.equal(fetches, 3);
-    assert.equal(node.reloads(), 2);
+    assert.equal(node.reloads(), 1);
     assert.match(targetText(rt.monitor.connectionTarget), /127\.0\.0\.12:6002/);
 
+    await refreshMonitorMembers(rt, { fetch, now: 5 * MEMBERS_REFRESH_MS });
+    assert.equal(fetches, 3, 'a monitor without monitor_members() is asked again on a new connection only');
+
     // A failed read is logged, nothing changes.
-    await refreshMonitorMembers(rt, { fetch: async () => { throw new Error('boom'); }, now: 3 * MEMBERS_REFRESH_MS });
+    (rt.monitor as unknown as { connections: number }).connections += 1;
+    await refreshMonitorMembers(rt, { fetch: async () => { throw new Error('boom'); }, now: 6 * MEMBERS_REFRESH_MS });
     assert.match(node.lines.at(-1) ?? '', /^warn Failed to read the monitor members: boom/);
 
     // A keeper started again (a new runtime) takes the members from the file before any connection.
