@@ -258,6 +258,14 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
   const stopPeers = (): void => peerStop.abort();
   signal.addEventListener('abort', stopPeers, { once: true });
   let peerLoop: Promise<void> = Promise.resolve();
+  // A statement may wait for a synchronous standby monitor that is gone
+  // (strict without etcd): on shutdown the sessions are closed after a
+  // moment, so that the service stops and Postgres with it.
+  let closing: NodeJS.Timeout | undefined;
+  const closeSessions = (): void => {
+    closing = setTimeout(() => { for (const c of clients) void c.end().catch(() => undefined); }, 1000);
+  };
+  signal.addEventListener('abort', closeSessions, { once: true });
   try {
     const main = await open('monitor');
     connected();
@@ -359,6 +367,8 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
   } finally {
     metrics.setLeader(false);
     signal.removeEventListener('abort', stopPeers);
+    signal.removeEventListener('abort', closeSessions);
+    clearTimeout(closing);
     peerStop.abort();
     await peerLoop;
     clearInterval(dropped);

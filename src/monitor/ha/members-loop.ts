@@ -129,6 +129,13 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
       self = members.find((m) => m.memberId === row.memberId);
     }
     selfId = self?.memberId;
+    // The writable monitor is nobody's synchronous standby: a flag left from
+    // its standby days must not make it promotable, or rush it back into the
+    // synchronous set, once it is a standby again.
+    if (self?.sync === true) {
+      await setMonitorMemberSync(client, self.memberId, false, { localCommit: true });
+      log.info(`This monitor (member ${self.memberId}) is the primary: it is no synchronous standby any more`);
+    }
     const others = members.filter((m) => m.memberId !== selfId);
     peers = others.map((m) => memberUri(m, deps.sslmode));
     const byName = new Map(others.map((m) => [m.slotName, m]));
@@ -143,6 +150,8 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
     for (const s of slots) {
       if (monitorMemberIdOfSlot(s.slotName) === undefined || byName.has(s.slotName)) continue;
       try {
+        // A member removed while it streams: end its WAL sender first.
+        if (s.active) await client.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL', [s.slotName]);
         await dropReplicationSlot(client, s.slotName);
         log.info(`Dropped replication slot "${s.slotName}": no monitor member uses it`);
       } catch (error) {
