@@ -16,11 +16,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { freePort, onCleanup, pgBinDir, run, runCleanups, startBackground, waitFor } from '../helpers/fixture.js';
-import {
-  dumpOnFailure, killPostmaster, nodeDirs, queryAt, startMonitor, startNode, waitForStates, type RunningNode,
-} from '../helpers/cluster.js';
-import { pgAutoctlArgv } from '../helpers/tool.js';
+import { pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
+import { dumpOnFailure, queryAt, startMonitor, startNode, waitForStates, type RunningNode } from '../helpers/cluster.js';
 
 after(runCleanups);
 
@@ -48,7 +45,7 @@ describe('keepers and monitor members', { timeout: 240_000 }, () => {
   it('learn the standby monitor from a one-host URI, open their HBA to it, and report to it once promoted', async () => {
     const startedAt = performance.now();
     const nodes: RunningNode[] = [];
-    const a = await startMonitor({ name: 'members-a', extraArgs: ['--no-ssl', '--auth', 'trust', '--hostname', '127.0.0.11'] });
+    const a = await startMonitor({ name: 'members-a', hostname: '127.0.0.11' });
     let standbyOutput = (): string => '';
     await dumpOnFailure(a, () => nodes, async () => {
       try {
@@ -56,13 +53,13 @@ describe('keepers and monitor members', { timeout: 240_000 }, () => {
         const singleUri = a.uri;
 
         // The standby monitor on 127.0.0.12.
-        const bDirs = nodeDirs('members-b');
-        const bPort = await freePort();
-        const bEnv = { ...bDirs.env, PGDATA: bDirs.pgdata };
-        const b = startBackground('monitor-b', pgAutoctlArgv(['create', 'monitor', '--standby-of', singleUri, '--pgdata', bDirs.pgdata,
-          '--pgport', String(bPort), '--hostname', '127.0.0.12', '--no-ssl', '--auth', 'trust', '--run']), { env: bEnv });
-        standbyOutput = () => b.output();
-        onCleanup('kill the standby monitor postmaster', async () => { await killPostmaster(bDirs.pgdata).catch(() => undefined); });
+        const b = await startMonitor({
+          name: 'members-b', hostname: '127.0.0.12', readyText: 'This monitor is a standby of',
+          extraArgs: ['--no-ssl', '--auth', 'trust', '--standby-of', singleUri],
+        });
+        const bPort = b.port;
+        const bDirs = b.dirs;
+        standbyOutput = () => b.proc.output();
 
         // The data nodes, with the one-host URI of monitor A.
         const nodeArgs = (host: string): string[] => ['--auth', 'trust', '--ssl-self-signed', '--hostname', host];
@@ -74,7 +71,7 @@ describe('keepers and monitor members', { timeout: 240_000 }, () => {
 
         // The standby monitor streams synchronously from A.
         await waitFor('the standby monitor to be a synchronous member', async () => {
-          if (b.exited()) throw new Error(`the standby monitor exited:\n${b.output()}`);
+          if (b.proc.exited()) throw new Error(`the standby monitor exited:\n${b.proc.output()}`);
           const rows = await query<{ hostname: string; port: number; sync: boolean }>(a.port,
             'SELECT hostname, port, sync FROM pgautofailover.monitor_member ORDER BY member_id');
           return rows.length === 2 && rows.some((r) => r.hostname === '127.0.0.12' && r.sync) ? rows : undefined;
