@@ -324,7 +324,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     const members = createMembersLoop({
       client: membersClient, self: { hostname: options.config.pg_autoctl.hostname, port: options.config.postgresql.port },
       pgdata, authMethod: options.config.postgresql.auth_method, sslActive: options.config.ssl.active === 1,
-      sslmode: options.config.ssl.sslmode, log,
+      sslmode: options.config.ssl.sslmode, replicationPassword: options.config.replication.password, log,
     });
     await members.round().catch((error: unknown) => log.warn(`Failed to maintain the monitor members: ${messageOf(error)}`));
     const membersLoop = members.run(peerStop.signal);
