@@ -114,12 +114,25 @@ describe('keepers and monitor members', { timeout: 240_000 }, () => {
           for (const r of rows) if (r.after && !reported.has(r.nodename)) reported.set(r.nodename, performance.now() - promotedAt);
           return reported.size === 2 ? true : undefined;
         }, { timeoutMs: 60_000, intervalMs: 100 });
-        const [epochAfter] = await query<{ epoch: string; started: string }>(bPort,
-          'SELECT epoch::text, started_at::text AS started FROM pgautofailover.monitor_epoch ORDER BY epoch DESC LIMIT 1');
+        // B's service leaves standby mode and starts a new epoch (the keepers may report before: the same database).
+        const epochAfter = await waitFor('the promoted monitor to start a new epoch', async () => {
+          const [row] = await query<{ epoch: string; ms: number }>(bPort,
+            `SELECT epoch::text, (extract(epoch FROM started_at - $1::timestamptz) * 1000)::float8 AS ms
+               FROM pgautofailover.monitor_epoch ORDER BY epoch DESC LIMIT 1`, [writableAt]);
+          return row !== undefined && Number(row.epoch) > Number(epochBefore[0]?.epoch) ? row : undefined;
+        }, { timeoutMs: 30_000, intervalMs: 100 });
+        // And the keepers see it (node_active returns it; they store it).
+        for (const node of [node1, node2]) {
+          await waitFor(`${node.name} to store epoch ${epochAfter.epoch}`, () => {
+            const epochFile = findFile(join(node.dirs.root, 'share'), 'pg_autoctl.epoch');
+            return epochFile !== undefined && readFileSync(epochFile, 'utf8') === `epoch ${epochAfter.epoch}\n`;
+          }, { timeoutMs: 15_000, intervalMs: 100 });
+        }
+        const epochSeenAt = performance.now() - promotedAt;
         process.stdout.write(`# monitor failover: pg_ctl promote took ${Math.round(promotedAt - crashedAt)} ms after the crash of monitor A; `
-          + `keepers reported to monitor B after ${[...reported].map(([n, ms]) => `${n} ${Math.round(ms)} ms`).join(', ')} `
-          + `(epoch ${epochBefore[0]?.epoch} -> ${epochAfter?.epoch})\n`);
-        assert.ok(Number(epochAfter?.epoch) > Number(epochBefore[0]?.epoch), 'the promoted monitor started a new epoch');
+          + `keepers reported to monitor B after ${[...reported].map(([n, ms]) => `${n} ${Math.round(ms)} ms`).join(', ')}; `
+          + `epoch ${epochBefore[0]?.epoch} -> ${epochAfter.epoch} started ${Math.round(epochAfter.ms)} ms after B accepted writes, `
+          + `stored by both keepers ${Math.round(epochSeenAt)} ms after the promotion\n`);
 
         // B's brain counts its health grace from the new epoch: the data
         // primary whose reports paused during the switch is not failed over.
@@ -132,10 +145,6 @@ describe('keepers and monitor members', { timeout: 240_000 }, () => {
           "SELECT count(*)::text AS n FROM pgautofailover.event WHERE eventtime > $1::timestamptz AND goalstate IN ('draining', 'demote_timeout', 'prepare_promotion', 'stop_replication')",
           [writableAt]);
         assert.equal(failovers[0]?.n, '0', 'no failover decided by the new monitor');
-        for (const node of [node1, node2]) {
-          const epochFile = findFile(join(node.dirs.root, 'share'), 'pg_autoctl.epoch');
-          assert.ok(epochFile !== undefined && readFileSync(epochFile, 'utf8') === `epoch ${epochAfter?.epoch}\n`, `${node.name} stored the new epoch`);
-        }
         process.stdout.write(`# monitor-members-keeper: ${Math.round((performance.now() - startedAt) / 1000)} s\n`);
       } catch (error) {
         process.stderr.write(`--- standby monitor output ---\n${standbyOutput().slice(-30_000)}\n`);
