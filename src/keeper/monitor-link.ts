@@ -19,7 +19,8 @@
  * the next call reconnects; a monitor that does not answer any more
  * (frozen, or its host gone without a reset) costs the call deadline
  * (CALL_TIMEOUT_MS); the reconnection then waits at most the connection
- * deadline (CONNECT_TIMEOUT_MS) for each host, in parallel. The loop
+ * deadline (CONNECT_TIMEOUT_MS) for each host, in parallel, and only
+ * SUSPECT_CONNECT_TIMEOUT_MS, once, for the host that stopped answering. The loop
  * retries after the back-off (100 ms doubling up to MAX_BACK_OFF_MS), not
  * after a full round interval. In steady state nothing is added: no probe
  * of the other hosts, no keepalive traffic.
@@ -51,6 +52,14 @@ export interface MonitorLinkOptions {
 export const CONNECT_TIMEOUT_MS = 2000;
 /** Deadline of one API call, connection included: node_active answers in milliseconds. */
 export const CALL_TIMEOUT_MS = 3000;
+/**
+ * The connection deadline of the host whose call just ran out of time, on
+ * the next attempt only: a frozen monitor does not hold the ranking of the
+ * others for the full deadline. Safe for the epochs: the keeper has seen
+ * that monitor's epoch, so a monitor picked without it may not be lower
+ * (the epoch guard refuses it).
+ */
+export const SUSPECT_CONNECT_TIMEOUT_MS = 500;
 
 /** A monitor host learned from the monitor members. */
 export interface MemberHost {
@@ -145,6 +154,8 @@ export class MonitorLink {
   private readonly connectTimeoutMs: number;
   private readonly callTimeoutMs: number;
   private members: readonly MemberHost[] = [];
+  /** The host of the connection whose call ran out of time, until the next connection attempt. */
+  private suspect: { host: string; port: number } | null = null;
   private target: string | ConnInfo;
   private connections = 0;
 
@@ -202,8 +213,14 @@ export class MonitorLink {
   }
 
   private async open(purpose: string): Promise<pg.Client> {
+    const suspect = this.suspect;
     return connectClient(this.target, {
       connectTimeoutMs: this.connectTimeoutMs,
+      ...(suspect === null ? {} : {
+        hostConnectTimeoutMs: (h: { host: string; port?: number | undefined } | undefined) =>
+          (h !== undefined && h.host === suspect.host && (h.port ?? 5432) === suspect.port
+            ? Math.min(SUSPECT_CONNECT_TIMEOUT_MS, this.connectTimeoutMs) : undefined),
+      }),
       applicationName: this.options.applicationName ?? `pg_autoctl ${purpose}`,
       ...(this.options.env ? { env: this.options.env } : {}),
       ...(this.options.rank ? { rank: this.options.rank } : {}),
@@ -219,7 +236,12 @@ export class MonitorLink {
       throw new BackOffError(`the monitor at "${scrubPasswords(this.options.uri)}" is unreachable, next attempt in ${Math.ceil(this.nextAttemptAt - now)} ms`);
     }
     this.connecting = (async () => {
-      const client = await this.open('keeper');
+      let client: pg.Client;
+      try {
+        client = await this.open('keeper');
+      } finally {
+        this.suspect = null;
+      }
       client.on('error', () => {
         if (this.main === client) this.main = null;
       });
@@ -253,7 +275,12 @@ export class MonitorLink {
       const result = await withDeadline((async () => {
         used = await this.client();
         return fn(used);
-      })(), timeoutMs, () => { this.reset(); }, what);
+      })(), timeoutMs, () => {
+        // An open connection that stopped answering: its host waits less on the next attempt.
+        const stuck = used as pg.Client | null;
+        if (stuck !== null && this.main === stuck) this.suspect = { host: stuck.host, port: stuck.port };
+        this.reset();
+      }, what);
       this.failures = 0;
       this.nextAttemptAt = 0;
       return result;

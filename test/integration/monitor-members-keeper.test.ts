@@ -1,23 +1,28 @@
 /**
- * Issue 13, the keepers' side of a standby monitor: a monitor on
- * 127.0.0.11, a standby monitor on 127.0.0.12 (`create monitor
- * --standby-of`), and a data primary and standby created with the
- * monitor's SINGLE-host URI. The keepers learn the monitor members
+ * Issue 13, the keepers' side of standby monitors: a monitor A on
+ * 127.0.0.11, a standby monitor B on 127.0.0.12 (`create monitor
+ * --standby-of`), and a data primary and standby created with A's
+ * SINGLE-host URI. The keepers learn the monitor members
  * (pg_autoctl.monitors, 0600, beside the state file), and both monitor
- * hosts get the health-check rule in the data nodes' pg_hba.conf. The
- * primary monitor's host then crashes (pg_autoctl and Postgres SIGKILLed)
- * and the standby monitor is promoted (`pg_ctl promote`): the keepers find
- * it through the cached members and report to it (the time is printed,
- * not asserted), and its brain, whose health grace counts from its new
- * epoch, fails nothing over: the data primary stays primary.
+ * hosts get the health-check rule in the data nodes' pg_hba.conf.
+ * 1. A's host crashes (pg_autoctl and Postgres SIGKILLed: connections
+ *    reset) and B is promoted (`pg_ctl promote`).
+ * 2. C, a standby of B, joins on 127.0.0.11 (another port) and the keepers
+ *    learn it; B freezes (SIGSTOP: no answer, no reset) and C is promoted.
+ * Each time the keepers find the new monitor through the cached members
+ * and report to it (the time is printed, not asserted), store its new
+ * epoch, and its brain, whose health grace counts from that epoch, fails
+ * nothing over: the data primary stays primary.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
-import { dumpOnFailure, queryAt, startMonitor, startNode, waitForStates, type RunningNode } from '../helpers/cluster.js';
+import { onCleanup, pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
+import {
+  dumpOnFailure, queryAt, signalPostgres, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
+} from '../helpers/cluster.js';
 
 after(runCleanups);
 
@@ -58,7 +63,6 @@ describe('keepers and monitor members', { timeout: 240_000 }, () => {
           extraArgs: ['--no-ssl', '--auth', 'trust', '--standby-of', singleUri],
         });
         const bPort = b.port;
-        const bDirs = b.dirs;
         standbyOutput = () => b.proc.output();
 
         // The data nodes, with the one-host URI of monitor A.
@@ -96,55 +100,88 @@ describe('keepers and monitor members', { timeout: 240_000 }, () => {
           assert.ok(rules.every((l) => /\strust\b/.test(l)), rules.join('\n'));
           assert.match(node.output(), /The monitor has 2 members: 127\.0\.0\.11:\d+, 127\.0\.0\.12:\d+/);
         }
-        const epochBefore = await query<{ epoch: string }>(a.port, 'SELECT max(epoch)::text AS epoch FROM pgautofailover.monitor_epoch');
+        /**
+         * `stop` the writable monitor `from`, promote `to`: the keepers
+         * report to `to` (printed, from its promotion), its new epoch
+         * reaches them, and its brain fails nothing over.
+         */
+        const failOver = async (how: string, from: RunningMonitor, to: RunningMonitor, stop: () => Promise<void>): Promise<void> => {
+          const [before] = await query<{ epoch: string }>(from.port, 'SELECT max(epoch)::text AS epoch FROM pgautofailover.monitor_epoch');
+          await stop();
+          const stoppedAt = performance.now();
+          const promote = await run([join(pgBinDir(), 'pg_ctl'), 'promote', '-w', '-D', to.dirs.pgdata], { timeoutMs: 60_000 });
+          assert.equal(promote.exitCode, 0, `pg_ctl promote: ${promote.stdout}${promote.stderr}`);
+          const promotedAt = performance.now();
+          const [{ now: writableAt } = { now: '' }] = await query<{ now: string }>(to.port, 'SELECT now()::text AS now');
 
-        // The crash of monitor A's host, then the promotion of B.
-        await a.crash();
-        const crashedAt = performance.now();
-        const promote = await run([join(pgBinDir(), 'pg_ctl'), 'promote', '-w', '-D', bDirs.pgdata], { timeoutMs: 60_000 });
-        assert.equal(promote.exitCode, 0, `pg_ctl promote: ${promote.stdout}${promote.stderr}`);
-        const promotedAt = performance.now();
-        const [{ now: writableAt } = { now: '' }] = await query<{ now: string }>(bPort, 'SELECT now()::text AS now');
+          // The keepers report to the new monitor: measured from its promotion.
+          const reported = new Map<string, number>();
+          await waitFor('both keepers to report to the promoted monitor', async () => {
+            const rows = await query<{ nodename: string; after: boolean }>(to.port,
+              'SELECT nodename, reporttime > $1::timestamptz AS after FROM pgautofailover.node ORDER BY nodeid', [writableAt]);
+            for (const r of rows) if (r.after && !reported.has(r.nodename)) reported.set(r.nodename, performance.now() - promotedAt);
+            return reported.size === 2 ? true : undefined;
+          }, { timeoutMs: 60_000, intervalMs: 100 });
+          // Its service leaves standby mode and starts a new epoch (the keepers may report before: the same database).
+          const after = await waitFor('the promoted monitor to start a new epoch', async () => {
+            const [row] = await query<{ epoch: string; ms: number }>(to.port,
+              `SELECT epoch::text, (extract(epoch FROM started_at - $1::timestamptz) * 1000)::float8 AS ms
+                 FROM pgautofailover.monitor_epoch ORDER BY epoch DESC LIMIT 1`, [writableAt]);
+            return row !== undefined && Number(row.epoch) > Number(before?.epoch) ? row : undefined;
+          }, { timeoutMs: 30_000, intervalMs: 100 });
+          // And the keepers see it (node_active returns it; they store it).
+          for (const node of [node1, node2]) {
+            await waitFor(`${node.name} to store epoch ${after.epoch}`, () => {
+              const epochFile = findFile(join(node.dirs.root, 'share'), 'pg_autoctl.epoch');
+              return epochFile !== undefined && readFileSync(epochFile, 'utf8') === `epoch ${after.epoch}\n`;
+            }, { timeoutMs: 15_000, intervalMs: 100 });
+          }
+          process.stdout.write(`# monitor failover (${how}): pg_ctl promote done ${Math.round(promotedAt - stoppedAt)} ms after; `
+            + `keepers reported to the new monitor ${[...reported].map(([n, ms]) => `${n} ${Math.round(ms)} ms`).join(', ')} after its promotion; `
+            + `epoch ${before?.epoch} -> ${after.epoch} started ${Math.round(after.ms)} ms after it accepted writes, `
+            + `stored by both keepers ${Math.round(performance.now() - promotedAt)} ms after the promotion\n`);
 
-        // The keepers report to B: measured from B accepting writes.
-        const reported = new Map<string, number>();
-        await waitFor('both keepers to report to the promoted monitor', async () => {
-          const rows = await query<{ nodename: string; after: boolean }>(bPort,
-            'SELECT nodename, reporttime > $1::timestamptz AS after FROM pgautofailover.node ORDER BY nodeid', [writableAt]);
-          for (const r of rows) if (r.after && !reported.has(r.nodename)) reported.set(r.nodename, performance.now() - promotedAt);
-          return reported.size === 2 ? true : undefined;
-        }, { timeoutMs: 60_000, intervalMs: 100 });
-        // B's service leaves standby mode and starts a new epoch (the keepers may report before: the same database).
-        const epochAfter = await waitFor('the promoted monitor to start a new epoch', async () => {
-          const [row] = await query<{ epoch: string; ms: number }>(bPort,
-            `SELECT epoch::text, (extract(epoch FROM started_at - $1::timestamptz) * 1000)::float8 AS ms
-               FROM pgautofailover.monitor_epoch ORDER BY epoch DESC LIMIT 1`, [writableAt]);
-          return row !== undefined && Number(row.epoch) > Number(epochBefore[0]?.epoch) ? row : undefined;
-        }, { timeoutMs: 30_000, intervalMs: 100 });
-        // And the keepers see it (node_active returns it; they store it).
+          // The new brain counts its health grace from its epoch: the data
+          // primary whose reports paused during the switch is not failed over.
+          await new Promise((r) => setTimeout(r, 6000));
+          const states = await query<{ nodename: string; reportedstate: string; goalstate: string; health: number }>(to.port,
+            'SELECT nodename, reportedstate::text, goalstate::text, health FROM pgautofailover.node ORDER BY nodeid');
+          assert.deepEqual(states.map((st) => `${st.nodename} ${st.reportedstate}/${st.goalstate}`), ['node1 primary/primary', 'node2 secondary/secondary']);
+          assert.ok(states.every((st) => st.health === 1), `the new monitor's health checks pass on both nodes: ${JSON.stringify(states)}`);
+          const failovers = await query<{ n: string }>(to.port,
+            "SELECT count(*)::text AS n FROM pgautofailover.event WHERE eventtime > $1::timestamptz AND goalstate IN ('draining', 'demote_timeout', 'prepare_promotion', 'stop_replication')",
+            [writableAt]);
+          assert.equal(failovers[0]?.n, '0', 'no failover decided by the new monitor');
+        };
+
+        // 1. The crash of monitor A's host (pg_autoctl and Postgres SIGKILLed: the connections are reset), then the promotion of B.
+        await failOver('monitor A killed', a, b, () => a.crash());
+
+        // 2. C, a standby of B on 127.0.0.11 (another port); the keepers learn it.
+        const bUri = `postgres://autoctl_node@127.0.0.12:${bPort}/pg_auto_failover?sslmode=prefer`;
+        const c = await startMonitor({
+          name: 'members-c', hostname: '127.0.0.11', readyText: 'This monitor is a standby of',
+          extraArgs: ['--no-ssl', '--auth', 'trust', '--standby-of', bUri],
+        });
+        standbyOutput = () => `${b.proc.output()}\n--- monitor C output ---\n${c.proc.output()}`;
+        await waitFor('monitor C to be a synchronous member', async () => {
+          const rows = await query<{ port: number; sync: boolean }>(bPort, 'SELECT port, sync FROM pgautofailover.monitor_member');
+          return rows.some((r) => r.port === c.port && r.sync) ? rows : undefined;
+        }, { timeoutMs: 60_000, intervalMs: 300 });
         for (const node of [node1, node2]) {
-          await waitFor(`${node.name} to store epoch ${epochAfter.epoch}`, () => {
-            const epochFile = findFile(join(node.dirs.root, 'share'), 'pg_autoctl.epoch');
-            return epochFile !== undefined && readFileSync(epochFile, 'utf8') === `epoch ${epochAfter.epoch}\n`;
-          }, { timeoutMs: 15_000, intervalMs: 100 });
+          await waitFor(`${node.name} to cache monitor C`, () => {
+            const path = findFile(join(node.dirs.root, 'share'), 'pg_autoctl.monitors');
+            return path !== undefined && readFileSync(path, 'utf8').includes(`member 127.0.0.11 ${c.port}\n`);
+          }, { timeoutMs: 30_000, intervalMs: 300 });
         }
-        const epochSeenAt = performance.now() - promotedAt;
-        process.stdout.write(`# monitor failover: pg_ctl promote took ${Math.round(promotedAt - crashedAt)} ms after the crash of monitor A; `
-          + `keepers reported to monitor B after ${[...reported].map(([n, ms]) => `${n} ${Math.round(ms)} ms`).join(', ')}; `
-          + `epoch ${epochBefore[0]?.epoch} -> ${epochAfter.epoch} started ${Math.round(epochAfter.ms)} ms after B accepted writes, `
-          + `stored by both keepers ${Math.round(epochSeenAt)} ms after the promotion\n`);
-
-        // B's brain counts its health grace from the new epoch: the data
-        // primary whose reports paused during the switch is not failed over.
-        await new Promise((r) => setTimeout(r, 6000));
-        const states = await query<{ nodename: string; reportedstate: string; goalstate: string; health: number }>(bPort,
-          'SELECT nodename, reportedstate::text, goalstate::text, health FROM pgautofailover.node ORDER BY nodeid');
-        assert.deepEqual(states.map((s) => `${s.nodename} ${s.reportedstate}/${s.goalstate}`), ['node1 primary/primary', 'node2 secondary/secondary']);
-        assert.ok(states.every((s) => s.health === 1), `B's health checks pass on both nodes: ${JSON.stringify(states)}`);
-        const failovers = await query<{ n: string }>(bPort,
-          "SELECT count(*)::text AS n FROM pgautofailover.event WHERE eventtime > $1::timestamptz AND goalstate IN ('draining', 'demote_timeout', 'prepare_promotion', 'stop_replication')",
-          [writableAt]);
-        assert.equal(failovers[0]?.n, '0', 'no failover decided by the new monitor');
+        // Then B freezes (pg_autoctl and Postgres SIGSTOPped: no answer, no reset), and C is promoted.
+        // (Run first on cleanup, LIFO: a frozen process ignores SIGTERM.)
+        onCleanup('kill the frozen monitor B', () => b.crash());
+        await failOver('monitor B frozen', b, c, async () => {
+          b.proc.kill('SIGSTOP');
+          await signalPostgres(b.dirs.pgdata, 'SIGSTOP');
+        });
+        await b.crash();
         process.stdout.write(`# monitor-members-keeper: ${Math.round((performance.now() - startedAt) / 1000)} s\n`);
       } catch (error) {
         process.stderr.write(`--- standby monitor output ---\n${standbyOutput().slice(-30_000)}\n`);

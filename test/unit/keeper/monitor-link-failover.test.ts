@@ -4,8 +4,9 @@
  * enough of the PostgreSQL protocol (trust auth, simple queries answering
  * one text column). A monitor whose host killed its processes (the socket
  * is reset) is noticed at once; a frozen one (no answer) within the call
- * deadline; and the reconnection to the other monitor host then takes at
- * most the connection deadline. The loop's wait after a lost connection
+ * deadline; the reconnection to the other monitor host then waits for
+ * the stuck host SUSPECT_CONNECT_TIMEOUT_MS only, once (any other host
+ * that does not answer: the connection deadline). The loop's wait after a lost connection
  * is the link's back-off, not a full second. (The bounds allow for a
  * loaded machine: timers fire late, never early.)
  */
@@ -14,7 +15,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { nextRoundWaitMs } from '../../../src/keeper/loop.js';
-import { CALL_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_BACK_OFF_MS, MonitorLink, backOffMs } from '../../../src/keeper/monitor-link.js';
+import {
+  CALL_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_BACK_OFF_MS, MonitorLink, SUSPECT_CONNECT_TIMEOUT_MS, backOffMs,
+} from '../../../src/keeper/monitor-link.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -124,7 +127,7 @@ describe('the monitor link after a monitor failover', () => {
     assert.equal(link.connectionCount, 2);
   });
 
-  it('a frozen monitor costs at most the call deadline plus the connection deadline', { timeout: 20_000 }, async () => {
+  it('a frozen monitor costs the call deadline plus a short connection deadline for its host', { timeout: 30_000 }, async () => {
     const a = await fakeMonitor('a');
     const b = await fakeMonitor('b');
     started.push(a, b);
@@ -143,8 +146,22 @@ describe('the monitor link after a monitor failover', () => {
     await new Promise((r) => setTimeout(r, wait));
     assert.equal(await whoAnswers(link), 'b');
     const total = performance.now() - frozenAt;
-    assert.ok(total < CALL_TIMEOUT_MS + CONNECT_TIMEOUT_MS + 1500, `reporting to the other monitor after ${Math.round(total)} ms`);
-    assert.ok(CALL_TIMEOUT_MS + CONNECT_TIMEOUT_MS <= 5000, 'bounded by about 5 s at the defaults');
+    // The host that stopped answering is waited for SUSPECT_CONNECT_TIMEOUT_MS only, on that attempt.
+    assert.ok(total < CALL_TIMEOUT_MS + SUSPECT_CONNECT_TIMEOUT_MS + 1500, `reporting to the other monitor after ${Math.round(total)} ms`);
+    assert.ok(CALL_TIMEOUT_MS + CONNECT_TIMEOUT_MS <= 5000, 'bounded by 5 s at the defaults, whatever the hosts');
+
+    // The next attempts give every host the full deadline again: a slow
+    // monitor is not left out for good. A third host, frozen from the start,
+    // is waited for CONNECT_TIMEOUT_MS (without rank, libpq order: it comes first).
+    const c = await fakeMonitor('c');
+    started.push(c);
+    c.frozen = true;
+    const again = new MonitorLink({ uri: `postgres://autoctl_node@127.0.0.1:${c.port},127.0.0.1:${b.port}/pg_auto_failover?sslmode=disable`, log: silent });
+    links.push(again);
+    const t0 = performance.now();
+    assert.equal(await whoAnswers(again), 'b');
+    const slow = performance.now() - t0;
+    assert.ok(slow >= CONNECT_TIMEOUT_MS - 50 && slow < CONNECT_TIMEOUT_MS + 1000, `a host never seen stuck gets the full deadline: ${Math.round(slow)} ms`);
   });
 
   it('the round waits: a second normally and after a monitor error, the back-off after a lost connection', () => {
