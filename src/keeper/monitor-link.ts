@@ -178,6 +178,14 @@ export class MonitorLink {
     this.target = withMemberHosts(this.options.uri, this.members);
   }
 
+  private hostCount(): number {
+    try {
+      return (typeof this.target === 'string' ? parseConnInfo(this.target) : this.target).hosts.length;
+    } catch {
+      return 1;
+    }
+  }
+
   /** What the next connection tries (for logs and tests). */
   get connectionTarget(): string | ConnInfo {
     return this.target;
@@ -213,7 +221,8 @@ export class MonitorLink {
   }
 
   private async open(purpose: string): Promise<pg.Client> {
-    const suspect = this.suspect;
+    // With one host there are no others to wait for: its full deadline.
+    const suspect = this.hostCount() > 1 ? this.suspect : null;
     return connectClient(this.target, {
       connectTimeoutMs: this.connectTimeoutMs,
       ...(suspect === null ? {} : {
