@@ -68,7 +68,7 @@ export const MONITOR_SCHEMA = {
   // standby monitors stream as. The writable monitor's service sets it on
   // the role; a standby uses it in primary_conninfo. Written only when set.
   replication: {
-    password: stringField({ change: 'reload', omitWhen: '' }),
+    password: stringField({ change: 'offline', omitWhen: '' }),
   },
   // Not in pg_auto_failover 2.0 (docs/architecture.md "Monitor high
   // availability"): the URIs of the other monitors, separated by spaces.
