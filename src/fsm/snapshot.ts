@@ -135,4 +135,10 @@ export interface GroupSnapshot {
    * started (witness.ts, W0).
    */
   readonly monitorEpoch?: number;
+  /**
+   * When the current monitor epoch started, when known (a promoted standby
+   * monitor starts a new one): the health rules count silence and failed
+   * checks from there at the earliest (see health.ts).
+   */
+  readonly epochStartedAt?: number | null;
 }

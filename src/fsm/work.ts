@@ -38,7 +38,8 @@ export interface Work extends HealthContext {
 export function startWork(snapshot: GroupSnapshot, now: number, settings: FsmSettings): Work {
   const all = snapshot.nodes.map((n): WorkNode => ({ ...n, removed: false })).sort((a, b) => a.nodeId - b.nodeId);
   return {
-    snapshot, now, settings, monitorStartedAt: snapshot.monitorStartedAt, all,
+    snapshot, now, settings, monitorStartedAt: snapshot.monitorStartedAt,
+    epochStartedAt: snapshot.epochStartedAt ?? null, all,
     nss: snapshot.numberSyncStandbys, lease: snapshot.writeLease,
     assignments: [], priorityChanges: [], removals: [], consumed: [], events: [], logs: [], nssChanged: false,
   };
@@ -161,6 +162,10 @@ function recheckAt(work: Work): number | null {
   };
   const s = work.settings;
   later(work.monitorStartedAt + s.startupGracePeriodMs);
+  if (work.epochStartedAt !== undefined && work.epochStartedAt !== null) {
+    later(work.epochStartedAt + s.nodeConsideredUnhealthyTimeoutMs);
+    later(work.epochStartedAt + s.startupGracePeriodMs);
+  }
   for (const node of work.all) {
     if (node.removed || node.reportedAt === null) continue;
     later(node.reportedAt + s.nodeConsideredUnhealthyTimeoutMs);

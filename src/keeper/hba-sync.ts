@@ -9,8 +9,8 @@
 import { userInfo } from 'node:os';
 import { messageOf } from '../common/errors.js';
 import {
-  applyHbaRules, displayHost, hbaAddressFor, hbaPathOf, lanCidrFor, nodeInitHbaRules, parseConnInfo, replicationHbaRules,
-  type HbaRule, type Resolver,
+  applyHbaRules, classifyPgData, displayHost, hbaAddressFor, hbaPathOf, healthCheckHbaRules, lanCidrFor, nodeInitHbaRules, parseConnInfo,
+  replicationHbaRules, type HbaRule, type Resolver,
 } from '../postgres/index.js';
 import type { KeeperRuntime } from './runtime.js';
 
@@ -49,7 +49,7 @@ export async function writeInitHbaRules(rt: KeeperRuntime): Promise<boolean> {
     lanCidr = lanCidrFor(found.ip);
   }
   // Every host of a multi-host monitor URI may be the monitor that health-checks this node.
-  const monitorHosts = parseConnInfo(cfg.pg_autoctl.monitor).hosts.map((h) => h.host).filter((h) => h !== '' && !h.startsWith('/'));
+  const monitorHosts = configuredMonitorHosts(cfg.pg_autoctl.monitor);
   const monitorAddress = monitorHosts.length === 0 ? undefined : await Promise.all(monitorHosts.map((h) => addressOf(rt, h)));
   return writeRules(rt, nodeInitHbaRules({
     dbname: cfg.postgresql.dbname,
@@ -111,5 +111,64 @@ export async function syncReplicationHba(rt: KeeperRuntime, options: { force?: b
     rt.hbaHostsKey = key;
   } catch (error) {
     rt.log.warn(`Failed to update pg_hba.conf for the other nodes: ${messageOf(error)}`);
+  }
+}
+
+/** The TCP hosts of a monitor URI ([] for a local socket or a disabled monitor). */
+export function configuredMonitorHosts(uri: string): string[] {
+  try {
+    return parseConnInfo(uri).hosts.map((h) => h.host).filter((h) => h !== '' && !h.startsWith('/'));
+  } catch {
+    return [];
+  }
+}
+
+/** Per runtime: the monitor host list the health-check rules were last written for, and hosts to retry. */
+const monitorHba = new WeakMap<KeeperRuntime, { key: string; failures: Map<string, { message: string; retryAt: number }> }>();
+
+/**
+ * Health-check rules for every monitor host (issue 13): the configured
+ * URI's hosts and the monitor members' (`memberHosts`), written when that
+ * list changed since the last time (a host that failed to resolve is
+ * retried every {@link HBA_RETRY_MS}); reloads Postgres when rules were
+ * added. Only when PGDATA holds a cluster and hba_level is not skip.
+ */
+export async function syncMonitorHba(rt: KeeperRuntime, memberHosts: readonly string[], options: { resolver?: Resolver } = {}): Promise<void> {
+  if (classifyPgData(rt.config.postgresql.pgdata) !== 'postgres') return;
+  const hosts = [...new Set([...configuredMonitorHosts(rt.config.pg_autoctl.monitor), ...memberHosts])].sort();
+  const key = hosts.join(',');
+  const now = performance.now();
+  let memo = monitorHba.get(rt);
+  if (memo === undefined) {
+    memo = { key: '', failures: new Map() };
+    monitorHba.set(rt, memo);
+  }
+  const failures = memo.failures;
+  for (const host of [...failures.keys()]) if (!hosts.includes(host)) failures.delete(host);
+  const retryDue = [...failures.values()].some((f) => f.retryAt <= now);
+  if (key === memo.key && !retryDue) return;
+  const addresses: string[] = [];
+  for (const host of hosts) {
+    const failure = failures.get(host);
+    if (failure && failure.retryAt > now) continue;
+    try {
+      addresses.push(await addressOf(rt, host, options.resolver));
+      failures.delete(host);
+    } catch (error) {
+      const message = messageOf(error);
+      if (failure?.message !== message) {
+        rt.log.warn(`Skipping the pg_hba.conf health-check rule for monitor host ${displayHost(host)} (retrying every ${HBA_RETRY_MS / 1000} s): ${message}`);
+      }
+      failures.set(host, { message, retryAt: now + HBA_RETRY_MS });
+    }
+  }
+  try {
+    if (addresses.length > 0 && writeRules(rt, healthCheckHbaRules(addresses, rt.config.ssl.active === 1))) {
+      rt.log.info(`Added the pg_hba.conf health-check rules for the monitor hosts ${hosts.map(displayHost).join(', ')}`);
+      rt.postgres.reload();
+    }
+    memo.key = key;
+  } catch (error) {
+    rt.log.warn(`Failed to update pg_hba.conf for the monitor hosts: ${messageOf(error)}`);
   }
 }

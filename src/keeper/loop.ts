@@ -17,6 +17,7 @@ import { enforceLease, ensureCurrentState, reportedPgRunning, type RestartTracke
 import { endOutage, noteMaterial, promiseHoldMs, publishHttpPort } from './failsafe.js';
 import { syncReplicationHba } from './hba-sync.js';
 import { storeLeaseEnd } from './lease-file.js';
+import { monitorMembersOf, refreshMonitorMembers } from './monitor-members.js';
 import { gatherFacts, type PgReport } from './local-pg.js';
 import { StaleMonitorError } from './monitor-epoch.js';
 import { readOtherNodesFromFile } from './nodes-file.js';
@@ -49,6 +50,19 @@ const INIT_GIVE_UP_MS = 120_000;
 interface RoundOutcome {
   transitioned: boolean;
   initDone: boolean;
+  /** node_active failed: the next round comes after the link's back-off, not a full interval. */
+  monitorFailed?: boolean;
+}
+
+/**
+ * The wait before the next round: a second; after a report that lost its
+ * monitor connection, the link's back-off (100 ms doubling up to 800 ms),
+ * so that a keeper finds a new monitor soon after it accepts writes
+ * (issue 13). A monitor that answered with an error keeps the second.
+ */
+export function nextRoundWaitMs(monitorFailed: boolean, connected: boolean, retryInMs: number): number {
+  // A timer may fire a little early: 10 ms more, so the attempt is never refused as too soon.
+  return monitorFailed && !connected ? Math.min(1000, Math.max(50, retryInMs + 10)) : 1000;
 }
 
 /** States a node reaches at the end of `create` (the init file is removed once one is reported). */
@@ -68,14 +82,16 @@ export async function runKeeperLoop(rt: KeeperRuntime, options: LoopOptions, tra
     tracker, monitorFailing: false, lastFailureLog: 0, unknownPairs: new Set(), waitingRounds: 0, droppedRounds: 0, failing: null,
   };
   let skipSleep = true;
+  let monitorFailed = false;
   while (!rt.signal.aborted) {
-    if (!skipSleep) await rt.monitor.waitForWake(1000, rt.signal);
+    if (!skipSleep) await rt.monitor.waitForWake(nextRoundWaitMs(monitorFailed, rt.monitor.connected, rt.monitor.retryInMs()), rt.signal);
     else rt.monitor.clearWake();
     if (rt.signal.aborted) break;
     const outcome = await round(rt, memory, options);
     if (options.untilInitDone && outcome.initDone) return;
     if (options.untilInitDone) giveUpWhenStuck(memory);
     skipSleep = outcome.transitioned;
+    monitorFailed = outcome.monitorFailed === true;
   }
 }
 
@@ -124,12 +140,15 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
     goal = isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : current;
   } else {
     enforceLease(rt);
+    // The monitor members this node learned are tried too (from the file at start).
+    monitorMembersOf(rt);
     let assignment: NodeAssignment;
     try {
       assignment = await report(rt, current, facts, memory.tracker);
     } catch (error) {
       await onReportFailure(rt, memory, current, error);
       noteFailure(memory, 'monitor', error);
+      outcome.monitorFailed = true;
       return outcome;
     }
     // Disabled while the call was on its way (`disable monitor --force`
@@ -152,6 +171,7 @@ async function round(rt: KeeperRuntime, memory: LoopMemory, options: LoopOptions
     // A monitor back from an outage may be a restored one: publish again.
     if (wasFailing) rt.failsafe.publishedHttpPort = undefined;
     await refreshOtherNodes(rt);
+    await refreshMonitorMembers(rt);
     await publishHttpPort(rt, (port) => onMonitor(rt, 'set_node_http_port', (c) => setNodeHttpPort(c, rt.state.currentNodeId, port)));
     if (wasFailing || rt.failsafe.outage !== null) {
       await endOutage(rt, (line) => onMonitor(rt, 'record_failsafe_event', (c) => recordFailsafeEvent(c, rt.state.currentNodeId, line)));

@@ -5,12 +5,31 @@
  * node's group changes. Connections are (re)opened lazily with back-off;
  * every call has a deadline, after which the connection is destroyed, so
  * a partitioned network never blocks the loop (and its fencing) for long.
+ *
+ * Monitor members (issue 13): besides the hosts of the configured URI,
+ * the link tries the hosts of the monitor members the keeper learned
+ * (monitor-members.ts), all at once with target_session_attrs=read-write
+ * unless the URI says otherwise; among several writable ones the highest
+ * monitor epoch wins (`rank`). So a node created with a one-host URI still
+ * finds the monitor that was promoted after a monitor failover.
+ *
+ * How long a dead monitor holds a keeper (docs/timings.md, "A monitor
+ * failover"): a closed or reset connection (the monitor's host killed
+ * its processes) is seen at once, by the socket's 'end' or 'error', and
+ * the next call reconnects; a monitor that does not answer any more
+ * (frozen, or its host gone without a reset) costs the call deadline
+ * (CALL_TIMEOUT_MS); the reconnection then waits at most the connection
+ * deadline (CONNECT_TIMEOUT_MS) for each host, in parallel, and only
+ * SUSPECT_CONNECT_TIMEOUT_MS, once, for the host that stopped answering. The loop
+ * retries after the back-off (100 ms doubling up to MAX_BACK_OFF_MS), not
+ * after a full round interval. In steady state nothing is added: no probe
+ * of the other hosts, no keepalive traffic.
  */
 import pg from 'pg';
 import { AutoctlError, messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { CHANNELS, parseStateNotification, type StateNotification } from '../monitor-api/index.js';
-import { connectClient, scrubPasswords } from '../postgres/index.js';
+import { connectClient, parseConnInfo, scrubPasswords, setParam, getParam, type ConnInfo } from '../postgres/index.js';
 
 export interface MonitorLinkOptions {
   uri: string;
@@ -27,6 +46,51 @@ export interface MonitorLinkOptions {
   /** Among several writable monitor hosts, the best ranked is used (the monitor epoch). */
   rank?: (client: pg.Client) => Promise<number>;
   applicationName?: string;
+}
+
+/** Deadline of one connection attempt to the monitor hosts (all at once). */
+export const CONNECT_TIMEOUT_MS = 2000;
+/** Deadline of one API call, connection included: node_active answers in milliseconds. */
+export const CALL_TIMEOUT_MS = 3000;
+/**
+ * The connection deadline of the host whose call just ran out of time, on
+ * the next attempt only: a frozen monitor does not hold the ranking of the
+ * others for the full deadline. Safe for the epochs: the keeper has seen
+ * that monitor's epoch, so a monitor picked without it may not be lower
+ * (the epoch guard refuses it).
+ */
+export const SUSPECT_CONNECT_TIMEOUT_MS = 500;
+
+/** A monitor host learned from the monitor members. */
+export interface MemberHost {
+  host: string;
+  port: number;
+}
+
+const samePort = (a: number | undefined, b: number | undefined, defaultPort: number): boolean => (a ?? defaultPort) === (b ?? defaultPort);
+
+/**
+ * The connection target: the configured URI with the member hosts it does
+ * not name appended (in the order given), and target_session_attrs
+ * read-write when hosts were added and the URI sets none. Returns the URI
+ * unchanged when nothing is added.
+ */
+export function withMemberHosts(uri: string, members: readonly MemberHost[]): string | ConnInfo {
+  if (members.length === 0) return uri;
+  const info = parseConnInfo(uri);
+  const portParam = Number(getParam(info, 'port') ?? '');
+  const defaultPort = Number.isInteger(portParam) && portParam > 0 ? portParam : 5432;
+  const hosts = [...info.hosts];
+  for (const m of members) {
+    if (hosts.some((h) => h.host === m.host && samePort(h.port, m.port, defaultPort))) continue;
+    hosts.push({ host: m.host, port: m.port });
+  }
+  if (hosts.length === info.hosts.length) return uri;
+  // Every host of a libpq string needs a port when any has one.
+  const filled = hosts.map((h) => (h.port === undefined ? { ...h, port: defaultPort } : h));
+  let target: ConnInfo = { ...info, hosts: filled };
+  if (getParam(target, 'target_session_attrs') === undefined) target = setParam(target, 'target_session_attrs', 'read-write');
+  return target;
 }
 
 /** Forcibly closes a connection that may be stuck on a dead network. */
@@ -89,20 +153,65 @@ export class MonitorLink {
   private closed = false;
   private readonly connectTimeoutMs: number;
   private readonly callTimeoutMs: number;
+  private members: readonly MemberHost[] = [];
+  /** The host of the connection whose call ran out of time, until the next connection attempt. */
+  private suspect: { host: string; port: number } | null = null;
+  private target: string | ConnInfo;
+  private connections = 0;
 
   constructor(private options: MonitorLinkOptions) {
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
-    this.callTimeoutMs = options.callTimeoutMs ?? 4000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.callTimeoutMs = options.callTimeoutMs ?? CALL_TIMEOUT_MS;
+    this.target = options.uri;
   }
 
   get uri(): string {
     return this.options.uri;
   }
 
+  /**
+   * The monitor members' hosts, tried besides the URI's from the next
+   * connection on; the current connections stay (they work).
+   */
+  setMemberHosts(members: readonly MemberHost[]): void {
+    this.members = [...members];
+    this.target = withMemberHosts(this.options.uri, this.members);
+  }
+
+  private hostCount(): number {
+    try {
+      return (typeof this.target === 'string' ? parseConnInfo(this.target) : this.target).hosts.length;
+    } catch {
+      return 1;
+    }
+  }
+
+  /** What the next connection tries (for logs and tests). */
+  get connectionTarget(): string | ConnInfo {
+    return this.target;
+  }
+
+  /** Counts the API connections opened so far: a new one means a monitor was (re)joined. */
+  get connectionCount(): number {
+    return this.connections;
+  }
+
+  /** Whether the API connection is open. */
+  get connected(): boolean {
+    return this.main !== null;
+  }
+
+  /** How long until the next connection attempt is allowed (0: now, or connected). */
+  retryInMs(): number {
+    if (this.main) return 0;
+    return Math.max(0, this.nextAttemptAt - performance.now());
+  }
+
   /** A new monitor URI (reload): the current connections are dropped. */
   setUri(uri: string): void {
     if (uri === this.options.uri) return;
     this.options = { ...this.options, uri };
+    this.target = withMemberHosts(uri, this.members);
     this.reset();
   }
 
@@ -112,8 +221,15 @@ export class MonitorLink {
   }
 
   private async open(purpose: string): Promise<pg.Client> {
-    return connectClient(this.options.uri, {
+    // With one host there are no others to wait for: its full deadline.
+    const suspect = this.hostCount() > 1 ? this.suspect : null;
+    return connectClient(this.target, {
       connectTimeoutMs: this.connectTimeoutMs,
+      ...(suspect === null ? {} : {
+        hostConnectTimeoutMs: (h: { host: string; port?: number | undefined } | undefined) =>
+          (h !== undefined && h.host === suspect.host && (h.port ?? 5432) === suspect.port
+            ? Math.min(SUSPECT_CONNECT_TIMEOUT_MS, this.connectTimeoutMs) : undefined),
+      }),
       applicationName: this.options.applicationName ?? `pg_autoctl ${purpose}`,
       ...(this.options.env ? { env: this.options.env } : {}),
       ...(this.options.rank ? { rank: this.options.rank } : {}),
@@ -129,7 +245,12 @@ export class MonitorLink {
       throw new BackOffError(`the monitor at "${scrubPasswords(this.options.uri)}" is unreachable, next attempt in ${Math.ceil(this.nextAttemptAt - now)} ms`);
     }
     this.connecting = (async () => {
-      const client = await this.open('keeper');
+      let client: pg.Client;
+      try {
+        client = await this.open('keeper');
+      } finally {
+        this.suspect = null;
+      }
       client.on('error', () => {
         if (this.main === client) this.main = null;
       });
@@ -143,6 +264,7 @@ export class MonitorLink {
         throw error;
       }
       this.main = client;
+      this.connections += 1;
       return client;
     })();
     try {
@@ -162,7 +284,12 @@ export class MonitorLink {
       const result = await withDeadline((async () => {
         used = await this.client();
         return fn(used);
-      })(), timeoutMs, () => { this.reset(); }, what);
+      })(), timeoutMs, () => {
+        // An open connection that stopped answering: its host waits less on the next attempt.
+        const stuck = used as pg.Client | null;
+        if (stuck !== null && this.main === stuck) this.suspect = { host: stuck.host, port: stuck.port };
+        this.reset();
+      }, what);
       this.failures = 0;
       this.nextAttemptAt = 0;
       return result;

@@ -60,6 +60,8 @@ export interface HealthCheckNodeRow {
 export interface FormationDecisionRow {
   numberSyncStandbys: number;
   monitorAgeMs: number;
+  /** Age of the current monitor epoch (its started_at); null before the first epoch. */
+  epochAgeMs: number | null;
 }
 
 /** The lease grant kept for a group from a removed node (migration 0010). */
@@ -158,6 +160,7 @@ export function mapFormationDecision(row: Row): FormationDecisionRow {
   return {
     numberSyncStandbys: asInt(row.number_sync_standbys, 'number_sync_standbys'),
     monitorAgeMs: asFloat(row.monitor_age_ms, 'monitor_age_ms'),
+    epochAgeMs: row.epoch_age_ms === null || row.epoch_age_ms === undefined ? null : asFloat(row.epoch_age_ms, 'epoch_age_ms'),
   };
 }
 

@@ -125,11 +125,17 @@ export function listGroups(client: MonitorClient): Promise<GroupKey[]> {
     (rows) => rows.map(asGroupKey));
 }
 
-/** The formation's number_sync_standbys and the monitor Postgres's age; undefined for an unknown formation. */
+/**
+ * The formation's number_sync_standbys, the monitor Postgres's age and the
+ * current monitor epoch's age (NULL before the first epoch); undefined for
+ * an unknown formation.
+ */
 export function readFormationForDecision(client: MonitorClient, formation: string): Promise<FormationDecisionRow | undefined> {
   return call(client, 'formation',
     `SELECT number_sync_standbys,
-            (extract(epoch FROM now() - pg_postmaster_start_time()) * 1000)::float8 AS monitor_age_ms
+            (extract(epoch FROM now() - pg_postmaster_start_time()) * 1000)::float8 AS monitor_age_ms,
+            (SELECT (extract(epoch FROM now() - e.started_at) * 1000)::float8
+               FROM pgautofailover.monitor_epoch e ORDER BY e.epoch DESC LIMIT 1) AS epoch_age_ms
        FROM pgautofailover.formation WHERE formationid = $1`, [formation], maybeOne(mapFormationDecision));
 }
 

@@ -145,6 +145,7 @@ export function createBrainShell(deps: BrainShellDeps): BrainShell {
       writeLease: leases.get(groupKey) ?? null,
       monitorStartedAt: monitorStartedAt(now, facts.monitorAgeMs, startedAt),
       ...(facts.monitorEpoch === undefined ? {} : { monitorEpoch: facts.monitorEpoch }),
+      epochStartedAt: facts.epochAgeMs === undefined || facts.epochAgeMs === null ? null : now - facts.epochAgeMs,
     };
   }
 

@@ -108,6 +108,7 @@ export function sqlGroupStore(client: pg.ClientBase): GroupStore {
           numberSyncStandbys: f.numberSyncStandbys,
           secondariesAllowed: registering ? (await formationOptSecondary(client, formationId)) !== false : true,
           monitorAgeMs: f.monitorAgeMs,
+          epochAgeMs: f.epochAgeMs,
           // An id beyond 2^53 names no node of the snapshot: the grant still counts, held by nobody present.
           removedLease: removed === undefined ? null
             : { nodeId: Number.isSafeInteger(Number(removed.nodeId)) ? Number(removed.nodeId) : -1, leaseAgeMs: removed.leaseAgeMs },

@@ -50,6 +50,11 @@ export interface GroupFacts {
   /** The monitor's current epoch; absent when unknown (witness rule W0 then holds nothing). */
   readonly monitorEpoch?: number;
   /**
+   * Age of the current monitor epoch (monitor_epoch.started_at); null or
+   * absent when unknown. After a promotion, health grace counts from there.
+   */
+  readonly epochAgeMs?: number | null;
+  /**
    * The last lease grant of a node removed from the group (kept by the
    * store with the row's deletion); null when none.
    */

@@ -335,12 +335,18 @@ export function nodeInitHbaRules(input: NodeInitHbaInput): HbaRule[] {
   const rules = [app(input.ownAddress)];
   if (input.lanCidr !== undefined) rules.push(app(input.lanCidr));
   const monitors = input.monitorAddress === undefined ? [] : typeof input.monitorAddress === 'string' ? [input.monitorAddress] : input.monitorAddress;
-  for (const address of new Set(monitors)) {
-    // The health-check role's password is public: its rule is always trust,
-    // and only for the database the monitor's probe connects to.
-    rules.push({ type, database: { name: HEALTH_CHECK_DBNAME }, user: { name: 'pgautofailover_monitor' }, address, method: 'trust' });
-  }
+  rules.push(...healthCheckHbaRules(monitors, input.sslActive));
   return rules;
+}
+
+/** The monitor's health check from each address (every monitor host, issue 13). */
+export function healthCheckHbaRules(monitorAddresses: readonly string[], sslActive: boolean): HbaRule[] {
+  const type = hbaConnectionType(sslActive);
+  // The health-check role's password is public: its rule is always trust,
+  // and only for the database the monitor's probe connects to.
+  return [...new Set(monitorAddresses)].map((address): HbaRule => ({
+    type, database: { name: HEALTH_CHECK_DBNAME }, user: { name: 'pgautofailover_monitor' }, address, method: 'trust',
+  }));
 }
 
 export interface ReplicationHbaInput {

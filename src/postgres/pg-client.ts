@@ -62,6 +62,8 @@ export interface PgClientOptions {
    * counts as -Infinity. Not called when one host matches.
    */
   rank?: (client: pg.Client) => Promise<number>;
+  /** A connection deadline for one host instead of `connectTimeoutMs` (undefined: the common one). */
+  hostConnectTimeoutMs?: (host: HostSpec | undefined) => number | undefined;
 }
 
 export interface ConnectAttempt {
@@ -129,7 +131,7 @@ export function toPgClientConfig(conninfo: ConnInfo | string, options: PgClientO
   return hosts.map((host) => {
     // Like libpq, never TLS over a Unix socket.
     const hostPlans: TlsPlan[] = host?.host.startsWith('/') ? ['plain'] : plans;
-    const base: pg.ClientConfig & { replication?: string } = { connectionTimeoutMillis: connectTimeoutMs };
+    const base: pg.ClientConfig & { replication?: string } = { connectionTimeoutMillis: options.hostConnectTimeoutMs?.(host) ?? connectTimeoutMs };
     if (host && host.host !== '') base.host = host.host;
     if (host?.port !== undefined) base.port = host.port;
     // libpq defaults the user to the OS account, and the database to the user.

@@ -33,6 +33,7 @@ import { group } from '../tree.js';
 import { parseWait } from './perform.js';
 import { monitorFailure } from '../wait-events.js';
 import { epochFileOf } from '../../keeper/monitor-epoch.js';
+import { monitorsFileOf } from '../../keeper/monitor-members.js';
 
 interface DropNodeFlags {
   pgdata?: string;
@@ -93,7 +94,7 @@ async function stopService(ctx: CommandContext, paths: AutoctlPaths, graceMs: nu
 
 /** --destroy: Postgres stopped, PGDATA and the node's files removed, the configuration file last. */
 async function destroyFiles(ctx: CommandContext, paths: AutoctlPaths, pgdata: string): Promise<void> {
-  for (const file of [paths.init, paths.state, paths.token, paths.nodesJson, paths.pgStatus, epochFileOf(paths.state)]) await removeFileIfExists(file);
+  for (const file of [paths.init, paths.state, paths.token, paths.nodesJson, paths.pgStatus, epochFileOf(paths.state), monitorsFileOf(paths.state)]) await removeFileIfExists(file);
   ctx.log.info(`Stopping PostgreSQL at "${pgdata}"`);
   await stopPostgres(pgdata, 'fast', 60_000);
   if (existsSync(pgdata)) {

@@ -26,6 +26,7 @@ import { connectMonitor } from '../monitor-target.js';
 import { loadConfig, resolvePgdata } from '../target.js';
 import { reloadRunningService } from './service.js';
 import { removeEpochFile } from '../../keeper/monitor-epoch.js';
+import { removeMonitorsFile } from '../../keeper/monitor-members.js';
 
 /** 2.0 registers again with its defaults: they are not kept in any local file. */
 const DEFAULT_CANDIDATE_PRIORITY = 50;
@@ -282,6 +283,8 @@ async function enableMonitor(flags: EnableFlags, ctx: CommandContext, args: read
     await writeKeeperState(paths.state, next);
     // Another monitor on purpose: the epochs of the old one mean nothing to it.
     removeEpochFile(paths.state);
+    // ... nor its members.
+    removeMonitorsFile(paths.state);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -38,3 +38,27 @@ test('healthy and unhealthy are not complements', () => {
   assert.ok(!isHealthy(n, ctx));
   assert.ok(!isUnhealthy(n, ctx));
 });
+
+test('issue 13: after a monitor promotion, silence, failed checks and the startup grace count from the epoch start', () => {
+  // The last report is a minute old (the switch paused it), the new
+  // monitor's first check failed 100 ms ago, the epoch started 2 s ago.
+  const paused = node(1, 'primary', 'primary', { reportedAt: NOW - 60_000, health: 'bad', healthCheckedAt: NOW - 100 });
+  const fresh: HealthContext = { ...ctx, epochStartedAt: NOW - 2_000 };
+  assert.ok(isUnhealthy(paused, ctx), 'without an epoch start the node is failed');
+  assert.ok(!isUnhealthy(paused, fresh), 'within the grace after the epoch start');
+  assert.ok(isReporting(paused, fresh), 'counts as reporting during node_considered_unhealthy_timeout after the epoch start');
+  // The grace: node_considered_unhealthy_timeout (20 s here) and startup_grace_period (10 s) since the epoch start.
+  const grace = Math.max(SETTINGS.nodeConsideredUnhealthyTimeoutMs, SETTINGS.startupGracePeriodMs);
+  const at = (ms: number): HealthContext => ({ ...ctx, now: NOW - 2_000 + ms, epochStartedAt: NOW - 2_000 });
+  const checked = { ...paused, healthCheckedAt: NOW - 2_000 + grace - 200 };
+  assert.ok(!isUnhealthy(checked, at(grace - 1)), 'just before the grace ends');
+  assert.ok(isUnhealthy(checked, at(grace)), 'silent and failing checks for the grace since the epoch start');
+  assert.ok(!isReporting(paused, at(grace)));
+  assert.ok(!isUnhealthy({ ...paused, healthCheckedAt: NOW - 2_500 }, at(grace)), 'a check made before the epoch start does not count');
+  assert.ok(!isUnhealthy({ ...checked, reportedAt: NOW + 1_000 }, at(grace)), 'a report after the epoch start restarts the count');
+  assert.ok(isUnhealthy({ ...checked, reportedAt: null }, at(grace)), 'a keeper that never reported, after the grace');
+  assert.ok(!isUnhealthy({ ...paused, reportedAt: null }, fresh), 'a keeper that never reported, within the grace');
+  assert.ok(isUnhealthy({ ...paused, pgIsRunning: false }, fresh), 'Postgres reported down needs no grace');
+  // An old epoch changes nothing.
+  assert.ok(isUnhealthy(paused, { ...ctx, epochStartedAt: NOW - 3_600_000 }));
+});

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { createBrain, InexactNodeIdError } from '../../../src/monitor/brain.js';
-import { parseSettingsRows } from '../../../src/monitor/settings.js';
+import { fsmSettingsFrom, parseSettingsRows } from '../../../src/monitor/settings.js';
 
 interface FakeRow { [k: string]: unknown }
 
@@ -22,7 +22,7 @@ function nodeRow(id: string, state: string, extra: FakeRow = {}): FakeRow {
   };
 }
 
-function fakeDb(state: { nodes: FakeRow[]; postgresAgeMs: number; lockFree?: boolean; removed?: FakeRow }) {
+function fakeDb(state: { nodes: FakeRow[]; postgresAgeMs: number; epochAgeMs?: number; lockFree?: boolean; removed?: FakeRow }) {
   const calls: Array<{ text: string; values: unknown[] }> = [];
   const client = {
     query(text: string, values: unknown[] = []) {
@@ -30,7 +30,7 @@ function fakeDb(state: { nodes: FakeRow[]; postgresAgeMs: number; lockFree?: boo
       let rows: FakeRow[] = [];
       if (text.includes('try_lock_group')) rows = [{ ok: state.lockFree !== false }];
       else if (text.includes('removed_age_ms')) rows = state.removed === undefined ? [] : [state.removed];
-      else if (text.includes('monitor_age_ms')) rows = [{ number_sync_standbys: 0, monitor_age_ms: state.postgresAgeMs }];
+      else if (text.includes('monitor_age_ms')) rows = [{ number_sync_standbys: 0, monitor_age_ms: state.postgresAgeMs, epoch_age_ms: state.epochAgeMs ?? null }];
       else if (text.includes('lease_age_ms')) rows = state.nodes;
       else if (text.includes('FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 LIMIT 1')) rows = state.nodes.slice(0, 1);
       else if (text.includes('SELECT nodeid, reportedstate::text')) rows = state.nodes;
@@ -64,6 +64,54 @@ describe('brain', () => {
     const late = await brain.decideGroup('default', 0);
     assert.equal(late.kind, 'decided');
     assert.ok(db.goals().length > 0, 'the failover starts once the grace period is over');
+  });
+
+  it('issue 13: a promoted monitor gives paused keepers their health grace from its epoch start', async () => {
+    // This service has run for long (the startup grace is over); the
+    // epoch started 2 s ago (a standby monitor was promoted); the
+    // primary's last report is a minute old (replicated from the old
+    // monitor) and the new monitor's first check of it failed.
+    const primary = nodeRow('1', 'primary', { health: 0, report_age_ms: 60_000, healthcheck_age_ms: 50 });
+    const state = { postgresAgeMs: 3_600_000, epochAgeMs: 2_000, nodes: [primary, nodeRow('2', 'secondary')] };
+    const db = fakeDb(state);
+    let now = 0;
+    const brain = createBrain({ client: db.client, log, settings: () => settings, clock: () => now });
+    now = 100_000;
+    const early = await brain.decideGroup('default', 0);
+    assert.equal(early.kind, 'decided');
+    assert.deepEqual(db.goals(), [], 'no failover 2 s after the epoch started');
+    // The grace: node_considered_unhealthy_timeout and startup_grace_period, counted from the epoch start.
+    const fsm = fsmSettingsFrom(settings);
+    const timeout = Math.max(fsm.nodeConsideredUnhealthyTimeoutMs, fsm.startupGracePeriodMs);
+    const recheck = brain.nextRecheck();
+    assert.ok(recheck !== null && recheck <= now - 2_000 + timeout, 'a recheck is due when the grace ends');
+    // Just before the grace ends: still nothing.
+    now += timeout - 2_000 - 10;
+    state.epochAgeMs = timeout - 10;
+    await brain.decideGroup('default', 0);
+    assert.deepEqual(db.goals(), [], 'no failover before the grace since the epoch start ends');
+    // After it, still silent and failing checks made in this epoch: failed over.
+    now += 20;
+    state.epochAgeMs = timeout + 10;
+    const late = await brain.decideGroup('default', 0);
+    assert.equal(late.kind, 'decided');
+    assert.ok(db.goals().some(([id, goal]) => String(id) === '1' && goal !== 'primary'), `the failover starts after the grace: ${JSON.stringify(db.goals())}`);
+  });
+
+  it('issue 13: failed checks from before the epoch start do not count', async () => {
+    const state = {
+      postgresAgeMs: 3_600_000, epochAgeMs: 60_000,
+      nodes: [nodeRow('1', 'primary', { health: 0, report_age_ms: 120_000, healthcheck_age_ms: 61_000 }), nodeRow('2', 'secondary')],
+    };
+    const db = fakeDb(state);
+    let now = 0;
+    const brain = createBrain({ client: db.client, log, settings: () => settings, clock: () => now });
+    now = 100_000;
+    await brain.decideGroup('default', 0);
+    assert.deepEqual(db.goals(), [], 'the only failed check predates the epoch');
+    state.nodes[0] = { ...state.nodes[0], healthcheck_age_ms: 500 };
+    await brain.decideGroup('default', 0);
+    assert.ok(db.goals().length > 0, 'a failed check of this epoch counts');
   });
 
   it('the lease comes from leasegranttime, read as an age', async () => {

@@ -19,6 +19,10 @@ export function memoryGroupStore(world: World): GroupStore {
       numberSyncStandbys: m.nss,
       secondariesAllowed: true,
       monitorAgeMs: world.t - m.startedAt,
+      // In half the schedules each start of the model's monitor counts as a
+      // new monitor epoch (as after the promotion of a standby monitor,
+      // issue 13): the health grace counts from there.
+      epochAgeMs: m.epochs === true ? world.t - m.startedAt : null,
       nodes: [...m.nodes].sort((a, b) => a.nodeId - b.nodeId).map((n) => ({
         nodeId: n.nodeId, name: n.name, host: n.host, port: n.port,
         reportedState: n.reportedState, goalState: n.goalState, health: n.health,

@@ -53,6 +53,7 @@ function createWorld(seed: number, trace: boolean): World {
     monitor: {
       up: true, startedAt: 0, nodes: [], nss: 0, standbyNames: '', removedLease: null, requests: [], nextRequestId: 1, nextNodeId: 1,
       lastDecideAt: -1e9, recheckAt: null, dirty: true, shell: null, configuredPriority: new Map(),
+      epochs: seed % 2 === 0,
     },
     nodes: [],
     links: Array.from({ length: MAX_SLOTS + 1 }, () => Array.from({ length: MAX_SLOTS + 1 }, () => true)),

@@ -152,6 +152,8 @@ export interface SimNode {
 export interface Monitor {
   up: boolean;
   startedAt: number;
+  /** Each start is a new monitor epoch (a promoted standby monitor, issue 13), in schedules with an even seed. */
+  epochs?: boolean;
   nodes: DbNode[];
   nss: number;
   /** The group's stored synchronous_standby_names. */
