@@ -22,6 +22,8 @@ import { connectClient } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
 import { createBrain, type Brain } from './brain.js';
 import { createPeerWatch } from './epoch-peers.js';
+import { startLeadership, type Leadership } from './ha/leadership.js';
+import { leadershipDeps } from './ha/leadership-deps.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
 import { startMonitorHttp, type MonitorHttpDeps } from './http-routes.js';
 import { monitorMetrics, type MonitorMetrics } from './metrics.js';
@@ -217,10 +219,13 @@ export function monitorService(options: MonitorServiceOptions): Service {
       const httpDeps: MonitorHttpDeps = { config: options.config, log: ctx.log, env: options.env, signal: ctx.signal };
       const metrics = monitorMetrics(httpDeps);
       const http = await startMonitorHttp(httpDeps);
+      let leadership: Leadership | undefined;
       try {
+        // With ha.etcd: the etcd campaign gates Postgres and the brain (ha/leadership.ts).
+        leadership = await startLeadership(leadershipDeps(options, ctx), ctx.signal);
         while (!ctx.signal.aborted) {
           try {
-            await monitorSession(options, ctx, () => { failures = 0; }, metrics);
+            await monitorSession(options, ctx, () => { failures = 0; }, metrics, leadership);
             return;
           } catch (error) {
             if (ctx.signal.aborted) return;
@@ -231,6 +236,7 @@ export function monitorService(options: MonitorServiceOptions): Service {
           }
         }
       } finally {
+        await leadership?.close();
         await http?.close();
         await metrics.close();
       }
@@ -240,15 +246,21 @@ export function monitorService(options: MonitorServiceOptions): Service {
 
 /** One connected session of the service: migrations, leadership, the decision loop; throws when a connection is lost. */
 async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContext, connected: () => void,
-  metrics: MonitorMetrics): Promise<void> {
+  metrics: MonitorMetrics, leadership: Leadership): Promise<void> {
   const pgdata = options.config.postgresql.pgdata;
   const { log, signal } = ctx;
+  await leadership.beforePostgres(signal);
+  if (signal.aborted) return;
+  // The end of the leadership term ends the session at once: its clients close, the round in flight fails.
+  const term = leadership.term();
   ctx.postgres.setExpected('running');
   await ctx.postgres.ensure();
   const clients: pg.Client[] = [];
   const open = async (name: string): Promise<pg.Client> => {
+    if (term.aborted) throw new Error('Connection terminated: the monitor leadership term ended');
     const client = await connectLocal(pgdata, 'pg_auto_failover', { applicationName: `pg_auto_failover ${name}` });
     clients.push(client);
+    if (term.aborted) void client.end().catch(() => undefined);
     return client;
   };
   let dropped: NodeJS.Timeout | undefined;
@@ -256,6 +268,8 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
   const stopPeers = (): void => peerStop.abort();
   signal.addEventListener('abort', stopPeers, { once: true });
   let peerLoop: Promise<void> = Promise.resolve();
+  const endTerm = (): void => { for (const c of clients) void c.end().catch(() => undefined); };
+  term.addEventListener('abort', endTerm, { once: true });
   try {
     const main = await open('monitor');
     connected();
@@ -310,8 +324,11 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     let lastSettings = performance.now();
     while (!signal.aborted) {
       if (lost) throw lost;
-      // A writable peer with a higher epoch: this monitor is stale, it decides nothing.
-      const next = peers.blockedBy === undefined ? await loop.round() : performance.now() + 1000;
+      // A writable peer with a higher epoch: this monitor is stale, it decides nothing;
+      // nor does it without the leadership in etcd (ha/leadership.ts).
+      if (term.aborted) throw new Error('Connection terminated: the monitor leadership term ended');
+      const next = peers.blockedBy === undefined && leadership.mayDecide() ? await loop.round()
+        : performance.now() + (leadership.mayDecide() ? 1000 : 200);
       const now = performance.now();
       if (now - lastSettings >= 5000) {
         lastSettings = now;
@@ -335,6 +352,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     }
     await healthLoop;
   } finally {
+    term.removeEventListener('abort', endTerm);
     metrics.setLeader(false);
     signal.removeEventListener('abort', stopPeers);
     peerStop.abort();

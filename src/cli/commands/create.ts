@@ -3,6 +3,7 @@
  */
 import type { Command } from 'commander';
 import { badArgs } from '../../common/errors.js';
+import { ETCD_ENDPOINTS_EXPECTED, etcdEndpointsOf } from '../../config/index.js';
 import { checkGivenHostname, DEFAULT_ROUTE, discoverHostname } from '../../postgres/index.js';
 import { createMonitor } from '../../monitor/create-monitor.js';
 import { createFormation, type FormationKind } from '../../monitor-api/index.js';
@@ -29,7 +30,16 @@ interface CreateMonitorFlags extends SslOptionsInput {
   auth?: string;
   skipPgHba?: boolean;
   httpPort?: string;
+  etcd?: string;
   run?: boolean;
+}
+
+/** `--etcd`: the endpoint list, checked and normalised (bare host:port means http://). */
+export function parseEtcdOption(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const endpoints = etcdEndpointsOf(text);
+  if (endpoints === undefined) throw badArgs(`--etcd "${text}" is not valid: expected ${ETCD_ENDPOINTS_EXPECTED}`);
+  return endpoints.join(',');
 }
 
 async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandContext): Promise<CommandResult<void>> {
@@ -52,8 +62,9 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
   if (hostname === '') throw badArgs('--hostname must not be empty');
 
   const httpPort = parseHttpPort(flags.httpPort);
+  const etcd = parseEtcdOption(flags.etcd);
   const created = await createMonitor({
-    pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort,
+    pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort, etcd,
     authMethod: auth.method, skipHba: auth.skipHba, ssl, env: ctx.env, cwd: ctx.cwd,
   }, ctx.log, Boolean(flags.run));
   return flags.run ? serviceEnded(await runNode(ctx, created.paths.pgdata)) : done();
@@ -111,6 +122,7 @@ export function registerCreateCommands(program: Command): void {
       .option('--auth <method>', 'authentication method for connections from data nodes')
       .option('--skip-pg-hba', 'skip editing pg_hba.conf rules')
       .option('--http-port <port>', 'port of the service\'s HTTP listener (metrics, status page; 0: off)')
+      .option('--etcd <endpoints>', 'etcd endpoints for automatic monitor failover (comma separated)')
       .option('--run', 'create node then run pg_autoctl service')),
     run: createMonitorHandler,
   });
