@@ -9,3 +9,4 @@ export * from './service-rows.js';
 export * from './watch.js';
 export * from './metrics.js';
 export * from './epoch.js';
+export * from './monitor-switchover.js';

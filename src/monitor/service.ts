@@ -24,6 +24,7 @@ import { createBrain, type Brain } from './brain.js';
 import { createPeerWatch } from './epoch-peers.js';
 import { startLeadership, type Leadership } from './ha/leadership.js';
 import { leadershipDeps } from './ha/leadership-deps.js';
+import { runHandover, staleRejoinPlan, SWITCHOVER_POLL_MS, takeSwitchoverRequest, type HandoverPlan } from './ha/handover.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
 import { startMonitorHttp, type MonitorHttpDeps } from './http-routes.js';
 import { monitorMetrics, type MonitorMetrics } from './metrics.js';
@@ -34,6 +35,8 @@ import { readMonitorSettings, type MonitorSettings } from './settings.js';
 /** Session limits of the service's connections: no lock or statement holds it up for long. */
 export const SERVICE_LOCK_TIMEOUT_MS = 2000;
 export const SERVICE_STATEMENT_TIMEOUT_MS = 10_000;
+/** A stale monitor that could not plan its rejoin (no member row, ...) tries again after this. */
+const STALE_REJOIN_RETRY_MS = 10_000;
 /** A group that was busy or failed is retried after this, doubling up to the maximum. */
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 2000;
@@ -225,8 +228,10 @@ export function monitorService(options: MonitorServiceOptions): Service {
         leadership = await startLeadership(leadershipDeps(options, ctx), ctx.signal);
         while (!ctx.signal.aborted) {
           try {
-            await monitorSession(options, ctx, () => { failures = 0; }, metrics, leadership);
-            return;
+            const plan = await monitorSession(options, ctx, () => { failures = 0; }, metrics, leadership);
+            if (plan === undefined) return;
+            // This monitor hands over (or is stale): it becomes a standby, then a new session starts.
+            await runHandover(plan, { config: options.config, postgres: ctx.postgres, log: ctx.log, env: options.env, signal: ctx.signal });
           } catch (error) {
             if (ctx.signal.aborted) return;
             if (!isConnectionLoss(error)) throw error;
@@ -244,13 +249,18 @@ export function monitorService(options: MonitorServiceOptions): Service {
   };
 }
 
-/** One connected session of the service: migrations, leadership, the decision loop; throws when a connection is lost. */
+/**
+ * One connected session of the service: migrations, leadership, the
+ * decision loop; throws when a connection is lost. Returns a plan when
+ * this monitor must become a standby (a switchover request, a newer
+ * writable peer), undefined when the service stops.
+ */
 async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContext, connected: () => void,
-  metrics: MonitorMetrics, leadership: Leadership): Promise<void> {
+  metrics: MonitorMetrics, leadership: Leadership): Promise<HandoverPlan | undefined> {
   const pgdata = options.config.postgresql.pgdata;
   const { log, signal } = ctx;
   await leadership.beforePostgres(signal);
-  if (signal.aborted) return;
+  if (signal.aborted) return undefined;
   // The end of the leadership term ends the session at once: its clients close, the round in flight fails.
   const term = leadership.term();
   ctx.postgres.setExpected('running');
@@ -270,12 +280,13 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
   let peerLoop: Promise<void> = Promise.resolve();
   const endTerm = (): void => { for (const c of clients) void c.end().catch(() => undefined); };
   term.addEventListener('abort', endTerm, { once: true });
+  let healthLoop: Promise<void> = Promise.resolve();
   try {
     const main = await open('monitor');
     connected();
     const { from, to } = await applyMigrations(main, log);
     if (from !== to) log.info(`Upgraded the monitor schema from ${from ?? 'nothing'} to ${to}`);
-    if (!(await becomeLeader(main, log, signal))) return;
+    if (!(await becomeLeader(main, log, signal))) return undefined;
     metrics.setLeader(true);
     log.info(`Managing the monitor at postgres://autoctl_node@${options.config.pg_autoctl.hostname}:${options.config.postgresql.port}/pg_auto_failover`);
 
@@ -315,21 +326,35 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     const health = await open('health check');
     await limitSession(health);
     const healthSettings = (): HealthSettings => ({ ...DEFAULT_HEALTH_SETTINGS, ...settings.health });
-    const healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, signal);
+    healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, peerStop.signal);
     const peers = createPeerWatch({ peers: monitorPeersOf(options.config.ha.peers), log, ownEpoch: () => epoch.epoch, env: options.env });
     peerLoop = peers.run(peerStop.signal, () => wake?.());
 
     // Decide for every group at start, then on each notification, and on
     // a timer so time-based rules (timeouts, leases) fire without reports.
     let lastSettings = performance.now();
+    let lastSwitchoverPoll = Number.NEGATIVE_INFINITY;
+    let lastStaleAttempt = Number.NEGATIVE_INFINITY;
     while (!signal.aborted) {
       if (lost) throw lost;
-      // A writable peer with a higher epoch: this monitor is stale, it decides nothing;
-      // nor does it without the leadership in etcd (ha/leadership.ts).
+      // A writable peer with a higher epoch: this monitor is stale, it
+      // decides nothing and rejoins that peer as a standby. Nor does it
+      // decide without the leadership in etcd (ha/leadership.ts).
       if (term.aborted) throw new Error('Connection terminated: the monitor leadership term ended');
-      const next = peers.blockedBy === undefined && leadership.mayDecide() ? await loop.round()
-        : performance.now() + (leadership.mayDecide() ? 1000 : 200);
+      if (peers.blockedBy !== undefined && performance.now() - lastStaleAttempt >= STALE_REJOIN_RETRY_MS) {
+        lastStaleAttempt = performance.now();
+        const plan = await staleRejoinPlan(main, options.config, epoch, peers.blockedBy, log);
+        if (plan !== undefined) return plan;
+      }
+      const deciding = peers.blockedBy === undefined && leadership.mayDecide();
+      let next = deciding ? await loop.round() : performance.now() + (leadership.mayDecide() ? 1000 : 200);
       const now = performance.now();
+      if (deciding && now - lastSwitchoverPoll >= SWITCHOVER_POLL_MS) {
+        lastSwitchoverPoll = now;
+        const plan = await takeSwitchoverRequest(main, options.config, log);
+        if (plan !== undefined) return plan;
+      }
+      if (deciding) next = Math.min(next, lastSwitchoverPoll + SWITCHOVER_POLL_MS);
       if (now - lastSettings >= 5000) {
         lastSettings = now;
         settings = await readMonitorSettings(main);
@@ -337,7 +362,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
         if (current.advanced) log.info(`Monitor epoch ${current.epoch} starts now (timeline ${current.timeline ?? 'unknown'})`);
         epoch = current;
       }
-      if (loop.hints.pending || lost) continue;
+      if ((deciding && loop.hints.pending) || lost) continue;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
@@ -350,13 +375,14 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
         signal.addEventListener('abort', done, { once: true });
       });
     }
-    await healthLoop;
+    return undefined;
   } finally {
     term.removeEventListener('abort', endTerm);
     metrics.setLeader(false);
     signal.removeEventListener('abort', stopPeers);
     peerStop.abort();
     await peerLoop;
+    await healthLoop;
     clearInterval(dropped);
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }

@@ -49,8 +49,8 @@ export interface LeadershipDeps {
   postgres: PostgresControl;
   /** This monitor's member id, read from its running database (primary or standby); undefined when not known. */
   ownMemberId(): Promise<number | undefined>;
-  /** Promotes the local standby database (ha/promote.ts): resolves once writable. */
-  promote(): Promise<void>;
+  /** Promotes the local standby database (ha/promote.ts), checked against `syncRecord`: resolves once writable. */
+  promote(syncRecord: SyncRecord): Promise<void>;
   /** Makes the local primary database a standby of `leader` (ha/rejoin.ts): pg_rewind, standby config, start. */
   rejoin(leader: MonitorAddress): Promise<void>;
   /** Whether the monitor database at `leader` answers and is writable. */
@@ -192,7 +192,7 @@ export async function startLeadership(deps: LeadershipDeps, signal: AbortSignal)
       if (!(await ha.claimPrimary())) return;
       claimed = true;
       note('info', 'This monitor leads in etcd and the etcd sync record names it: promoting its database');
-      await deps.promote();
+      await deps.promote(ha.syncRecord);
       log.info('The monitor database is writable: this monitor is the primary monitor');
       return;
     }
