@@ -8,11 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import type { MonitorMember } from '../../src/monitor-api/index.js';
 import { createEtcdHa, type EtcdHa } from '../../src/monitor/ha/etcd.js';
 import { haveEtcd, startEtcdCluster, startTcpRelay, type EtcdCluster, type TcpRelay } from '../helpers/etcd.js';
 import { IS_ROOT, run, runCleanups, waitFor } from '../helpers/fixture.js';
 
 const TTL_S = 4;
+/** A member row as the members loop hands it to the sync record. */
+const member = (memberId: number): MonitorMember => ({
+  memberId, hostname: `127.0.0.${10 + memberId}`, port: 5432, sync: true, syncChangedAt: null, registeredAt: null,
+  slotName: `pgautofailover_monitor_${memberId}`,
+});
 const log = {
   info: (m: string) => process.stderr.write(`  [info] ${m}\n`),
   warn: (m: string) => process.stderr.write(`  [warn] ${m}\n`),
@@ -72,17 +78,17 @@ describe('monitor leader election in etcd', { skip: !IS_ROOT || !haveEtcd() ? 'n
     assert.equal(await first.ha.claimPrimary(), true);
     assert.equal(await other.ha.claimPrimary(), false);
     assert.equal(await etcd.get(`${prefix}/primary`), first.name);
-    await first.ha.syncRecord.add({ memberId: 2 });
+    await first.ha.syncRecord.add(member(2));
     assert.equal(await etcd.get(`${prefix}/sync`), '2');
     assert.equal(await other.ha.syncRecord.isSync(2), true);
     assert.equal(await other.ha.syncRecord.isSync(1), false);
     assert.equal(await other.ha.syncMember(), 2);
-    await assert.rejects(other.ha.syncRecord.add({ memberId: 1 }), /does not lead/);
-    await first.ha.syncRecord.remove({ memberId: 3 });
+    await assert.rejects(other.ha.syncRecord.add(member(1)), /does not lead/);
+    await first.ha.syncRecord.remove(member(3));
     assert.equal(await etcd.get(`${prefix}/sync`), '2', 'removing a member the record does not name changes nothing');
-    await first.ha.syncRecord.remove({ memberId: 2 });
+    await first.ha.syncRecord.remove(member(2));
     assert.equal(await etcd.get(`${prefix}/sync`), undefined);
-    await first.ha.syncRecord.add({ memberId: 2 });
+    await first.ha.syncRecord.add(member(2));
 
     // Stable for a few renewals.
     await new Promise((r) => setTimeout(r, 3000));

@@ -6,6 +6,7 @@ import { badArgs } from '../../common/errors.js';
 import { ETCD_ENDPOINTS_EXPECTED, etcdEndpointsOf } from '../../config/index.js';
 import { checkGivenHostname, DEFAULT_ROUTE, discoverHostname } from '../../postgres/index.js';
 import { createMonitor } from '../../monitor/create-monitor.js';
+import { parseStandbyOf } from '../../monitor/ha/standby-create.js';
 import { createFormation, type FormationKind } from '../../monitor-api/index.js';
 import { defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
 import { withFormationTarget } from '../options/common.js';
@@ -31,6 +32,7 @@ interface CreateMonitorFlags extends SslOptionsInput {
   skipPgHba?: boolean;
   httpPort?: string;
   etcd?: string;
+  standbyOf?: string;
   run?: boolean;
 }
 
@@ -62,8 +64,10 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
   if (hostname === '') throw badArgs('--hostname must not be empty');
 
   const httpPort = parseHttpPort(flags.httpPort);
+  if (flags.standbyOf !== undefined) parseStandbyOf(flags.standbyOf);
   const etcd = parseEtcdOption(flags.etcd);
   const created = await createMonitor({
+    standbyOf: flags.standbyOf,
     pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort, etcd,
     authMethod: auth.method, skipHba: auth.skipHba, ssl, env: ctx.env, cwd: ctx.cwd,
   }, ctx.log, Boolean(flags.run));
@@ -123,6 +127,7 @@ export function registerCreateCommands(program: Command): void {
       .option('--skip-pg-hba', 'skip editing pg_hba.conf rules')
       .option('--http-port <port>', 'port of the service\'s HTTP listener (metrics, status page; 0: off)')
       .option('--etcd <endpoints>', 'etcd endpoints for automatic monitor failover (comma separated)')
+      .option('--standby-of <uri>', 'create a streaming standby of the monitor at this URI')
       .option('--run', 'create node then run pg_autoctl service')),
     run: createMonitorHandler,
   });
