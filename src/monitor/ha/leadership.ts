@@ -132,6 +132,16 @@ export async function startLeadership(deps: LeadershipDeps, signal: AbortSignal)
   let claimed = false;
   let holdBackUntil = 0;
   let stopping: Promise<void> | null = null;
+  /** A promotion or a rejoin runs: PGDATA is not for the session to touch. */
+  let busy = false;
+  const exclusive = async (fn: () => Promise<void>): Promise<void> => {
+    busy = true;
+    try {
+      await fn();
+    } finally {
+      busy = false;
+    }
+  };
   let lastNote = '';
   const note = (level: 'info' | 'warn', message: string): void => {
     if (message === lastNote) return;
@@ -192,7 +202,7 @@ export async function startLeadership(deps: LeadershipDeps, signal: AbortSignal)
       if (!(await ha.claimPrimary())) return;
       claimed = true;
       note('info', 'This monitor leads in etcd and the etcd sync record names it: promoting its database');
-      await deps.promote(ha.syncRecord);
+      await exclusive(() => deps.promote(ha.syncRecord));
       log.info('The monitor database is writable: this monitor is the primary monitor');
       return;
     }
@@ -228,7 +238,7 @@ export async function startLeadership(deps: LeadershipDeps, signal: AbortSignal)
         return;
       }
       note('info', `Monitor "${leader}" leads in etcd: this monitor rejoins it as a standby`);
-      await deps.rejoin(target);
+      await exclusive(() => deps.rejoin(target));
       return;
     }
     // A standby: read-only Postgres is fine; only the synchronous one campaigns.
@@ -265,7 +275,7 @@ export async function startLeadership(deps: LeadershipDeps, signal: AbortSignal)
     async beforePostgres(wait) {
       let announced = false;
       while (!wait.aborted) {
-        if (stopping === null && (hasStandbySignal(pgdata) || (ha.isLeader() && claimed))) return;
+        if (stopping === null && !busy && (hasStandbySignal(pgdata) || (ha.isLeader() && claimed))) return;
         if (!announced) {
           log.info('Waiting for the leadership in etcd before starting the monitor\'s Postgres as a primary');
           announced = true;
