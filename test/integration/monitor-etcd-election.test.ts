@@ -154,6 +154,24 @@ describe('monitor leader election in etcd', { skip: !IS_ROOT || !haveEtcd() ? 'n
     assert.equal(await again.campaign(), true, 'the same monitor restarted adopts its leader key');
     all.push({ name: `${next.name} (restarted)`, ha: again, relays: [], stepDowns: [], stop: () => undefined, pause: () => undefined });
 
+    // etcd loses its quorum (two members stopped): the leader steps down
+    // before its lease ends and no one leads until the quorum is back.
+    const quorumLeader = again;
+    await waitFor('the restarted monitor to lead', () => quorumLeader.isLeader(), { timeoutMs: 5_000 });
+    const lostQuorum: string[] = [];
+    quorumLeader.onStepDown((reason) => lostQuorum.push(reason));
+    const stoppedAt = performance.now();
+    await Promise.all([etcd.stop(1), etcd.stop(2)]);
+    await waitFor('the leader to step down without a quorum', () => lostQuorum[0], { timeoutMs: TTL_S * 1000, intervalMs: 50 });
+    const quorumStepDownMs = performance.now() - stoppedAt;
+    process.stdout.write(`figures: quorum lost -> step-down ${quorumStepDownMs.toFixed(0)} ms (${lostQuorum[0]})\n`);
+    assert.ok(quorumStepDownMs <= TTL_S * 1000 / 2 + 1000);
+    await assert.rejects(quorumLeader.campaign(), 'no campaign succeeds without a quorum');
+    assert.ok(all.every((c) => !c.ha.isLeader()), 'no leader without a quorum');
+    await Promise.all([etcd.start(1), etcd.start(2)]);
+    await waitFor('a leader once the quorum is back', async () => (await quorumLeader.campaign().catch(() => false)) || undefined,
+      { timeoutMs: 30_000, intervalMs: 300 });
+
     clearInterval(sampler);
     let prev = '';
     for (const s of samples) { const now = s.leaders.join(','); if (now !== prev) process.stderr.write(`  ${s.at.toFixed(0)} leaders: ${now}\n`); prev = now; }
