@@ -15,7 +15,8 @@
  * (c) The leader monitor is cut off from etcd (only): it steps down before
  *     its lease ends (its Postgres stops), the other one takes over; never
  *     two writable monitors (sampled every 100 ms), and the one cut off
- *     decides nothing after its step-down.
+ *     decides nothing after its step-down; once it reaches etcd again it
+ *     rejoins the new leader as a standby.
  */
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
@@ -222,6 +223,16 @@ describe('automatic monitor failover through etcd', { skip: !IS_ROOT || !haveEtc
           const rows = await a.sql<{ n: number }>("SELECT count(*)::int AS n FROM pgautofailover.node WHERE reporttime > now() - interval '2 seconds'");
           return (rows[0]?.n ?? 0) >= 1;
         }, { timeoutMs: 30_000 });
+        // Healed: B finds A leading and writable, and rejoins it as a standby.
+        const healedAt = performance.now();
+        for (const r of relaysB) r.heal();
+        await waitFor('monitor B to stream from A as a standby', async () => {
+          const rows = await a.sql<{ state: string; app: string }>('SELECT state, application_name AS app FROM pg_stat_replication');
+          return rows.some((r) => r.state === 'streaming' && r.app === `pgautofailover_monitor_${bMember}`);
+        }, { timeoutMs: 60_000 });
+        process.stdout.write(`figures: etcd reachable again -> the old leader streams as a standby ${((performance.now() - healedAt) / 1000).toFixed(1)} s\n`);
+        assert.equal(await writable(bPort), false);
+        assert.doesNotMatch(b.proc.output().slice(bOutputFrom), /Setting goal state of node/, 'the old leader never decided again');
         process.stdout.write(`monitor-etcd: ${Math.round((performance.now() - startedAt) / 1000)} s\n`);
       } catch (error) {
         if (bView.monitor) process.stderr.write(`--- monitor B output ---\n${bView.monitor.proc.output().slice(-30_000)}\n`);

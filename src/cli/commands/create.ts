@@ -45,6 +45,7 @@ export function parseEtcdOption(text: string | undefined): string | undefined {
 }
 
 async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandContext): Promise<CommandResult<void>> {
+  const etcd = parseEtcdOption(flags.etcd);
   const auth = resolveAuth(flags.auth ?? ctx.env.PG_AUTOCTL_AUTH_METHOD, flags.skipPgHba);
   const ssl = resolveSslOptions(sslInput(flags, ctx), ctx.cwd);
   const pgdata = resolvePgdata(ctx, flags.pgdata);
@@ -65,7 +66,6 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
 
   const httpPort = parseHttpPort(flags.httpPort);
   if (flags.standbyOf !== undefined) parseStandbyOf(flags.standbyOf);
-  const etcd = parseEtcdOption(flags.etcd);
   const created = await createMonitor({
     standbyOf: flags.standbyOf,
     pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort, etcd,

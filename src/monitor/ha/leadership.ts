@@ -289,6 +289,14 @@ export async function startLeadership(deps: LeadershipDeps, signal: AbortSignal)
       signal.removeEventListener('abort', stopLoop);
       loopStop.abort();
       await loop;
+      // A leader that stops hands over at once rather than after its
+      // lease: its Postgres first (the supervisor would stop it next
+      // anyway), then the lease.
+      if (ha.isLeader()) {
+        await stopPostgres('this monitor service stops');
+        await ha.resign();
+        log.info('Resigned the monitor leadership in etcd');
+      }
       await ha.close();
     },
   };
