@@ -205,8 +205,13 @@ describe('automatic monitor failover through etcd', { skip: !IS_ROOT || !haveEtc
         await new Promise((r) => setTimeout(r, 1000));
         sampling = false;
         await sampler;
+        const aPromoteMs = /The monitor accepts writes (\d+) ms after pg_ctl promote/.exec(a.proc.output())?.[1];
         process.stdout.write(`figures: leader cut off from etcd: step-down ${((steppedDownAt - cutAt) / 1000).toFixed(1)} s, `
-          + `its Postgres stopped ${((bStoppedAt - cutAt) / 1000).toFixed(1)} s, the other monitor writable ${((aWritableAt - cutAt) / 1000).toFixed(1)} s after the cut\n`);
+          + `its Postgres stopped ${((bStoppedAt - cutAt) / 1000).toFixed(1)} s, the other monitor writable ${((aWritableAt - cutAt) / 1000).toFixed(1)} s after the cut `
+          + `(of which pg_ctl promote -> writable ${aPromoteMs ?? '?'} ms)\n`);
+        for (const line of a.proc.output().split('\n')) {
+          if (/leads in etcd|Promoting|accepts writes|Monitor leadership/.test(line)) process.stdout.write(`  A: ${line}\n`);
+        }
         assert.ok(bStoppedAt - cutAt < TTL_S * 1000, 'the cut-off leader stopped its Postgres before its lease could end');
         assert.ok(bStoppedAt <= aWritableAt, 'the old leader was down before the new one was writable');
         const both = samples.filter((s) => s.a === true && s.b === true);
