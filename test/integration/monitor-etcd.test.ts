@@ -17,9 +17,12 @@
  *     two writable monitors (sampled every 100 ms), and the one cut off
  *     decides nothing after its step-down; once it reaches etcd again it
  *     rejoins the new leader as a standby.
+ * (d) With etcd, perform monitor-failover is refused; stopping the leader's
+ *     service hands over to the synchronous standby without waiting for
+ *     the lease.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -32,6 +35,15 @@ import { pgAutoctl, pgAutoctlArgv } from '../helpers/tool.js';
 import { startWriter } from '../helpers/writer.js';
 
 const TTL_S = 10;
+
+/** The Postgres log lines of a PGDATA (log/*.log) that tell about a promotion. */
+function promotionLog(pgdata: string): string {
+  const dir = join(pgdata, 'log');
+  if (!existsSync(dir)) return '';
+  return readdirSync(dir).sort().map((f) => readFileSync(join(dir, f), 'utf8')).join('')
+    .split('\n').filter((l) => /promot|redo done|selected new timeline|archive recovery|ready to accept|wal receiver|WAL|primary server/i.test(l))
+    .slice(-25).join('\n');
+}
 
 async function writable(port: number): Promise<boolean | undefined> {
   try {
@@ -139,6 +151,7 @@ describe('automatic monitor failover through etcd', { skip: !IS_ROOT || !haveEtc
         const takeoverMs = bWritableAt - killedAt;
         const reportMs = reportedAt - killedAt;
         const promoteMs = /The monitor accepts writes (\d+) ms after pg_ctl promote/.exec(b.proc.output())?.[1];
+        if (Number(promoteMs) > 1000) process.stdout.write(`slow promotion of B, its Postgres log:\n${promotionLog(bDirs.pgdata)}\n`);
         process.stdout.write(`figures: monitor takeover (TTL ${TTL_S} s): kill -> new monitor writable ${(takeoverMs / 1000).toFixed(1)} s `
           + `(of which pg_ctl promote -> writable ${promoteMs ?? '?'} ms); kill -> keepers reporting to it ${(reportMs / 1000).toFixed(1)} s\n`);
         assert.match(b.proc.output(), /This monitor leads in etcd and the etcd sync record names it: promoting its database/);
@@ -236,6 +249,22 @@ describe('automatic monitor failover through etcd', { skip: !IS_ROOT || !haveEtc
         process.stdout.write(`figures: etcd reachable again -> the old leader streams as a standby ${((performance.now() - healedAt) / 1000).toFixed(1)} s\n`);
         assert.equal(await writable(bPort), false);
         assert.doesNotMatch(b.proc.output().slice(bOutputFrom), /Setting goal state of node/, 'the old leader never decided again');
+        // (d) A clean hand-over with etcd: perform monitor-failover is
+        // refused (etcd decides); stopping the leader's service stops its
+        // Postgres and resigns, and the synchronous standby takes over at
+        // once, without waiting for the lease.
+        const refused = await b.cli(['perform', 'monitor-failover']);
+        assert.notEqual(refused.exitCode, 0);
+        assert.match(refused.stderr, /this monitor fails over through etcd \(ha\.etcd is set\)/);
+        await waitFor('the etcd sync record to name B again', async () => (await etcd.get(`${prefix}/sync`)) === bMember, { timeoutMs: 60_000 });
+        const stopAt = performance.now();
+        a.proc.kill('SIGTERM');
+        await a.proc.wait(60_000);
+        const handedOver = await waitFor('monitor B to be promoted after A stopped', async () => ((await writable(bPort)) === true ? performance.now() : undefined),
+          { timeoutMs: TTL_S * 1000 + 30_000, intervalMs: 100 });
+        process.stdout.write(`figures: clean stop of the leader monitor -> the standby writable ${((handedOver - stopAt) / 1000).toFixed(1)} s\n`);
+        assert.match(a.proc.output(), /Resigned the monitor leadership in etcd/);
+        assert.ok(handedOver - stopAt < TTL_S * 1000, 'the hand-over did not wait for the lease');
         process.stdout.write(`monitor-etcd: ${Math.round((performance.now() - startedAt) / 1000)} s\n`);
       } catch (error) {
         if (bView.monitor) process.stderr.write(`--- monitor B output ---\n${bView.monitor.proc.output().slice(-30_000)}\n`);

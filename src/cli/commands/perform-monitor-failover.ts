@@ -148,6 +148,11 @@ export async function performMonitorFailover(flags: MonitorFailoverFlags, ctx: C
   if (!isMonitorConfig(config)) {
     throw badArgs(`perform monitor-failover runs on a standby monitor: "${pgdata}" belongs to a keeper node`);
   }
+  if (config.ha.etcd !== '') {
+    // etcd decides who leads (ha/leadership.ts): a promotion outside it would be stopped again.
+    throw new AutoctlError('BAD_STATE', 'this monitor fails over through etcd (ha.etcd is set): stop the primary monitor\'s service '
+      + 'to hand over to the synchronous standby, instead of perform monitor-failover');
+  }
   const deadline = deadlineIn(timeoutS * 1000);
   const address = { hostname: config.pg_autoctl.hostname, port: config.postgresql.port };
   let local: pg.Client;
