@@ -10,3 +10,4 @@ export * from './watch.js';
 export * from './metrics.js';
 export * from './epoch.js';
 export * from './monitor-switchover.js';
+export * from './members.js';

@@ -23,6 +23,8 @@ import { connectLocal } from '../postgres/local-client.js';
 import { applyMigrations, createMonitorDatabase, createMonitorRoles } from './schema.js';
 
 export interface CreateMonitorOptions {
+  /** `--standby-of`: build a streaming standby of that monitor instead (ha/standby-create.ts). */
+  standbyOf?: string | undefined;
   pgdata: string;
   port: number;
   pgctl?: string | undefined;
@@ -59,7 +61,7 @@ export function ensurePortFree(port: number, pgdata: string): Promise<void> {
 }
 
 /** Undo steps, run in reverse order when creation fails. */
-class Rollback {
+export class Rollback {
   private readonly steps: Array<{ what: string; fn: () => void | Promise<void> }> = [];
   add(what: string, fn: () => void | Promise<void>): void { this.steps.push({ what, fn }); }
   async run(log: Logger): Promise<void> {
@@ -74,6 +76,10 @@ class Rollback {
 }
 
 export async function createMonitor(options: CreateMonitorOptions, log: Logger, keepRunning: boolean): Promise<CreatedMonitor> {
+  if (options.standbyOf !== undefined) {
+    const { createStandbyMonitor } = await import('./ha/standby-create.js');
+    return createStandbyMonitor({ ...options, standbyOf: options.standbyOf }, log, keepRunning);
+  }
   const rollback = new Rollback();
   const configExisted = existsSync(pathsFor(options.pgdata, options.env, options.cwd).config);
   const paths = await ensurePaths(options.pgdata, options.env, options.cwd);

@@ -45,6 +45,8 @@ export async function readPeerEpochs(peers: readonly string[], env: NodeJS.Proce
 
 export interface PeerWatchDeps {
   peers: readonly string[];
+  /** More peers, read before each check (the other monitor members); duplicates of `peers` are read once. */
+  morePeers?: () => readonly string[];
   log: Pick<Logger, 'info' | 'warn'>;
   /** Our current epoch. */
   ownEpoch: () => number;
@@ -71,8 +73,9 @@ export function createPeerWatch(deps: PeerWatchDeps): PeerWatch {
       return blockedBy;
     },
     async check() {
-      if (deps.peers.length === 0) return;
-      const answers = await read(deps.peers);
+      const all = [...new Set([...deps.peers, ...(deps.morePeers?.() ?? [])])];
+      if (all.length === 0) return;
+      const answers = await read(all);
       for (const a of answers) {
         if (a.error !== undefined && !unreachable.has(a.peer)) {
           unreachable.add(a.peer);

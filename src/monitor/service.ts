@@ -23,6 +23,8 @@ import { connectLocal } from '../postgres/local-client.js';
 import { createBrain, type Brain } from './brain.js';
 import { createPeerWatch } from './epoch-peers.js';
 import { runHandover, staleRejoinPlan, SWITCHOVER_POLL_MS, takeSwitchoverRequest, type HandoverPlan } from './ha/handover.js';
+import { createMembersLoop } from './ha/members-loop.js';
+import { inStandbyMode, runStandbyMode } from './ha/standby-mode.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
 import { startMonitorHttp, type MonitorHttpDeps } from './http-routes.js';
 import { monitorMetrics, type MonitorMetrics } from './metrics.js';
@@ -270,6 +272,11 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
   try {
     const main = await open('monitor');
     connected();
+    // A standby monitor (its database in recovery) waits until promoted.
+    if (await inStandbyMode(main)) {
+      metrics.setLeader(false);
+      if (await runStandbyMode({ client: main, log, signal, peers: monitorPeersOf(options.config.ha.peers) }) === 'aborted') return undefined;
+    }
     const { from, to } = await applyMigrations(main, log);
     if (from !== to) log.info(`Upgraded the monitor schema from ${from ?? 'nothing'} to ${to}`);
     if (!(await becomeLeader(main, log, signal))) return undefined;
@@ -313,8 +320,23 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     await limitSession(health);
     const healthSettings = (): HealthSettings => ({ ...DEFAULT_HEALTH_SETTINGS, ...settings.health });
     healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, peerStop.signal);
-    const peers = createPeerWatch({ peers: monitorPeersOf(options.config.ha.peers), log, ownEpoch: () => epoch.epoch, env: options.env });
-    peerLoop = peers.run(peerStop.signal, () => wake?.());
+    // The standby monitors: slots, HBA, the synchronous set; they are peers too.
+    const membersClient = await open('members');
+    membersClient.on('error', () => undefined); // its next query fails and is logged; the main session notices the loss
+    await limitSession(membersClient);
+    const members = createMembersLoop({
+      client: membersClient, self: { hostname: options.config.pg_autoctl.hostname, port: options.config.postgresql.port },
+      pgdata, authMethod: options.config.postgresql.auth_method, sslActive: options.config.ssl.active === 1,
+      sslmode: options.config.ssl.sslmode, log,
+    });
+    await members.round().catch((error: unknown) => log.warn(`Failed to maintain the monitor members: ${messageOf(error)}`));
+    const membersLoop = members.run(peerStop.signal);
+    const peers = createPeerWatch({
+      peers: monitorPeersOf(options.config.ha.peers), morePeers: () => members.peerUris(), log, ownEpoch: () => epoch.epoch, env: options.env,
+    });
+    // No decision before the first look at the peers.
+    await peers.check().catch((error: unknown) => log.warn(`Failed to check the monitor peers: ${messageOf(error)}`));
+    peerLoop = Promise.all([peers.run(peerStop.signal, () => wake?.()), membersLoop]).then(() => undefined);
 
     // Decide for every group at start, then on each notification, and on
     // a timer so time-based rules (timeouts, leases) fire without reports.

@@ -144,7 +144,7 @@ export function localInterfaceAddress(ip: string, interfaces: Interfaces = netwo
 
 /** `--pg-hba-lan` and the monitor's rule: the network of the interface holding `ip`. */
 export function lanCidrFor(ip: string, interfaces: Interfaces = networkInterfaces()): string {
-  const entry = localInterfaceAddress(ip, interfaces);
+  const entry = localInterfaceAddress(ip, interfaces) ?? loopbackInterfaceHolding(ip, interfaces);
   if (!entry?.cidr) {
     throw new AutoctlError('BAD_CONFIG', `cannot find a local network interface with address "${ip}"`,
       { hint: 'use --hostname with a name or address of this machine, or --skip-pg-hba' });
@@ -153,6 +153,22 @@ export function lanCidrFor(ip: string, interfaces: Interfaces = networkInterface
 }
 
 const isLoopback = (ip: string): boolean => ip.startsWith('127.') || ip === '::1';
+
+/**
+ * A loopback IPv4 address that no interface lists (127.0.0.11) is still
+ * local when a loopback interface's network holds it (lo: 127.0.0.1/8).
+ */
+function loopbackInterfaceHolding(ip: string, interfaces: Interfaces): NetworkInterfaceInfo | undefined {
+  if (!ip.startsWith('127.') || isIP(ip) !== 4) return undefined;
+  for (const entries of Object.values(interfaces)) {
+    for (const entry of entries ?? []) {
+      if (!entry.internal || entry.family !== 'IPv4' || !entry.cidr) continue;
+      const bits = entry.cidr.split('/')[1];
+      if (networkOfCidr(entry.cidr) === networkOfCidr(`${ip}/${bits}`)) return entry;
+    }
+  }
+  return undefined;
+}
 
 export interface MonitorLan {
   cidr: string;

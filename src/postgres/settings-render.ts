@@ -166,13 +166,17 @@ export function nodeSettings(input: NodeSettingsInput): ConfSetting[] {
 
 /**
  * Settings of the monitor (spec 05 §7.3). Our monitor has no C extension,
- * so unlike 2.x there is no `shared_preload_libraries = 'pgautofailover'`.
+ * so unlike 2.x there is no `shared_preload_libraries = 'pgautofailover'`;
+ * `wal_log_hints` (not in 2.x) lets pg_rewind bring back an old primary.
  */
 export function monitorSettings(input: CommonSettingsInput): ConfSetting[] {
   return [
     ['cluster_name', quoteConfValue('pg_auto_failover monitor')],
     ['listen_addresses', quoteConfValue(input.listenAddresses, 'listen_addresses')],
     ['port', String(input.port)],
+    // A monitor that was primary rejoins as a standby with pg_rewind
+    // (docs/architecture.md "Monitor high availability").
+    ['wal_log_hints', 'on'],
     ['log_destination', 'stderr'],
     ['logging_collector', 'on'],
     ...LOGGING.slice(2),

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { badArgs } from '../../common/errors.js';
 import { checkGivenHostname, DEFAULT_ROUTE, discoverHostname } from '../../postgres/index.js';
 import { createMonitor } from '../../monitor/create-monitor.js';
+import { parseStandbyOf } from '../../monitor/ha/standby-create.js';
 import { createFormation, type FormationKind } from '../../monitor-api/index.js';
 import { defineCommand, done, serviceEnded, type CommandResult } from '../command.js';
 import { withFormationTarget } from '../options/common.js';
@@ -29,6 +30,7 @@ interface CreateMonitorFlags extends SslOptionsInput {
   auth?: string;
   skipPgHba?: boolean;
   httpPort?: string;
+  standbyOf?: string;
   run?: boolean;
 }
 
@@ -52,7 +54,9 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
   if (hostname === '') throw badArgs('--hostname must not be empty');
 
   const httpPort = parseHttpPort(flags.httpPort);
+  if (flags.standbyOf !== undefined) parseStandbyOf(flags.standbyOf);
   const created = await createMonitor({
+    standbyOf: flags.standbyOf,
     pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort,
     authMethod: auth.method, skipHba: auth.skipHba, ssl, env: ctx.env, cwd: ctx.cwd,
   }, ctx.log, Boolean(flags.run));
@@ -111,6 +115,7 @@ export function registerCreateCommands(program: Command): void {
       .option('--auth <method>', 'authentication method for connections from data nodes')
       .option('--skip-pg-hba', 'skip editing pg_hba.conf rules')
       .option('--http-port <port>', 'port of the service\'s HTTP listener (metrics, status page; 0: off)')
+      .option('--standby-of <uri>', 'create a streaming standby of the monitor at this URI')
       .option('--run', 'create node then run pg_autoctl service')),
     run: createMonitorHandler,
   });

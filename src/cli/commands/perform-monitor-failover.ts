@@ -22,7 +22,8 @@ import {
   currentMonitorEpoch, monitorSwitchoverStatus, requestMonitorSwitchover, type MonitorEpoch,
 } from '../../monitor-api/index.js';
 import { readPeerEpochs, type PeerEpoch } from '../../monitor/epoch-peers.js';
-import { memberUri, HANDOVER_PROMOTION_WAIT_MS } from '../../monitor/ha/handover.js';
+import { HANDOVER_PROMOTION_WAIT_MS } from '../../monitor/ha/handover.js';
+import { memberUri } from '../../monitor/ha/members-loop.js';
 import { checkPromotable, promoteMonitor } from '../../monitor/ha/promote.js';
 import {
   connectLocal, currentSetting, findPgBinaries, formatLsn, isInRecovery, parseConnInfo, parseLsnOrZero, scrubPasswords, withClient,
@@ -56,7 +57,7 @@ export function primaryCandidates(config: MonitorConfig, primaryConninfo: string
     try {
       const host = parseConnInfo(primaryConninfo).hosts[0];
       if (host !== undefined && !host.host.startsWith('/')) {
-        const uri = memberUri(host.host, host.port ?? 5432, config.ssl.sslmode);
+        const uri = memberUri({ hostname: host.host, port: host.port ?? 5432 }, config.ssl.sslmode);
         const known = uris.some((u) => {
           const h = parseConnInfo(u).hosts[0];
           return h?.host === host.host && (h.port ?? 5432) === (host.port ?? 5432);

@@ -26,15 +26,16 @@ import type pg from 'pg';
 import { messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { sleep, type PostgresControl } from '../../common/service.js';
-import { MONITOR_DBNAME, MONITOR_USERNAME, type MonitorConfig } from '../../config/index.js';
+import type { MonitorConfig } from '../../config/index.js';
 import {
   answerMonitorSwitchover, currentMonitorEpoch, monitorMemberSync, pendingMonitorSwitchover,
   type MonitorEpoch, type PendingMonitorSwitchover,
 } from '../../monitor-api/index.js';
 import {
-  findPgBinaries, formatUri, parseConnInfo, scrubPasswords, withClient, type SslMode,
+  findPgBinaries, parseConnInfo, scrubPasswords, withClient, type SslMode,
 } from '../../postgres/index.js';
 import type { PeerEpoch } from '../epoch-peers.js';
+import { memberUri } from './members-loop.js';
 import { rejoinAsStandby, type RejoinOutcome } from './rejoin.js';
 
 /** How often the primary's service looks for a switchover request. */
@@ -50,11 +51,6 @@ export interface HandoverPlan {
   /** The epoch the new primary must be above. */
   epoch: number;
   requestId?: number;
-}
-
-/** The monitor URI of a member (what peers and keepers use), with our sslmode. */
-export function memberUri(host: string, port: number, sslMode: string): string {
-  return formatUri({ hosts: [{ host, port }], user: MONITOR_USERNAME, dbname: MONITOR_DBNAME, params: [['sslmode', sslMode]] });
 }
 
 /** Why the primary refuses a switchover request, or undefined to accept it. */
@@ -128,7 +124,7 @@ export async function staleRejoinPlan(client: pg.ClientBase, config: MonitorConf
 export async function promotedAbove(upstream: { host: string; port: number }, epoch: number, sslMode: string,
   env: NodeJS.ProcessEnv): Promise<MonitorEpoch | undefined> {
   try {
-    const current = await withClient(memberUri(upstream.host, upstream.port, sslMode),
+    const current = await withClient(memberUri({ hostname: upstream.host, port: upstream.port }, sslMode),
       { connectTimeoutMs: 2000, applicationName: 'pg_auto_failover monitor handover', env }, (client) => currentMonitorEpoch(client));
     return current.writable && current.epoch > epoch ? current : undefined;
   } catch {

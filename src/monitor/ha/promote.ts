@@ -19,11 +19,10 @@ import {
 import {
   cancelSyncRepWaiters, isInRecovery, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
 } from '../../postgres/index.js';
+import type { SyncRecord } from './sync-record.js';
 
-/** What promotion needs of the sync record (design point 4's SyncRecord: etcd, none without). */
-export interface SyncRecordCheck {
-  isSync(memberId: number): Promise<boolean | undefined>;
-}
+/** What promotion needs of the sync record (etcd; noSyncRecord without, which names nobody: then the member row decides). */
+export type SyncRecordCheck = Pick<SyncRecord, 'isSync'>;
 
 /** This monitor's address as registered in monitor_member (`pg_autoctl.hostname`, `postgresql.port`). */
 export interface MemberAddress {
@@ -33,17 +32,18 @@ export interface MemberAddress {
 
 /**
  * Why this monitor may not be promoted, or undefined when it may: no
- * member row, a row that says sync=false, or a sync record (when there
- * is one) that does not name it.
+ * member row, a row that says sync=false, or a sync record that does not
+ * name it (`recordSays`: the record's answer; undefined when there is no
+ * record to ask, as without etcd; 'unreadable' when asking it failed).
  */
 export function promotionRefusal(address: MemberAddress, member: MonitorMemberSync | undefined,
-  recordSays: boolean | undefined | 'no-record'): string | undefined {
+  recordSays: boolean | undefined | 'unreadable'): string | undefined {
   const who = `${address.hostname}:${address.port}`;
   if (member === undefined) return `this monitor (${who}) is not a registered monitor member`;
   if (!member.sync) {
     return `monitor member ${member.memberId} (${who}) is not a synchronous standby: promoting it could lose monitor writes`;
   }
-  if (recordSays === true || recordSays === 'no-record') return undefined;
+  if (recordSays === true || recordSays === undefined) return undefined;
   return recordSays === false
     ? `the sync record does not name monitor member ${member.memberId} (${who}): promoting it could lose monitor writes`
     : `the sync record cannot be read: monitor member ${member.memberId} (${who}) is not known to be synchronous`;
@@ -53,9 +53,9 @@ export function promotionRefusal(address: MemberAddress, member: MonitorMemberSy
 export async function checkPromotable(client: pg.ClientBase, address: MemberAddress,
   syncRecord?: SyncRecordCheck): Promise<MonitorMemberSync> {
   const member = await monitorMemberSync(client, address.hostname, address.port);
-  let recordSays: boolean | undefined | 'no-record' = 'no-record';
+  let recordSays: boolean | undefined | 'unreadable';
   if (member !== undefined && member.sync && syncRecord !== undefined) {
-    recordSays = await syncRecord.isSync(member.memberId).catch(() => undefined);
+    recordSays = await syncRecord.isSync(member.memberId).catch((): 'unreadable' => 'unreadable');
   }
   const refusal = promotionRefusal(address, member, recordSays);
   if (refusal !== undefined || member === undefined) throw new AutoctlError('BAD_STATE', `cannot promote this monitor: ${refusal ?? 'no member row'}`);

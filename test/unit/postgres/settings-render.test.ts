@@ -45,11 +45,12 @@ wal_keep_size = '8 GB'
 max_slot_wal_keep_size = '16 GB'
 ${TUNING}`;
 
-/** files/monitor_postgresql-auto-failover.conf.out without 2.x's C extension preload. */
+/** files/monitor_postgresql-auto-failover.conf.out without 2.x's C extension preload, with wal_log_hints (monitor HA). */
 const MONITOR = `# Settings by pg_auto_failover
 cluster_name = 'pg_auto_failover monitor'
 listen_addresses = '127.0.0.1'
 port = 6000
+wal_log_hints = on
 log_destination = stderr
 logging_collector = on
 log_directory = log
@@ -71,7 +72,7 @@ describe('postgresql-auto-failover.conf', () => {
     assert.equal(renderNodeSettingsFile({ listenAddresses: '127.0.0.1', port: 6001, authMethod: 'trust', ssl: noSsl, pgMajor: 15, host: HOST }), NODE1);
   });
 
-  it('matches the reference file of the monitor (minus shared_preload_libraries)', () => {
+  it('matches the reference file of the monitor (minus shared_preload_libraries, plus wal_log_hints)', () => {
     assert.equal(renderMonitorSettingsFile({ listenAddresses: '127.0.0.1', port: 6000, authMethod: 'trust', ssl: noSsl, host: HOST }), MONITOR);
   });
 
