@@ -13,6 +13,8 @@
  * The data primary takes writes throughout.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort, onCleanup, runCleanups, startBackground, waitFor, type BackgroundProcess } from '../helpers/fixture.js';
@@ -82,17 +84,31 @@ async function startStandbyMonitor(primary: RunningMonitor, name: string, hostna
   return standby;
 }
 
-/** Seconds since each data node last reported to the monitor on `port` (Infinity when unknown). */
-async function reportAges(port: number): Promise<Record<string, number>> {
-  const rows = await query<{ nodename: string; age: number }>(port,
-    'SELECT nodename, extract(epoch FROM now() - reporttime)::float8 AS age FROM pgautofailover.node ORDER BY nodeid').catch(() => []);
-  return Object.fromEntries(rows.map((r) => [r.nodename, r.age]));
+/** The end of a monitor's Postgres logs (start-up log and the current server log), for failure reports. */
+function postgresLogs(name: string, pgdata: string): string {
+  const tail = (path: string): string => {
+    try {
+      return readFileSync(path, 'utf8').slice(-6000);
+    } catch {
+      return '';
+    }
+  };
+  let logs: string[] = [];
+  try {
+    logs = readdirSync(join(pgdata, 'log')).sort();
+  } catch { /* none */ }
+  const last = logs.at(-1);
+  return `--- Postgres of monitor ${name}: startup.log ---\n${tail(join(pgdata, 'startup.log'))}\n`
+    + `--- Postgres of monitor ${name}: ${last ?? 'no server log'} ---\n${last === undefined ? '' : tail(join(pgdata, 'log', last))}`;
 }
 
-const everyoneReportsTo = async (port: number, names: string[], maxAgeS: number): Promise<boolean> => {
-  const ages = await reportAges(port);
-  return names.every((n) => (ages[n] ?? Number.POSITIVE_INFINITY) < maxAgeS);
-};
+/** Whether each named data node reported to the monitor on `port` since its current epoch started (after its promotion). */
+async function everyoneReportsTo(port: number, names: string[]): Promise<boolean> {
+  const rows = await query<{ nodename: string }>(port,
+    `SELECT nodename FROM pgautofailover.node
+      WHERE reporttime > (SELECT started_at FROM pgautofailover.current_monitor_epoch())`).catch(() => []);
+  return names.every((n) => rows.some((r) => r.nodename === n));
+}
 
 describe('monitor failover: perform monitor-failover, clean and --force', { timeout: 300_000 }, () => {
   it('hands over cleanly, refuses without --force, and brings the stale monitor back as a standby', async () => {
@@ -129,7 +145,7 @@ describe('monitor failover: perform monitor-failover, clean and --force', { time
         assert.equal(await inRecovery(b.port), false, 'B accepts writes');
         assert.equal(await epochOf(b.port), 2);
         const writableAfterS = (performance.now() - t0) / 1000;
-        await waitFor('every keeper to report to B', () => everyoneReportsTo(b.port, names, 1.5), { timeoutMs: 30_000, intervalMs: 200 });
+        await waitFor('every keeper to report to B', () => everyoneReportsTo(b.port, names), { timeoutMs: 30_000, intervalMs: 200 });
         const keepersAfterS = (performance.now() - t0) / 1000;
         await waitFor('A to rejoin as a standby of B', async () => (await inRecovery(a.port)) === true
           && /This monitor is now a standby of 127\.0\.0\.12:\d+/.test(a.proc.output()), { timeoutMs: 60_000 });
@@ -165,7 +181,7 @@ describe('monitor failover: perform monitor-failover, clean and --force', { time
         assert.equal(forcedReport.epoch, 3);
         assert.equal(await inRecovery(a.port), false);
         const forcedWritableS = (performance.now() - t1) / 1000;
-        await waitFor('every keeper to report to A', () => everyoneReportsTo(a.port, names, 1.5), { timeoutMs: 30_000, intervalMs: 200 });
+        await waitFor('every keeper to report to A', () => everyoneReportsTo(a.port, names), { timeoutMs: 30_000, intervalMs: 200 });
         const forcedKeepersS = (performance.now() - t1) / 1000;
 
         // B comes back: stale at epoch 2, it decides nothing and rejoins A (pg_rewind).
@@ -193,8 +209,9 @@ describe('monitor failover: perform monitor-failover, clean and --force', { time
         process.stdout.write(`# clean switchover: writable after ${writableAfterS.toFixed(1)} s (command ${report.elapsed_ms} ms), `
           + `keepers report to it after ${keepersAfterS.toFixed(1)} s; --force: writable after ${forcedWritableS.toFixed(1)} s, `
           + `keepers after ${forcedKeepersS.toFixed(1)} s; longest write pause ${Math.round(gap)} ms; test ${((performance.now() - testStart) / 1000).toFixed(0)} s\n`);
+        if (process.env.PGAF_TEST_DUMP) process.stderr.write(`${outputs()}\n`);
       } catch (error) {
-        process.stderr.write(`${outputs()}\n`);
+        process.stderr.write(`${outputs()}\n${postgresLogs('A', a.dirs.pgdata)}\n${postgresLogs('B', b.pgdata)}\n`);
         throw error;
       }
     });

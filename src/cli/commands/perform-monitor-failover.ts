@@ -26,7 +26,7 @@ import { HANDOVER_PROMOTION_WAIT_MS } from '../../monitor/ha/handover.js';
 import { memberUri } from '../../monitor/ha/members-loop.js';
 import { checkPromotable, promoteMonitor } from '../../monitor/ha/promote.js';
 import {
-  connectLocal, currentSetting, findPgBinaries, formatLsn, isInRecovery, parseConnInfo, parseLsnOrZero, scrubPasswords, withClient,
+  connectLocal, currentSetting, findPgBinaries, formatLsn, isInRecovery, parseConnInfo, parseLsnOrZero, scrubPasswords, walReceiverStatus, withClient,
 } from '../../postgres/index.js';
 import { data, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
@@ -113,6 +113,24 @@ async function waitOldPrimaryGone(ctx: CommandContext, local: pg.ClientBase, pri
   }
 }
 
+/**
+ * Waits until our WAL receiver stopped streaming from the old primary: its
+ * WAL sender ends only once all the WAL of the shutdown, the shutdown
+ * checkpoint included, was sent and flushed here. Promoting before that
+ * would fork our timeline before the old primary's last record, and it
+ * could not follow us without a rewind.
+ */
+async function waitStreamEnd(ctx: CommandContext, local: pg.ClientBase, deadline: Deadline): Promise<void> {
+  for (;;) {
+    const receiver = await walReceiverStatus(local);
+    if (receiver?.status !== 'streaming') return;
+    if (deadline.passed()) {
+      throw new AutoctlError('INTERNAL', 'this monitor still streams from the old primary monitor at the deadline (see --timeout); nothing was promoted');
+    }
+    await sleep(50);
+  }
+}
+
 /** Waits until our replay reaches the end of what we received. */
 async function waitReplayed(ctx: CommandContext, local: pg.ClientBase, deadline: Deadline): Promise<string> {
   for (;;) {
@@ -183,6 +201,7 @@ export async function performMonitorFailover(flags: MonitorFailoverFlags, ctx: C
       const switchDeadline = deadlineIn(Math.min(deadline.left(), HANDOVER_PROMOTION_WAIT_MS - 20_000));
       oldPrimaryWas = await waitOldPrimaryGone(ctx, local, primary.peer, request.requestId, switchDeadline);
       ctx.log.info(`The old primary monitor is ${oldPrimaryWas}`);
+      await waitStreamEnd(ctx, local, switchDeadline);
       await waitReplayed(ctx, local, switchDeadline);
     } else {
       const tried = answers.map((a) => `${scrubPasswords(a.peer)}: ${a.error ?? (a.epoch?.writable === false ? 'read-only' : 'no answer')}`).join('; ');

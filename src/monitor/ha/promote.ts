@@ -5,8 +5,9 @@
  * with etcd the sync record must name it too; then
  * synchronous_standby_names is emptied (a promoted monitor waiting for a
  * standby that streams from nobody would block every commit), pg_ctl
- * promote, wait until the database accepts writes, and start the new
- * epoch at once (advance_monitor_epoch: a new timeline is a new epoch),
+ * promote, wait until the database accepts writes, take the other
+ * members out of the sync set (none streams from us yet), and start the
+ * new epoch at once (advance_monitor_epoch: a new timeline is a new epoch),
  * so that keepers and peers see it without waiting for the service.
  */
 import type pg from 'pg';
@@ -14,10 +15,10 @@ import { AutoctlError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { sleep } from '../../common/service.js';
 import {
-  advanceMonitorEpoch, monitorMemberSync, type MonitorEpoch, type MonitorMemberSync,
+  advanceMonitorEpoch, monitorMembers, monitorMemberSync, setMonitorMemberSync, type MonitorEpoch, type MonitorMemberSync,
 } from '../../monitor-api/index.js';
 import {
-  cancelSyncRepWaiters, isInRecovery, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
+  cancelSyncRepWaiters, checkpoint, isInRecovery, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
 } from '../../postgres/index.js';
 import type { SyncRecord } from './sync-record.js';
 
@@ -110,7 +111,19 @@ export async function promoteMonitor(options: PromoteMonitorOptions): Promise<Pr
   const promoteMs = Math.round(performance.now() - started);
   // Sessions that waited on the old synchronous_standby_names (none expected) go on.
   await cancelSyncRepWaiters(client).catch(() => 0);
+  // No other member is a synchronous standby of this new primary yet (the
+  // old primary least of all): each becomes one again once it streams from
+  // here (members loop). Left set, a dead member would block every write.
+  for (const other of await monitorMembers(client)) {
+    if (other.memberId !== member.memberId && other.sync) {
+      await setMonitorMemberSync(client, other.memberId, false);
+      log.info(`Monitor member ${other.memberId} (${other.hostname}:${other.port}) is not a synchronous standby of this new primary (yet)`);
+    }
+  }
   const epoch = await advanceMonitorEpoch(client);
+  // The control file names the new timeline only after a checkpoint; an
+  // old primary's pg_rewind from here reads it (PostgreSQL docs, pg_rewind).
+  await checkpoint(client);
   log.info(`The monitor accepts writes ${promoteMs} ms after pg_ctl promote; monitor epoch ${epoch.epoch} (timeline ${epoch.timeline ?? 'unknown'})`
     + (epoch.advanced ? ' starts now' : ''));
   return { memberId: member.memberId, epoch, promoteMs };
