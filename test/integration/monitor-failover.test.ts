@@ -97,9 +97,8 @@ function postgresLogs(name: string, pgdata: string): string {
   try {
     logs = readdirSync(join(pgdata, 'log')).sort();
   } catch { /* none */ }
-  const last = logs.at(-1);
-  return `--- Postgres of monitor ${name}: startup.log ---\n${tail(join(pgdata, 'startup.log'))}\n`
-    + `--- Postgres of monitor ${name}: ${last ?? 'no server log'} ---\n${last === undefined ? '' : tail(join(pgdata, 'log', last))}`;
+  return [`--- Postgres of monitor ${name}: startup.log ---\n${tail(join(pgdata, 'startup.log'))}`,
+    ...logs.slice(-3).map((log) => `--- Postgres of monitor ${name}: ${log} ---\n${tail(join(pgdata, 'log', log))}`)].join('\n');
 }
 
 /** Whether each named data node reported to the monitor on `port` since its current epoch started (after its promotion). */
@@ -117,6 +116,13 @@ describe('monitor failover: perform monitor-failover, clean and --force', { time
     const a = await startMonitor({ name: 'monfail-a', extraArgs: ['--no-ssl', '--auth', 'trust', '--hostname', '127.0.0.11'] });
     await dumpOnFailure(a, () => nodes, async () => {
       const b = await startStandbyMonitor(a, 'monfail-b', '127.0.0.12');
+      // A, the primary at the end, stops before its synchronous standby B (cleanups run last first).
+      onCleanup('stop monitor A before monitor B', async () => {
+        if (!a.proc.exited()) {
+          a.proc.kill('SIGTERM');
+          await a.proc.wait(30_000).catch(() => { a.proc.kill('SIGKILL'); });
+        }
+      });
       const outputs = (): string => `--- monitor B ---\n${b.procs.map((p) => p.output()).join('\n---\n').slice(-30_000)}`;
       try {
         // B streams from A as its synchronous standby.
@@ -133,11 +139,17 @@ describe('monitor failover: perform monitor-failover, clean and --force', { time
         const names = [node1.name, node2.name];
         const timelineOfNode1 = (await node1.row())?.reportedtli;
 
+        // The primary monitor is no standby to promote.
+        const onPrimary = await a.cli(['perform', 'monitor-failover', '--pgdata', a.dirs.pgdata]);
+        assert.equal(onPrimary.exitCode, 3, onPrimary.stderr);
+        assert.match(onPrimary.stderr, /this monitor \(127\.0\.0\.11:\d+\) already accepts writes: it is the primary monitor/);
+
         // (i) A clean switchover to B.
         assert.equal(await epochOf(a.port), 1);
         const t0 = performance.now();
         const clean = await b.cli(['perform', 'monitor-failover', '--pgdata', b.pgdata, '--json'], 90_000);
         assert.equal(clean.exitCode, 0, `${clean.stderr}\n${outputs()}`);
+        if (process.env.PGAF_TEST_DUMP) process.stderr.write(`--- perform monitor-failover (clean) ---\n${clean.stderr}\n`);
         const report = JSON.parse(clean.stdout) as { mode: string; epoch: number; previous_epoch: number; elapsed_ms: number; old_primary_was: string };
         assert.equal(report.mode, 'switchover');
         assert.equal(report.previous_epoch, 1);
@@ -169,7 +181,7 @@ describe('monitor failover: perform monitor-failover, clean and --force', { time
         // (ii) B (the primary now) dies with its host.
         await b.crash();
         const refused = await a.cli(['perform', 'monitor-failover', '--pgdata', a.dirs.pgdata], { timeoutMs: 60_000 });
-        assert.notEqual(refused.exitCode, 0);
+        assert.equal(refused.exitCode, 3, refused.stderr);
         assert.match(refused.stderr, /the primary monitor does not answer .*run again with --force/);
         assert.equal(await inRecovery(a.port), true, 'nothing changed');
         assert.equal(await epochOf(a.port), 2);
@@ -209,7 +221,7 @@ describe('monitor failover: perform monitor-failover, clean and --force', { time
         process.stdout.write(`# clean switchover: writable after ${writableAfterS.toFixed(1)} s (command ${report.elapsed_ms} ms), `
           + `keepers report to it after ${keepersAfterS.toFixed(1)} s; --force: writable after ${forcedWritableS.toFixed(1)} s, `
           + `keepers after ${forcedKeepersS.toFixed(1)} s; longest write pause ${Math.round(gap)} ms; test ${((performance.now() - testStart) / 1000).toFixed(0)} s\n`);
-        if (process.env.PGAF_TEST_DUMP) process.stderr.write(`${outputs()}\n`);
+        if (process.env.PGAF_TEST_DUMP) process.stderr.write(`${outputs()}\n${postgresLogs('A', a.dirs.pgdata)}\n${postgresLogs('B', b.pgdata)}\n`);
       } catch (error) {
         process.stderr.write(`${outputs()}\n${postgresLogs('A', a.dirs.pgdata)}\n${postgresLogs('B', b.pgdata)}\n`);
         throw error;

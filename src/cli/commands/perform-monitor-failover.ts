@@ -40,6 +40,12 @@ export interface MonitorFailoverFlags {
 }
 
 export const DEFAULT_MONITOR_FAILOVER_TIMEOUT_S = 60;
+/**
+ * How long the primary has to accept the request. Its service only sees
+ * requests younger than 20 s (pending_monitor_switchover): past this, it
+ * can no longer accept, and giving up changes nothing.
+ */
+const REQUEST_ACCEPT_MS = 25_000;
 
 export function parseTimeout(given: string | undefined): number {
   if (given === undefined) return DEFAULT_MONITOR_FAILOVER_TIMEOUT_S;
@@ -90,6 +96,7 @@ function deadlineIn(ms: number): Deadline {
 async function waitOldPrimaryGone(ctx: CommandContext, local: pg.ClientBase, primaryUri: string, requestId: number,
   deadline: Deadline): Promise<'down' | 'read-only'> {
   let accepted = false;
+  const acceptBy = deadlineIn(REQUEST_ACCEPT_MS);
   for (;;) {
     const status = await monitorSwitchoverStatus(local, requestId);
     if (status?.status === 'refused' || status?.status === 'cancelled') {
@@ -103,6 +110,10 @@ async function waitOldPrimaryGone(ctx: CommandContext, local: pg.ClientBase, pri
       const [answer] = await readPeerEpochs([primaryUri], ctx.env, 1000);
       if (answer?.epoch === undefined) return 'down';
       if (!answer.epoch.writable) return 'read-only';
+    }
+    if (!accepted && acceptBy.passed()) {
+      throw new AutoctlError('INTERNAL', `the primary monitor did not accept the switchover request within ${REQUEST_ACCEPT_MS / 1000} s `
+        + '(is its pg_autoctl service running?); nothing changed, and the request expires');
     }
     if (deadline.passed()) {
       throw new AutoctlError('INTERNAL', accepted
