@@ -24,7 +24,9 @@ import { createBrain, type Brain } from './brain.js';
 import { createPeerWatch } from './epoch-peers.js';
 import { startLeadership, type Leadership } from './ha/leadership.js';
 import { leadershipDeps } from './ha/leadership-deps.js';
-import { runHandover, staleRejoinPlan, SWITCHOVER_POLL_MS, takeSwitchoverRequest, type HandoverPlan } from './ha/handover.js';
+import {
+  runHandover, staleAtStart, staleRejoinPlan, SWITCHOVER_POLL_MS, takeSwitchoverRequest, type HandoverPlan,
+} from './ha/handover.js';
 import { createMembersLoop } from './ha/members-loop.js';
 import { inStandbyMode, runStandbyMode } from './ha/standby-mode.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
@@ -298,6 +300,11 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     if (await inStandbyMode(main)) {
       metrics.setLeader(false);
       if (await runStandbyMode({ client: main, log, signal, peers: monitorPeersOf(options.config.ha.peers) }) === 'aborted') return undefined;
+    } else if (!leadership.enabled) {
+      // Writable, but maybe stale (back after a forced failover): rejoin before writing anything.
+      // (With etcd, only the leader's database is writable: ha/leadership.ts.)
+      const stale = await staleAtStart(main, options.config, log, options.env);
+      if (stale !== undefined) return stale;
     }
     const { from, to } = await applyMigrations(main, log);
     if (from !== to) log.info(`Upgraded the monitor schema from ${from ?? 'nothing'} to ${to}`);

@@ -22,10 +22,11 @@ import {
   currentMonitorEpoch, monitorSwitchoverStatus, requestMonitorSwitchover, type MonitorEpoch,
 } from '../../monitor-api/index.js';
 import { readPeerEpochs, type PeerEpoch } from '../../monitor/epoch-peers.js';
-import { memberUri, HANDOVER_PROMOTION_WAIT_MS } from '../../monitor/ha/handover.js';
+import { HANDOVER_PROMOTION_WAIT_MS } from '../../monitor/ha/handover.js';
+import { memberUri } from '../../monitor/ha/members-loop.js';
 import { checkPromotable, promoteMonitor } from '../../monitor/ha/promote.js';
 import {
-  connectLocal, currentSetting, findPgBinaries, formatLsn, isInRecovery, parseConnInfo, parseLsnOrZero, scrubPasswords, withClient,
+  connectLocal, currentSetting, findPgBinaries, formatLsn, isInRecovery, parseConnInfo, parseLsnOrZero, scrubPasswords, walReceiverStatus, withClient,
 } from '../../postgres/index.js';
 import { data, type CommandResult } from '../command.js';
 import type { CommandContext } from '../context.js';
@@ -39,6 +40,12 @@ export interface MonitorFailoverFlags {
 }
 
 export const DEFAULT_MONITOR_FAILOVER_TIMEOUT_S = 60;
+/**
+ * How long the primary has to accept the request. Its service only sees
+ * requests younger than 20 s (pending_monitor_switchover): past this, it
+ * can no longer accept, and giving up changes nothing.
+ */
+const REQUEST_ACCEPT_MS = 25_000;
 
 export function parseTimeout(given: string | undefined): number {
   if (given === undefined) return DEFAULT_MONITOR_FAILOVER_TIMEOUT_S;
@@ -56,7 +63,7 @@ export function primaryCandidates(config: MonitorConfig, primaryConninfo: string
     try {
       const host = parseConnInfo(primaryConninfo).hosts[0];
       if (host !== undefined && !host.host.startsWith('/')) {
-        const uri = memberUri(host.host, host.port ?? 5432, config.ssl.sslmode);
+        const uri = memberUri({ hostname: host.host, port: host.port ?? 5432 }, config.ssl.sslmode);
         const known = uris.some((u) => {
           const h = parseConnInfo(u).hosts[0];
           return h?.host === host.host && (h.port ?? 5432) === (host.port ?? 5432);
@@ -89,6 +96,7 @@ function deadlineIn(ms: number): Deadline {
 async function waitOldPrimaryGone(ctx: CommandContext, local: pg.ClientBase, primaryUri: string, requestId: number,
   deadline: Deadline): Promise<'down' | 'read-only'> {
   let accepted = false;
+  const acceptBy = deadlineIn(REQUEST_ACCEPT_MS);
   for (;;) {
     const status = await monitorSwitchoverStatus(local, requestId);
     if (status?.status === 'refused' || status?.status === 'cancelled') {
@@ -103,12 +111,34 @@ async function waitOldPrimaryGone(ctx: CommandContext, local: pg.ClientBase, pri
       if (answer?.epoch === undefined) return 'down';
       if (!answer.epoch.writable) return 'read-only';
     }
+    if (!accepted && acceptBy.passed()) {
+      throw new AutoctlError('INTERNAL', `the primary monitor did not accept the switchover request within ${REQUEST_ACCEPT_MS / 1000} s `
+        + '(is its pg_autoctl service running?); nothing changed, and the request expires');
+    }
     if (deadline.passed()) {
       throw new AutoctlError('INTERNAL', accepted
         ? 'the primary monitor accepted the switchover but is still writable at the deadline (see --timeout); nothing was promoted'
         : 'the primary monitor did not answer the switchover request before the deadline (see --timeout); nothing changed');
     }
     await sleep(100);
+  }
+}
+
+/**
+ * Waits until our WAL receiver stopped streaming from the old primary: its
+ * WAL sender ends only once all the WAL of the shutdown, the shutdown
+ * checkpoint included, was sent and flushed here. Promoting before that
+ * would fork our timeline before the old primary's last record, and it
+ * could not follow us without a rewind.
+ */
+async function waitStreamEnd(ctx: CommandContext, local: pg.ClientBase, deadline: Deadline): Promise<void> {
+  for (;;) {
+    const receiver = await walReceiverStatus(local);
+    if (receiver?.status !== 'streaming') return;
+    if (deadline.passed()) {
+      throw new AutoctlError('INTERNAL', 'this monitor still streams from the old primary monitor at the deadline (see --timeout); nothing was promoted');
+    }
+    await sleep(50);
   }
 }
 
@@ -187,6 +217,7 @@ export async function performMonitorFailover(flags: MonitorFailoverFlags, ctx: C
       const switchDeadline = deadlineIn(Math.min(deadline.left(), HANDOVER_PROMOTION_WAIT_MS - 20_000));
       oldPrimaryWas = await waitOldPrimaryGone(ctx, local, primary.peer, request.requestId, switchDeadline);
       ctx.log.info(`The old primary monitor is ${oldPrimaryWas}`);
+      await waitStreamEnd(ctx, local, switchDeadline);
       await waitReplayed(ctx, local, switchDeadline);
     } else {
       const tried = answers.map((a) => `${scrubPasswords(a.peer)}: ${a.error ?? (a.epoch?.writable === false ? 'read-only' : 'no answer')}`).join('; ');

@@ -26,15 +26,16 @@ import type pg from 'pg';
 import { messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { sleep, type PostgresControl } from '../../common/service.js';
-import { MONITOR_DBNAME, MONITOR_USERNAME, type MonitorConfig } from '../../config/index.js';
+import { monitorPeersOf, type MonitorConfig } from '../../config/index.js';
 import {
-  answerMonitorSwitchover, currentMonitorEpoch, monitorMemberSync, pendingMonitorSwitchover,
+  answerMonitorSwitchover, currentMonitorEpoch, monitorMembers, monitorMemberSync, pendingMonitorSwitchover,
   type MonitorEpoch, type PendingMonitorSwitchover,
 } from '../../monitor-api/index.js';
 import {
-  findPgBinaries, formatUri, parseConnInfo, scrubPasswords, withClient, type SslMode,
+  findPgBinaries, parseConnInfo, scrubPasswords, withClient, type SslMode,
 } from '../../postgres/index.js';
-import type { PeerEpoch } from '../epoch-peers.js';
+import { newerWritablePeer, readPeerEpochs, type PeerEpoch } from '../epoch-peers.js';
+import { memberUri } from './members-loop.js';
 import { rejoinAsStandby, type RejoinOutcome } from './rejoin.js';
 
 /** How often the primary's service looks for a switchover request. */
@@ -50,11 +51,6 @@ export interface HandoverPlan {
   /** The epoch the new primary must be above. */
   epoch: number;
   requestId?: number;
-}
-
-/** The monitor URI of a member (what peers and keepers use), with our sslmode. */
-export function memberUri(host: string, port: number, sslMode: string): string {
-  return formatUri({ hosts: [{ host, port }], user: MONITOR_USERNAME, dbname: MONITOR_DBNAME, params: [['sslmode', sslMode]] });
 }
 
 /** Why the primary refuses a switchover request, or undefined to accept it. */
@@ -124,11 +120,40 @@ export async function staleRejoinPlan(client: pg.ClientBase, config: MonitorConf
   return { kind: 'stale', memberId: self.memberId, upstream: { host: host.host, port: host.port ?? 5432 }, epoch: own.epoch };
 }
 
+/**
+ * At the start of a session on a writable database, before anything is
+ * written (a monitor back after a forced failover still names its old
+ * synchronous standby: its first commit would wait forever): the plan to
+ * rejoin a writable peer (`ha.peers`, the other members) at a higher
+ * epoch, if there is one. Reads only; a schema too old to answer is not
+ * stale.
+ */
+export async function staleAtStart(client: pg.ClientBase, config: MonitorConfig, log: Logger,
+  env: NodeJS.ProcessEnv): Promise<HandoverPlan | undefined> {
+  let own: MonitorEpoch;
+  let peers: string[];
+  try {
+    own = await currentMonitorEpoch(client);
+    const members = await monitorMembers(client);
+    const self = ownAddress(config);
+    peers = [...new Set([...monitorPeersOf(config.ha.peers),
+      ...members.filter((m) => m.hostname !== self.hostname || m.port !== self.port).map((m) => memberUri(m, config.ssl.sslmode))])];
+  } catch {
+    return undefined;
+  }
+  if (peers.length === 0) return undefined;
+  const newer = newerWritablePeer(own.epoch, await readPeerEpochs(peers, env));
+  if (newer === undefined) return undefined;
+  log.warn(`Monitor peer "${scrubPasswords(newer.peer)}" is writable at epoch ${newer.epoch?.epoch}, higher than this monitor's epoch ${own.epoch}: `
+    + 'this monitor is stale and stops deciding');
+  return staleRejoinPlan(client, config, own, newer, log);
+}
+
 /** The upstream's epoch when it is writable above `epoch`, else undefined (unreachable, read-only, or not yet). */
 export async function promotedAbove(upstream: { host: string; port: number }, epoch: number, sslMode: string,
   env: NodeJS.ProcessEnv): Promise<MonitorEpoch | undefined> {
   try {
-    const current = await withClient(memberUri(upstream.host, upstream.port, sslMode),
+    const current = await withClient(memberUri({ hostname: upstream.host, port: upstream.port }, sslMode),
       { connectTimeoutMs: 2000, applicationName: 'pg_auto_failover monitor handover', env }, (client) => currentMonitorEpoch(client));
     return current.writable && current.epoch > epoch ? current : undefined;
   } catch {

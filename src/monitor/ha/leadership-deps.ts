@@ -10,7 +10,8 @@ import { currentMonitorEpoch, monitorMemberSync } from '../../monitor-api/index.
 import { findPgBinaries, runningPostmaster, withClient, type SslMode } from '../../postgres/index.js';
 import { connectLocal } from '../../postgres/local-client.js';
 import type { MonitorServiceOptions } from '../service.js';
-import { memberUri, runHandover } from './handover.js';
+import { runHandover } from './handover.js';
+import { memberUri } from './members-loop.js';
 import type { LeadershipDeps, MonitorAddress } from './leadership.js';
 import { promoteMonitor } from './promote.js';
 
@@ -33,7 +34,7 @@ export function leadershipDeps(options: MonitorServiceOptions, ctx: ServiceConte
     }
   };
   const remote = <T>(at: MonitorAddress, fn: (client: import('pg').Client) => Promise<T>): Promise<T> =>
-    withClient(memberUri(at.hostname, at.port, sslMode), { connectTimeoutMs: 2000, applicationName: 'pg_auto_failover leadership', env }, fn);
+    withClient(memberUri(at, sslMode), { connectTimeoutMs: 2000, applicationName: 'pg_auto_failover leadership', env }, fn);
 
   return {
     config, log, env, postgres: ctx.postgres,

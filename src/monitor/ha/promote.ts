@@ -5,8 +5,9 @@
  * with etcd the sync record must name it too; then
  * synchronous_standby_names is emptied (a promoted monitor waiting for a
  * standby that streams from nobody would block every commit), pg_ctl
- * promote, wait until the database accepts writes, and start the new
- * epoch at once (advance_monitor_epoch: a new timeline is a new epoch),
+ * promote, wait until the database accepts writes, take the other
+ * members out of the sync set (none streams from us yet), and start the
+ * new epoch at once (advance_monitor_epoch: a new timeline is a new epoch),
  * so that keepers and peers see it without waiting for the service.
  */
 import type pg from 'pg';
@@ -14,16 +15,15 @@ import { AutoctlError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { sleep } from '../../common/service.js';
 import {
-  advanceMonitorEpoch, monitorMemberSync, type MonitorEpoch, type MonitorMemberSync,
+  advanceMonitorEpoch, monitorMembers, monitorMemberSync, setMonitorMemberSync, type MonitorEpoch, type MonitorMemberSync,
 } from '../../monitor-api/index.js';
 import {
-  cancelSyncRepWaiters, isInRecovery, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
+  cancelSyncRepWaiters, checkpoint, isInRecovery, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
 } from '../../postgres/index.js';
+import type { SyncRecord } from './sync-record.js';
 
-/** What promotion needs of the sync record (design point 4's SyncRecord: etcd, none without). */
-export interface SyncRecordCheck {
-  isSync(memberId: number): Promise<boolean | undefined>;
-}
+/** What promotion needs of the sync record (etcd; noSyncRecord without, which names nobody: then the member row decides). */
+export type SyncRecordCheck = Pick<SyncRecord, 'isSync'>;
 
 /** This monitor's address as registered in monitor_member (`pg_autoctl.hostname`, `postgresql.port`). */
 export interface MemberAddress {
@@ -33,17 +33,18 @@ export interface MemberAddress {
 
 /**
  * Why this monitor may not be promoted, or undefined when it may: no
- * member row, a row that says sync=false, or a sync record (when there
- * is one) that does not name it.
+ * member row, a row that says sync=false, or a sync record that does not
+ * name it (`recordSays`: the record's answer; undefined when there is no
+ * record to ask, as without etcd; 'unreadable' when asking it failed).
  */
 export function promotionRefusal(address: MemberAddress, member: MonitorMemberSync | undefined,
-  recordSays: boolean | undefined | 'no-record'): string | undefined {
+  recordSays: boolean | undefined | 'unreadable'): string | undefined {
   const who = `${address.hostname}:${address.port}`;
   if (member === undefined) return `this monitor (${who}) is not a registered monitor member`;
   if (!member.sync) {
     return `monitor member ${member.memberId} (${who}) is not a synchronous standby: promoting it could lose monitor writes`;
   }
-  if (recordSays === true || recordSays === 'no-record') return undefined;
+  if (recordSays === true || recordSays === undefined) return undefined;
   return recordSays === false
     ? `the sync record does not name monitor member ${member.memberId} (${who}): promoting it could lose monitor writes`
     : `the sync record cannot be read: monitor member ${member.memberId} (${who}) is not known to be synchronous`;
@@ -53,9 +54,9 @@ export function promotionRefusal(address: MemberAddress, member: MonitorMemberSy
 export async function checkPromotable(client: pg.ClientBase, address: MemberAddress,
   syncRecord?: SyncRecordCheck): Promise<MonitorMemberSync> {
   const member = await monitorMemberSync(client, address.hostname, address.port);
-  let recordSays: boolean | undefined | 'no-record' = 'no-record';
+  let recordSays: boolean | undefined | 'unreadable';
   if (member !== undefined && member.sync && syncRecord !== undefined) {
-    recordSays = await syncRecord.isSync(member.memberId).catch(() => undefined);
+    recordSays = await syncRecord.isSync(member.memberId).catch((): 'unreadable' => 'unreadable');
   }
   const refusal = promotionRefusal(address, member, recordSays);
   if (refusal !== undefined || member === undefined) throw new AutoctlError('BAD_STATE', `cannot promote this monitor: ${refusal ?? 'no member row'}`);
@@ -110,7 +111,19 @@ export async function promoteMonitor(options: PromoteMonitorOptions): Promise<Pr
   const promoteMs = Math.round(performance.now() - started);
   // Sessions that waited on the old synchronous_standby_names (none expected) go on.
   await cancelSyncRepWaiters(client).catch(() => 0);
+  // No other member is a synchronous standby of this new primary yet (the
+  // old primary least of all): each becomes one again once it streams from
+  // here (members loop). Left set, a dead member would block every write.
+  for (const other of await monitorMembers(client)) {
+    if (other.memberId !== member.memberId && other.sync) {
+      await setMonitorMemberSync(client, other.memberId, false);
+      log.info(`Monitor member ${other.memberId} (${other.hostname}:${other.port}) is not a synchronous standby of this new primary (yet)`);
+    }
+  }
   const epoch = await advanceMonitorEpoch(client);
+  // The control file names the new timeline only after a checkpoint; an
+  // old primary's pg_rewind from here reads it (PostgreSQL docs, pg_rewind).
+  await checkpoint(client);
   log.info(`The monitor accepts writes ${promoteMs} ms after pg_ctl promote; monitor epoch ${epoch.epoch} (timeline ${epoch.timeline ?? 'unknown'})`
     + (epoch.advanced ? ' starts now' : ''));
   return { memberId: member.memberId, epoch, promoteMs };

@@ -15,7 +15,7 @@ import { AutoctlError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { PostgresControl } from '../../common/service.js';
 import {
-  identifySystem, parseLsn, pgBasebackup, pgRewind, readControlData, replicationConninfo, runCrashRecovery,
+  formatLsn, identifySystem, parseLsn, pgBasebackup, pgRewind, readControlData, replicationConninfo, runCrashRecovery,
   stopPostgres, wasShutDownCleanly, withClient, writeStandbySetup,
   type ControlData, type Lsn, type PgBinaries, type ReplicationSource, type SslMode,
 } from '../../postgres/index.js';
@@ -175,6 +175,21 @@ async function cleanControlData(options: RejoinOptions): Promise<ControlData> {
   return readControlData(options.bin, options.pgdata, options.env);
 }
 
+/** No synchronous_standby_names of our own (design point 2), standby.signal and the standby settings. */
+function writeStandbyFiles(pgdata: string, source: ReplicationSource, memberId: number, log: Logger): void {
+  const autoConf = join(pgdata, 'postgresql.auto.conf');
+  if (existsSync(autoConf)) {
+    const text = readFileSync(autoConf, 'utf8');
+    const cleaned = withoutSyncStandbyNames(text);
+    if (cleaned !== text) writeFileSync(autoConf, cleaned, { mode: 0o600 });
+  }
+  writeStandbySetup(pgdata, {
+    primaryConninfo: replicationConninfo(source, { includePassword: true }),
+    primarySlotName: monitorSlotName(memberId),
+    recoveryTargetTimeline: 'latest',
+  }, log);
+}
+
 /**
  * Makes the local monitor a standby of `upstream`. Postgres is left
  * running as a standby (through the controller when one is given).
@@ -192,38 +207,50 @@ export async function rejoinAsStandby(options: RejoinOptions): Promise<RejoinOut
       + `is not this monitor's ${control.systemIdentifier}`);
   }
   const history = await upstreamHistory(source, upstream.timeline, options.env);
+  const fork = history.find((h) => h.timeline === control.timeline);
+  log.info(`This monitor's WAL ends on timeline ${control.timeline} at checkpoint ${formatLsn(control.latestCheckpointLsn)} (${control.clusterState}); `
+    + `${label} is on timeline ${upstream.timeline}`
+    + (fork === undefined ? '' : `, which forked off timeline ${control.timeline} at ${formatLsn(fork.switchpoint)}`));
   const saved = saveOwnFiles(pgdata);
+  const baseBackup = async (): Promise<void> => {
+    await pgBasebackup(options.bin, pgdata, {
+      source, slotName: monitorSlotName(options.memberId), backupDir: `${pgdata}.rejoin-backup`, env: options.env, log, timeoutMs: 600_000,
+    });
+    restoreOwnFiles(pgdata, saved, log);
+    writeStandbyFiles(pgdata, source, options.memberId, log);
+  };
   let how: RejoinOutcome['how'] = 'follow';
   if (rewindNeeded({ timeline: control.timeline, checkpointLsn: control.latestCheckpointLsn, clusterState: control.clusterState },
     upstream.timeline, history)) {
     how = 'rewind';
     try {
       await pgRewind(options.bin, pgdata, { source, dbname: MONITOR_DBNAME, env: options.env, log, timeoutMs: 600_000 });
+      restoreOwnFiles(pgdata, saved, log);
     } catch (error) {
       log.warn(`Failed to rewind to a standby of ${label}, taking a base backup instead: ${messageOf(error)}`);
       how = 'base-backup';
-      await pgBasebackup(options.bin, pgdata, {
-        source, slotName: monitorSlotName(options.memberId), backupDir: `${pgdata}.rejoin-backup`, env: options.env, log, timeoutMs: 600_000,
-      });
+      await baseBackup();
     }
-    restoreOwnFiles(pgdata, saved, log);
   } else {
-    log.info(`No rewind needed: this monitor's WAL ends before timeline ${upstream.timeline} of ${label} forked off timeline ${control.timeline}`);
+    log.info('No rewind needed: the new primary has all of this monitor\'s WAL');
   }
-  const autoConf = join(pgdata, 'postgresql.auto.conf');
-  if (existsSync(autoConf)) {
-    const text = readFileSync(autoConf, 'utf8');
-    const cleaned = withoutSyncStandbyNames(text);
-    if (cleaned !== text) writeFileSync(autoConf, cleaned, { mode: 0o600 });
-  }
-  writeStandbySetup(pgdata, {
-    primaryConninfo: replicationConninfo(source, { includePassword: true }),
-    primarySlotName: monitorSlotName(options.memberId),
-    recoveryTargetTimeline: 'latest',
-  }, log);
+  writeStandbyFiles(pgdata, source, options.memberId, log);
   if (options.postgres) {
     options.postgres.setExpected('running');
-    await options.postgres.ensure();
+    try {
+      await options.postgres.ensure();
+    } catch (error) {
+      if (how === 'base-backup') throw error;
+      // A rewound (or followed) cluster that cannot start as a standby is copied afresh.
+      log.warn(`This monitor's Postgres does not start as a standby of ${label}, taking a base backup instead: ${messageOf(error)}`);
+      options.postgres.setExpected('stopped');
+      await options.postgres.ensure().catch(() => null);
+      options.postgres.setExpected('unknown');
+      how = 'base-backup';
+      await baseBackup();
+      options.postgres.setExpected('running');
+      await options.postgres.ensure();
+    }
   }
   log.info(`This monitor is now a standby of ${label} (${how === 'follow' ? 'no rewind needed' : how})`);
   return { how, upstreamTimeline: upstream.timeline };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { memberUri, switchoverRefusal } from '../../../src/monitor/ha/handover.js';
+import { switchoverRefusal } from '../../../src/monitor/ha/handover.js';
 import { promotionRefusal } from '../../../src/monitor/ha/promote.js';
 import {
   monitorReplicationSource, monitorSlotName, parseTimelineHistory, rewindNeeded, withoutSyncStandbyNames,
@@ -12,14 +12,15 @@ const address = { hostname: '127.0.0.12', port: 6001 };
 
 describe('monitor promotion: never a member out of the sync set', () => {
   it('refuses a missing member, a member not in sync, and one the sync record does not name', () => {
-    assert.match(promotionRefusal(address, undefined, 'no-record') ?? '', /^this monitor \(127\.0\.0\.12:6001\) is not a registered monitor member$/);
+    assert.match(promotionRefusal(address, undefined, undefined) ?? '', /^this monitor \(127\.0\.0\.12:6001\) is not a registered monitor member$/);
     const member = { memberId: 2, sync: false, syncChangedAt: null };
-    assert.match(promotionRefusal(address, member, 'no-record') ?? '', /monitor member 2 \(127\.0\.0\.12:6001\) is not a synchronous standby/);
+    assert.match(promotionRefusal(address, member, undefined) ?? '', /monitor member 2 \(127\.0\.0\.12:6001\) is not a synchronous standby/);
+    assert.match(promotionRefusal(address, member, true) ?? '', /is not a synchronous standby/, 'the member row must say sync too');
     const inSync = { ...member, sync: true };
-    assert.equal(promotionRefusal(address, inSync, 'no-record'), undefined, 'no sync record (no etcd): the member row decides');
+    assert.equal(promotionRefusal(address, inSync, undefined), undefined, 'no sync record to ask (no etcd): the member row decides');
     assert.equal(promotionRefusal(address, inSync, true), undefined);
     assert.match(promotionRefusal(address, inSync, false) ?? '', /the sync record does not name monitor member 2/);
-    assert.match(promotionRefusal(address, inSync, undefined) ?? '', /the sync record cannot be read/);
+    assert.match(promotionRefusal(address, inSync, 'unreadable') ?? '', /the sync record cannot be read/);
   });
 });
 
@@ -69,10 +70,5 @@ describe('monitor switchover: the primary\'s answer', () => {
     assert.match(switchoverRefusal({ ...request, sync: false }, own) ?? '', /is not a synchronous standby/);
     assert.match(switchoverRefusal({ ...request, streamingSync: false }, own) ?? '', /does not stream as a synchronous standby right now/);
     assert.match(switchoverRefusal({ ...request, hostname: own.hostname, port: own.port }, own) ?? '', /is this primary monitor itself/);
-  });
-
-  it('reaches members with the monitor URI', () => {
-    assert.equal(memberUri('127.0.0.12', 6001, 'prefer'), 'postgres://autoctl_node@127.0.0.12:6001/pg_auto_failover?sslmode=prefer');
-    assert.equal(memberUri('::1', 6001, 'require'), 'postgres://autoctl_node@[::1]:6001/pg_auto_failover?sslmode=require');
   });
 });

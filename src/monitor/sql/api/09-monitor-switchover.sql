@@ -67,7 +67,9 @@ $$;
 
 -- The service: the pending request of the current epoch, with the
 -- target's address and whether the target streams as a synchronous
--- standby right now (its application_name is its slot name).
+-- standby right now (its application_name is its slot name). A request
+-- expires after 20 seconds (the command gives up after 25): a primary
+-- whose service was not running never acts on an old request later.
 CREATE OR REPLACE FUNCTION pgautofailover.pending_monitor_switchover(
     OUT request_id bigint,
     OUT target_member bigint,
@@ -89,6 +91,7 @@ AS $$
     FROM pgautofailover.monitor_switchover s
     JOIN pgautofailover.monitor_member m ON m.member_id = s.target_member
    WHERE s.status = 'requested'
+     AND s.requested_at > now() - interval '20 seconds'
      AND s.epoch = (SELECT c.epoch FROM pgautofailover.current_monitor_epoch() c)
    ORDER BY s.request_id DESC
    LIMIT 1
