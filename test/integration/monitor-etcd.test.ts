@@ -219,6 +219,7 @@ describe('automatic monitor failover through etcd', { skip: !IS_ROOT || !haveEtc
         sampling = false;
         await sampler;
         const aPromoteMs = /The monitor accepts writes (\d+) ms after pg_ctl promote/.exec(a.proc.output())?.[1];
+        if (Number(aPromoteMs) > 1000) process.stdout.write(`slow promotion of A, its Postgres log:\n${promotionLog(a.dirs.pgdata)}\n`);
         process.stdout.write(`figures: leader cut off from etcd: step-down ${((steppedDownAt - cutAt) / 1000).toFixed(1)} s, `
           + `its Postgres stopped ${((bStoppedAt - cutAt) / 1000).toFixed(1)} s, the other monitor writable ${((aWritableAt - cutAt) / 1000).toFixed(1)} s after the cut `
           + `(of which pg_ctl promote -> writable ${aPromoteMs ?? '?'} ms)\n`);

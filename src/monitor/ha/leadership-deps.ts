@@ -3,7 +3,7 @@
  * monitor, wired to the real parts: the member row of this monitor, the
  * promotion (promote.ts) and the rejoin (handover.ts, rejoin.ts).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceContext } from '../../common/service.js';
 import { currentMonitorEpoch, monitorMemberSync } from '../../monitor-api/index.js';
@@ -41,23 +41,37 @@ export function leadershipDeps(options: MonitorServiceOptions, ctx: ServiceConte
     ownMemberId: () => local(async (client) => (await monitorMemberSync(client, me.hostname, me.port))?.memberId),
     async promote(syncRecord) {
       const bin = await findPgBinaries({ pgctl: config.postgresql.pg_ctl, env });
-      // A promote request that arrives right after a reload (promote.ts
-      // empties synchronous_standby_names first) is at times noticed only
-      // at the startup process's next 5 s timeout: while the request file
-      // is still there, the postmaster is asked again (SIGUSR1 makes it
-      // pass the request on; a request already taken has no file left).
+      // Postgres 15 at times notices a promote request only at the end of
+      // its wal_retrieve_retry_interval sleep (5 s) while it waits for a
+      // primary that is gone. Once pg_ctl promote was issued, the request
+      // is made again every 500 ms (the file, and SIGUSR1 to the
+      // postmaster, which passes it on and so wakes the startup process)
+      // until the database accepts writes; the file is removed after.
+      const pgdata = config.postgresql.pgdata;
+      const promoteFile = join(pgdata, 'promote');
+      let issuedAt: number | undefined;
+      const watchLog: typeof log = Object.create(log) as typeof log;
+      const info = log.info.bind(log) as (...args: unknown[]) => void;
+      watchLog.info = ((...args: unknown[]) => {
+        if (typeof args[0] === 'string' && args[0].startsWith('Promoting PostgreSQL at')) issuedAt = performance.now();
+        info(...args);
+      }) as typeof log.info;
       const nudge = setInterval(() => {
-        if (!existsSync(join(config.postgresql.pgdata, 'promote'))) return;
-        const pm = runningPostmaster(config.postgresql.pgdata);
+        if (issuedAt === undefined || performance.now() - issuedAt < PROMOTE_NUDGE_MS) return;
+        const pm = runningPostmaster(pgdata);
         if (pm === undefined) return;
-        try { process.kill(Math.abs(pm.pid), 'SIGUSR1'); } catch { /* gone */ }
+        try {
+          if (!existsSync(promoteFile)) writeFileSync(promoteFile, '', { mode: 0o600 });
+          process.kill(Math.abs(pm.pid), 'SIGUSR1');
+        } catch { /* gone, or promoted meanwhile */ }
       }, PROMOTE_NUDGE_MS);
       try {
         await local((client) => promoteMonitor({
-          client, bin, pgdata: config.postgresql.pgdata, address: me, syncRecord, log, env, timeoutMs: PROMOTE_TIMEOUT_MS, signal: ctx.signal,
+          client, bin, pgdata, address: me, syncRecord, log: watchLog, env, timeoutMs: PROMOTE_TIMEOUT_MS, signal: ctx.signal,
         }));
       } finally {
         clearInterval(nudge);
+        rmSync(promoteFile, { force: true });
       }
     },
     async rejoin(leader) {
