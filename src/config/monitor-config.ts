@@ -64,6 +64,13 @@ export const MONITOR_SCHEMA = {
     auth_file: httpPath(),
   },
   // Not in pg_auto_failover 2.0 (docs/architecture.md "Monitor high
+  // availability"): the password of pgautofailover_replicator, the role
+  // standby monitors stream as. The writable monitor's service sets it on
+  // the role; a standby uses it in primary_conninfo. Written only when set.
+  replication: {
+    password: stringField({ change: 'offline', omitWhen: '' }),
+  },
+  // Not in pg_auto_failover 2.0 (docs/architecture.md "Monitor high
   // availability"): the URIs of the other monitors, separated by spaces.
   // When one of them is writable with a higher monitor epoch, this
   // monitor stops deciding. Written only when set.

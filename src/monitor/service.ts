@@ -271,6 +271,14 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
   signal.addEventListener('abort', stopPeers, { once: true });
   let peerLoop: Promise<void> = Promise.resolve();
   let healthLoop: Promise<void> = Promise.resolve();
+  // A statement may wait for a synchronous standby monitor that is gone
+  // (strict without etcd): on shutdown the sessions are closed after a
+  // moment, so that the service stops and Postgres with it.
+  let closing: NodeJS.Timeout | undefined;
+  const closeSessions = (): void => {
+    closing = setTimeout(() => { for (const c of clients) void c.end().catch(() => undefined); }, 1000);
+  };
+  signal.addEventListener('abort', closeSessions, { once: true });
   try {
     const main = await open('monitor');
     connected();
@@ -333,7 +341,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     const members = createMembersLoop({
       client: membersClient, self: { hostname: options.config.pg_autoctl.hostname, port: options.config.postgresql.port },
       pgdata, authMethod: options.config.postgresql.auth_method, sslActive: options.config.ssl.active === 1,
-      sslmode: options.config.ssl.sslmode, log,
+      sslmode: options.config.ssl.sslmode, replicationPassword: options.config.replication.password, log,
     });
     await members.round().catch((error: unknown) => log.warn(`Failed to maintain the monitor members: ${messageOf(error)}`));
     const membersLoop = members.run(peerStop.signal);
@@ -391,6 +399,8 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
   } finally {
     metrics.setLeader(false);
     signal.removeEventListener('abort', stopPeers);
+    signal.removeEventListener('abort', closeSessions);
+    clearTimeout(closing);
     peerStop.abort();
     await peerLoop;
     await healthLoop;

@@ -67,11 +67,22 @@ export const FAST_MONITOR_SETTINGS: Record<string, string> = {
   'pgautofailover.primary_lease_timeout': '3000',
 };
 
-export async function startMonitor(options: { extraArgs?: string[]; name?: string } = {}): Promise<RunningMonitor> {
+export interface StartMonitorOptions {
+  extraArgs?: string[];
+  name?: string;
+  /** --hostname (127.0.0.1 by default), e.g. 127.0.0.11 for monitor HA tests. */
+  hostname?: string;
+  /** --pgport; a free port by default. */
+  port?: number;
+  /** The output line that says the service runs (a standby monitor waits instead of managing). */
+  readyText?: string;
+}
+
+export async function startMonitor(options: StartMonitorOptions = {}): Promise<RunningMonitor> {
   const dirs = nodeDirs(options.name ?? 'monitor');
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const env = { ...dirs.env, PGDATA: dirs.pgdata };
-  const args = ['create', 'monitor', '--pgport', String(port), '--hostname', '127.0.0.1',
+  const args = ['create', 'monitor', '--pgport', String(port), '--hostname', options.hostname ?? '127.0.0.1',
     ...(options.extraArgs ?? ['--no-ssl', '--auth', 'trust']), '--run'];
   let proc = startBackground('monitor', pgAutoctlArgv(args), { env });
   const procs = [proc];
@@ -79,7 +90,7 @@ export async function startMonitor(options: { extraArgs?: string[]; name?: strin
     pgAutoctl(a, { env: { ...env, ...o.env }, ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }) });
   const uri = await waitFor('the monitor to be ready', async () => {
     if (proc.exited()) throw new Error(`pg_autoctl create monitor exited early:\n${proc.output()}`);
-    if (!proc.output().includes('Managing the monitor')) return undefined;
+    if (!proc.output().includes(options.readyText ?? 'Managing the monitor')) return undefined;
     const r = await cli(['show', 'uri', '--formation', 'monitor']);
     return r.exitCode === 0 ? r.stdout.trim() : undefined;
   }, { timeoutMs: 90_000, intervalMs: 300 }).catch((error: Error) => {

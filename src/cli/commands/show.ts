@@ -16,16 +16,17 @@ import { connectLocal, localFacts, readControlData } from '../../postgres/index.
 import type { CurrentStateRow, ReplicationState } from '../../monitor-api/index.js';
 import { binariesOf } from '../do/pgsetup.js';
 import {
-  countGroups, currentState, formationUri, getHttpEndpoints, lastEventsShown, listFormations, synchronousStandbyNames,
-  type FormationSettingRow, type ShownEventRow,
+  countGroups, currentState, formationUri, getHttpEndpoints, lastEventsShown, listFormations, monitorMembers, synchronousStandbyNames,
+  type FormationSettingRow, type MonitorClient, type ShownEventRow,
 } from '../../monitor-api/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
-import { withFormationTarget, withPgdata } from '../options/common.js';
+import { withFormationTarget, withMonitorTarget, withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { resolveMonitor, withMonitor, type MonitorTarget } from '../monitor-target.js';
 import {
   eventsRendering, stateRendering, uriRendering, type StateData, type UriData, type UriEntry,
 } from '../render/show.js';
+import { monitorsRendering, multiHostMonitorUri, type MonitorsData } from '../render/monitors.js';
 import { group } from '../tree.js';
 import { watchDashboard } from './watch.js';
 import { loadConfig, resolvePgdata } from '../target.js';
@@ -157,10 +158,32 @@ function sslOf(target: MonitorTarget): { sslmode: string; sslrootcert: string; s
   return { sslmode: param('sslmode') || 'prefer', sslrootcert: param('sslrootcert'), sslcrl: param('sslcrl') };
 }
 
+/**
+ * The monitor URI naming every monitor member (several monitors: multi-host
+ * with target_session_attrs=read-write); the configured URI with one member,
+ * or when the members cannot be read (older monitor schema).
+ */
+async function monitorUriOfMembers(ctx: CommandContext, target: MonitorTarget, client: MonitorClient): Promise<string> {
+  try {
+    return multiHostMonitorUri(await monitorMembers(client), target.uri);
+  } catch (error) {
+    ctx.log.debug(`Failed to read the monitor members: ${messageOf(error)}`);
+    return target.uri;
+  }
+}
+
 async function showUri(flags: ShowFlags, ctx: CommandContext): Promise<CommandResult<UriData>> {
   const target = await resolveMonitor(ctx, flags);
   const formation = flags.formation;
-  if (formation === 'monitor') return data({ kind: 'monitor', monitor: target.uri });
+  if (formation === 'monitor') {
+    let monitor = target.uri;
+    try {
+      monitor = await withMonitor(ctx, target, (client) => monitorUriOfMembers(ctx, target, client));
+    } catch (error) {
+      ctx.log.debug(`Failed to reach the monitor for its members, showing the configured URI: ${messageOf(error)}`);
+    }
+    return data({ kind: 'monitor', monitor });
+  }
   const ssl = sslOf(target);
   return data(await withMonitor(ctx, target, async (client): Promise<UriData> => {
     if (formation !== undefined) {
@@ -168,7 +191,7 @@ async function showUri(flags: ShowFlags, ctx: CommandContext): Promise<CommandRe
       if (uri === null) throw new AutoctlError('MONITOR', `Formation "${formation}" currently has no nodes in group 0`);
       return { kind: 'formation', monitor: target.uri, formation, uri };
     }
-    const entries: UriEntry[] = [{ type: 'monitor', name: 'monitor', uri: target.uri }];
+    const entries: UriEntry[] = [{ type: 'monitor', name: 'monitor', uri: await monitorUriOfMembers(ctx, target, client) }];
     for (const formationId of await listFormations(client)) {
       entries.push({ type: 'formation', name: formationId, uri: (await formationUri(client, { formation: formationId, ...ssl })) ?? '' });
     }
@@ -177,6 +200,18 @@ async function showUri(flags: ShowFlags, ctx: CommandContext): Promise<CommandRe
       entries.push({ type: 'http', name: endpoint.name, uri: `http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.httpPort}` });
     }
     return { kind: 'all', entries };
+  }));
+}
+
+/** `show monitors` (not in 2.0): the monitor members, as the monitor that answers sees them. */
+async function showMonitors(flags: ShowFlags, ctx: CommandContext): Promise<CommandResult<MonitorsData>> {
+  const target = await resolveMonitor(ctx, flags);
+  return data(await withMonitor(ctx, target, async (client): Promise<MonitorsData> => {
+    const members = await monitorMembers(client);
+    const now = Date.now();
+    const replyAgeMs = new Map<number, number>();
+    for (const m of members) if (m.replyTime !== null) replyAgeMs.set(m.memberId, now - m.replyTime.getTime());
+    return { members, replyAgeMs };
   }));
 }
 
@@ -308,6 +343,14 @@ export function registerShowCommands(program: Command): void {
     options: targetOptions,
     run: showUri,
     render: uriRendering,
+  });
+  defineCommand(show, {
+    name: 'monitors',
+    description: 'Show the monitor members: primary and standby monitors, sync state and lag',
+    json: true,
+    options: withMonitorTarget,
+    run: showMonitors,
+    render: monitorsRendering,
   });
   defineCommand(show, {
     name: 'events',

@@ -206,7 +206,7 @@ export async function runHandover(plan: HandoverPlan, deps: RunHandoverDeps): Pr
   try {
     return await rejoinAsStandby({
       bin, pgdata: config.postgresql.pgdata, port: config.postgresql.port, upstream: plan.upstream, memberId: plan.memberId,
-      sslMode, sslRootCert: config.ssl.ca_file || undefined, sslCrl: config.ssl.crl_file || undefined,
+      sslMode, sslRootCert: config.ssl.ca_file || undefined, sslCrl: config.ssl.crl_file || undefined, password: config.replication.password,
       postgres, log, env: deps.env,
     });
   } catch (error) {

@@ -29,12 +29,14 @@ import {
   type MonitorMember, type MonitorMemberStatus,
 } from '../../monitor-api/index.js';
 import {
-  applyHbaRules, createPhysicalSlot, currentSetting, dropReplicationSlot, hbaAddressFor, hbaPathOf, isInRecovery,
-  listReplicationSlots, reloadConf, replicationHbaRules, setSynchronousStandbyNames,
+  alterRolePassword, applyHbaRules, createPhysicalSlot, currentSetting, dropReplicationSlot, ensureReplicationRole, hbaAddressFor,
+  hbaPathOf, isInRecovery, listReplicationSlots, reloadConf, replicationHbaRules, setSynchronousStandbyNames,
 } from '../../postgres/index.js';
 import { noSyncRecord, type SyncRecord } from './sync-record.js';
 
 export const MEMBERS_LOOP_MS = 1000;
+/** The role standby monitors stream (and pg_rewind) as; created by migration 0012. */
+export const MONITOR_REPLICATOR = 'pgautofailover_replicator';
 /** `ha.sync_timeout` when a non-strict sync record does not say. */
 export const DEFAULT_SYNC_TIMEOUT_MS = 10_000;
 /** The database the replicator may also reach (pg_rewind of an old primary needs one). */
@@ -51,6 +53,8 @@ export interface MembersLoopDeps {
   sslActive: boolean;
   /** The monitor URI parameters (`sslmode=...`) of the peers' URIs. */
   sslmode: string;
+  /** `replication.password`: set on pgautofailover_replicator ('' leaves the role's password alone). */
+  replicationPassword?: string;
   log: Logger;
   syncRecord?: SyncRecord;
   periodMs?: number;
@@ -99,6 +103,27 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
   const logged = new Map<string, string>();
   let selfId: number | undefined;
   let peers: string[] = [];
+  let roleReady = false;
+
+  /**
+   * Once per session: the replication role can stream and pg_rewind from
+   * this database, with the configured password. Committed without waiting
+   * for a synchronous standby, and the password kept out of the server log.
+   */
+  async function ensureRole(): Promise<void> {
+    await client.query('BEGIN');
+    try {
+      await client.query("SET LOCAL synchronous_commit TO 'local'");
+      await client.query("SET LOCAL log_statement TO 'none'");
+      await ensureReplicationRole(client, MONITOR_REPLICATOR);
+      if (deps.replicationPassword) await alterRolePassword(client, MONITOR_REPLICATOR, deps.replicationPassword);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    roleReady = true;
+  }
 
   /** Logs a message once per key until it changes (a round repeats every second). */
   const once = (key: string, level: 'info' | 'warn', message: string): void => {
@@ -120,6 +145,7 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
 
   async function round(): Promise<void> {
     if (await isInRecovery(client)) return;
+    if (!roleReady) await ensureRole();
     let members = await monitorMembers(client);
     let self = members.find((m) => m.hostname === deps.self.hostname && m.port === deps.self.port);
     if (self === undefined) {
@@ -129,6 +155,13 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
       self = members.find((m) => m.memberId === row.memberId);
     }
     selfId = self?.memberId;
+    // The writable monitor is nobody's synchronous standby: a flag left from
+    // its standby days must not make it promotable, or rush it back into the
+    // synchronous set, once it is a standby again.
+    if (self?.sync === true) {
+      await setMonitorMemberSync(client, self.memberId, false, { localCommit: true });
+      log.info(`This monitor (member ${self.memberId}) is the primary: it is no synchronous standby any more`);
+    }
     const others = members.filter((m) => m.memberId !== selfId);
     peers = others.map((m) => memberUri(m, deps.sslmode));
     const byName = new Map(others.map((m) => [m.slotName, m]));
@@ -143,6 +176,8 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
     for (const s of slots) {
       if (monitorMemberIdOfSlot(s.slotName) === undefined || byName.has(s.slotName)) continue;
       try {
+        // A member removed while it streams: end its WAL sender first.
+        if (s.active) await client.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL', [s.slotName]);
         await dropReplicationSlot(client, s.slotName);
         log.info(`Dropped replication slot "${s.slotName}": no monitor member uses it`);
       } catch (error) {

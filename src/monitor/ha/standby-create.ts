@@ -42,9 +42,10 @@ import {
 } from '../../postgres/index.js';
 import { connectLocal } from '../../postgres/local-client.js';
 import { ensurePortFree, Rollback, type CreatedMonitor, type CreateMonitorOptions } from '../create-monitor.js';
+import { MONITOR_REPLICATOR } from './members-loop.js';
 
-/** The replication role of standby monitors (migration 0012). */
-export const MONITOR_REPLICATOR = 'pgautofailover_replicator';
+export { MONITOR_REPLICATOR };
+
 /** How long the primary's service may take to create the slot and HBA rule. */
 const PRIMARY_PREPARE_TIMEOUT_MS = 30_000;
 /** How long the new standby may take to stream once started. */
@@ -70,6 +71,54 @@ export function parseStandbyOf(text: string): ConnInfo {
     throw badArgs(`--standby-of "${maskSecrets(text)}" names no TCP host: give the primary monitor's URI, as printed by pg_autoctl show uri --formation monitor`);
   }
   return info;
+}
+
+/**
+ * Where a standby monitor streams from: the primary monitor's host and
+ * port, as `pgautofailover_replicator` with the member's slot name as
+ * application_name, the SSL parameters of the monitor URI `via`, and the
+ * password `password` (config `replication.password`), else PGPASSWORD,
+ * else none (libpq's ~/.pgpass).
+ */
+export function monitorReplicationSource(primary: { host: string; port: number }, slotName: string, via: ConnInfo,
+  env: NodeJS.ProcessEnv, password?: string): ReplicationSource {
+  return {
+    host: primary.host,
+    port: primary.port,
+    user: MONITOR_REPLICATOR,
+    password: password || env.PGPASSWORD || undefined,
+    applicationName: slotName,
+    sslMode: sslModeOf(via),
+    sslRootCert: getParam(via, 'sslrootcert'),
+    sslCrl: getParam(via, 'sslcrl'),
+  };
+}
+
+/**
+ * Makes a stopped monitor PGDATA a standby of `source` (create --standby-of,
+ * and an old primary rejoining): standby.signal, primary_conninfo,
+ * primary_slot_name = the member's slot, recovery_target_timeline latest;
+ * and no synchronous_standby_names in postgresql.auto.conf (a standby
+ * promoted later would otherwise wait for itself). True when the standby
+ * settings changed.
+ */
+export function writeMonitorStandbySetup(pgdata: string, source: ReplicationSource, log?: Logger): boolean {
+  dropSynchronousStandbyNames(pgdata, log);
+  return writeStandbySetup(pgdata, {
+    primaryConninfo: replicationConninfo(source, { includePassword: true }),
+    primarySlotName: source.applicationName,
+    recoveryTargetTimeline: 'latest',
+  }, log);
+}
+
+function dropSynchronousStandbyNames(pgdata: string, log?: Logger): void {
+  const autoConf = join(pgdata, 'postgresql.auto.conf');
+  if (!existsSync(autoConf)) return;
+  const { text, changed } = withoutSynchronousStandbyNames(readFileSync(autoConf, 'utf8'));
+  if (changed) {
+    writeFileAtomic(autoConf, text, { mode: 0o600 });
+    log?.info(`Removed synchronous_standby_names from "${autoConf}"`);
+  }
 }
 
 /** Removes synchronous_standby_names from a postgresql.auto.conf text. */
@@ -186,16 +235,8 @@ export async function createStandbyMonitor(options: CreateStandbyMonitorOptions,
       const slot = member.slotName;
       await waitUntil(`the primary monitor did not create replication slot "${slot}" within ${PRIMARY_PREPARE_TIMEOUT_MS / 1000} s: is its pg_autoctl service running, with this version?`,
         PRIMARY_PREPARE_TIMEOUT_MS, async () => ((await monitorMembers(primary)).find((m) => m.memberId === member.memberId)?.slotExists ? true : undefined));
-      const source: ReplicationSource = {
-        host: primaryHost,
-        port: primaryPort,
-        user: MONITOR_REPLICATOR,
-        password: options.env.PGPASSWORD || undefined,
-        applicationName: slot,
-        sslMode: sslModeOf(primaryInfo),
-        sslRootCert: getParam(primaryInfo, 'sslrootcert'),
-        sslCrl: getParam(primaryInfo, 'sslcrl'),
-      };
+      const source = monitorReplicationSource({ host: primaryHost, port: primaryPort }, slot, primaryInfo, options.env,
+        config.replication.password);
       // Another application_name for the base backup's WAL stream: the
       // primary must not take it for this member streaming.
       const backupSource: ReplicationSource = { ...source, applicationName: 'pg_autoctl standby monitor base backup' };
@@ -226,11 +267,7 @@ export async function createStandbyMonitor(options: CreateStandbyMonitorOptions,
         applyHbaRules(hbaPathOf(pgdata), monitorHbaRules({ lanCidr: lan.cidr, authMethod: options.authMethod ?? 'trust', sslActive: options.ssl.active }),
           { skip: options.skipHba, log });
       }
-      writeStandbySetup(pgdata, {
-        primaryConninfo: replicationConninfo(source, { includePassword: true }),
-        primarySlotName: slot,
-        recoveryTargetTimeline: 'latest',
-      }, log);
+      writeMonitorStandbySetup(pgdata, source, log);
 
       // 4. Start, stream.
       const postmaster = spawnPostmaster(bin, pgdata, {
@@ -268,7 +305,7 @@ export async function createStandbyMonitor(options: CreateStandbyMonitorOptions,
   }
 }
 
-/** The copied PGDATA gets this monitor's own settings, and no synchronous_standby_names. */
+/** The copied PGDATA gets this monitor's own settings (its standby setup follows). */
 function makeCopyOurs(pgdata: string, options: CreateStandbyMonitorOptions, config: { ssl: { ca_file: string; crl_file: string; cert_file: string; key_file: string } }, log: Logger): void {
   for (const name of ['postmaster.opts', 'startup.log']) rmSync(join(pgdata, name), { force: true });
   rmSync(join(pgdata, 'log'), { recursive: true, force: true });
@@ -280,12 +317,4 @@ function makeCopyOurs(pgdata: string, options: CreateStandbyMonitorOptions, conf
     ssl: { active: options.ssl.active, caFile: config.ssl.ca_file, crlFile: config.ssl.crl_file, certFile: config.ssl.cert_file, keyFile: config.ssl.key_file },
     host: hostResources(),
   }), log);
-  const autoConf = join(pgdata, 'postgresql.auto.conf');
-  if (existsSync(autoConf)) {
-    const { text, changed } = withoutSynchronousStandbyNames(readFileSync(autoConf, 'utf8'));
-    if (changed) {
-      writeFileAtomic(autoConf, text, { mode: 0o600 });
-      log.info('Removed synchronous_standby_names copied from the primary monitor (postgresql.auto.conf)');
-    }
-  }
 }

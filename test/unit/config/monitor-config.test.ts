@@ -85,5 +85,17 @@ describe('monitor config', () => {
     const bad = setConfigValue(config, 'ha.peers', 'host=127.0.0.12 port=5432');
     assert.equal(bad.ok, false);
   });
+
+  it('replication.password: absent from the file unless set', () => {
+    const text = golden('monitor_pg_autoctl.cfg.out');
+    const config = parsed(text);
+    assert.equal(config.replication.password, '');
+    assert.equal(renderMonitorConfig(config), text);
+    const set = setConfigValue(config, 'replication.password', 's3cret');
+    assert.ok(set.ok);
+    const rendered = renderMonitorConfig(set.value);
+    assert.match(rendered, /\n\[replication\]\npassword = s3cret\n/);
+    assert.equal(parsed(rendered).replication.password, 's3cret');
+  });
 });
 

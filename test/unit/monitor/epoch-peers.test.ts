@@ -46,4 +46,19 @@ describe('monitor peers and epochs', () => {
     assert.equal(reads, 0);
     assert.equal(watch.blockedBy, undefined);
   });
+
+  it('reads the monitor members as peers too, each URI once, as they are at each check', async () => {
+    const read: string[][] = [];
+    let members: string[] = [];
+    const watch = createPeerWatch({
+      peers: ['postgres://a'], morePeers: () => members, log: { info: () => undefined, warn: () => undefined }, ownEpoch: () => 1,
+      read: async (peers) => { read.push([...peers]); return peers.map((peer) => ({ peer, epoch: at(peer === 'postgres://m2' ? 2 : 1) })); },
+    });
+    await watch.check();
+    assert.equal(watch.blockedBy, undefined);
+    members = ['postgres://a', 'postgres://m2'];
+    await watch.check();
+    assert.deepEqual(read, [['postgres://a'], ['postgres://a', 'postgres://m2']]);
+    assert.equal((watch as { readonly blockedBy: PeerEpoch | undefined }).blockedBy?.peer, 'postgres://m2');
+  });
 });

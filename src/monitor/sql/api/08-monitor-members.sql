@@ -115,7 +115,8 @@ AS $$
 $$;
 
 -- Removes a member (the writable monitor then drops its slot, and its
--- name from synchronous_standby_names). A member of the synchronous set
+-- name from synchronous_standby_names); commits without waiting for the
+-- synchronous standbys. A member of the synchronous set
 -- may only be removed by the monitor's administrator (a superuser or the
 -- service's role): keepers' autoctl_node may remove a member that never
 -- made it (a failed create monitor --standby-of).
@@ -138,18 +139,15 @@ BEGIN
       m.member_id, m.hostname, m.port
       USING ERRCODE = 'insufficient_privilege';
   END IF;
+  -- The member removed is often a synchronous standby that is gone: this
+  -- commit must not wait for it.
+  PERFORM set_config('synchronous_commit', 'local', true);
   DELETE FROM pgautofailover.monitor_member x WHERE x.member_id = m.member_id;
   RETURN true;
 END
 $$;
 
-REVOKE ALL ON FUNCTION
-  pgautofailover.monitor_member_slot_name(bigint),
-  pgautofailover.register_monitor_member(text, integer),
-  pgautofailover.monitor_members(),
-  pgautofailover.set_monitor_member_sync(bigint, boolean),
-  pgautofailover.remove_monitor_member(bigint)
-FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgautofailover FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
   pgautofailover.monitor_member_slot_name(bigint),
