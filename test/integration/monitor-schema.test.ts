@@ -256,7 +256,7 @@ describe('privileges', () => {
         await node.query(`SELECT * FROM pgautofailover.${table}`);
       }
       const { rows } = await admin.query<{ column_name: string }>(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pgautofailover' AND table_name = $1 ORDER BY ordinal_position LIMIT 1",
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pgautofailover' AND table_name = $1 AND is_identity = 'NO' ORDER BY ordinal_position LIMIT 1",
         [table]);
       const column = rows[0]?.column_name ?? '';
       await rejectsWith(node.query(`INSERT INTO pgautofailover.${table} DEFAULT VALUES`), '42501', /permission denied/);
