@@ -187,7 +187,7 @@ export interface RunHandoverDeps {
 
 /**
  * Runs a plan once the session's connections are closed: stop Postgres,
- * (switchover) wait for the target's promotion, rejoin. Returns false when
+ * (switchover) wait for the target's promotion, rejoin. Returns undefined when
  * the monitor started again as the primary instead.
  */
 export async function runHandover(plan: HandoverPlan, deps: RunHandoverDeps): Promise<RejoinOutcome | undefined> {
