@@ -372,6 +372,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     let lastSettings = performance.now();
     let lastSwitchoverPoll = Number.NEGATIVE_INFINITY;
     let lastStaleAttempt = Number.NEGATIVE_INFINITY;
+    const staleWarned = new Set<string>();
     while (!signal.aborted) {
       if (lost) throw lost;
       // A writable peer with a higher epoch: this monitor is stale, it
@@ -380,7 +381,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
       if (term.aborted) throw new Error('Connection terminated: the monitor leadership term ended');
       if (peers.blockedBy !== undefined && performance.now() - lastStaleAttempt >= STALE_REJOIN_RETRY_MS) {
         lastStaleAttempt = performance.now();
-        const plan = await staleRejoinPlan(main, options.config, epoch, peers.blockedBy, log);
+        const plan = await staleRejoinPlan(options.config, epoch, peers.blockedBy, log, options.env, staleWarned);
         if (plan !== undefined) return plan;
       }
       const deciding = peers.blockedBy === undefined && leadership.mayDecide();

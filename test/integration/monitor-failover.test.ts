@@ -113,7 +113,7 @@ describe('monitor failover: perform monitor-failover, clean and --force', { time
   it('hands over cleanly, refuses without --force, and brings the stale monitor back as a standby', async () => {
     const testStart = performance.now();
     const nodes: RunningNode[] = [];
-    const a = await startMonitor({ name: 'monfail-a', extraArgs: ['--no-ssl', '--auth', 'trust', '--hostname', '127.0.0.11'] });
+    const a = await startMonitor({ name: 'monfail-a', hostname: '127.0.0.11' });
     await dumpOnFailure(a, () => nodes, async () => {
       const b = await startStandbyMonitor(a, 'monfail-b', '127.0.0.12');
       // A, the primary at the end, stops before its synchronous standby B (cleanups run last first).

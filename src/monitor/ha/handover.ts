@@ -29,7 +29,7 @@ import { sleep, type PostgresControl } from '../../common/service.js';
 import { monitorPeersOf, type MonitorConfig } from '../../config/index.js';
 import {
   answerMonitorSwitchover, currentMonitorEpoch, monitorMembers, monitorMemberSync, pendingMonitorSwitchover,
-  type MonitorEpoch, type PendingMonitorSwitchover,
+  type MonitorEpoch, type MonitorMember, type PendingMonitorSwitchover,
 } from '../../monitor-api/index.js';
 import {
   findPgBinaries, parseConnInfo, scrubPasswords, withClient, type SslMode,
@@ -97,24 +97,39 @@ export async function takeSwitchoverRequest(client: pg.ClientBase, config: Monit
 
 /**
  * A stale monitor (a writable peer at a higher epoch): the plan to rejoin
- * it, when it is the same Postgres system and we know our member id.
+ * it, when it is the same Postgres system and it lists this monitor among
+ * its members (it keeps our slot and HBA rules; the member id is its).
+ * A monitor the newer one does not know (removed by the operator after a
+ * forced failover) stays as it is: it decides nothing, and keepers never
+ * obey it (epochs). `warned` keeps each reason from being logged twice.
  */
-export async function staleRejoinPlan(client: pg.ClientBase, config: MonitorConfig, own: MonitorEpoch, newer: PeerEpoch,
-  log: Logger): Promise<HandoverPlan | undefined> {
+export async function staleRejoinPlan(config: MonitorConfig, own: MonitorEpoch, newer: PeerEpoch, log: Logger,
+  env: NodeJS.ProcessEnv, warned: Set<string> = new Set()): Promise<HandoverPlan | undefined> {
+  const warnOnce = (message: string): undefined => {
+    if (!warned.has(message)) log.warn(message);
+    warned.add(message);
+    return undefined;
+  };
   const peer = newer.epoch;
   if (peer === undefined) return undefined;
   const label = scrubPasswords(newer.peer);
   if (peer.systemIdentifier !== null && own.systemIdentifier !== null && peer.systemIdentifier !== own.systemIdentifier) {
-    log.warn(`Monitor peer "${label}" is another Postgres system (${peer.systemIdentifier}, this one is ${own.systemIdentifier}): not rejoining it`);
-    return undefined;
+    return warnOnce(`Monitor peer "${label}" is another Postgres system (${peer.systemIdentifier}, this one is ${own.systemIdentifier}): not rejoining it`);
   }
   const host = parseConnInfo(newer.peer).hosts[0];
   if (host === undefined || host.host.startsWith('/')) return undefined;
   const address = ownAddress(config);
-  const self = await monitorMemberSync(client, address.hostname, address.port);
+  let self: MonitorMember | undefined;
+  try {
+    const members = await withClient(newer.peer, { connectTimeoutMs: 2000, applicationName: 'pg_auto_failover peer check', env },
+      (client) => monitorMembers(client));
+    self = members.find((m) => m.hostname === address.hostname && m.port === address.port);
+  } catch (error) {
+    return warnOnce(`Failed to read the members of monitor peer "${label}": ${messageOf(error)}`);
+  }
   if (self === undefined) {
-    log.warn(`This monitor (${address.hostname}:${address.port}) has no member row: it cannot rejoin "${label}" as a standby by itself`);
-    return undefined;
+    return warnOnce(`Monitor peer "${label}" does not list this monitor (${address.hostname}:${address.port}) as a member: `
+      + 'not rejoining it as a standby (this monitor decides nothing meanwhile)');
   }
   log.info(`This monitor (member ${self.memberId}, epoch ${own.epoch}) rejoins monitor peer "${label}" (epoch ${peer.epoch}) as a standby`);
   return { kind: 'stale', memberId: self.memberId, upstream: { host: host.host, port: host.port ?? 5432 }, epoch: own.epoch };
@@ -146,7 +161,7 @@ export async function staleAtStart(client: pg.ClientBase, config: MonitorConfig,
   if (newer === undefined) return undefined;
   log.warn(`Monitor peer "${scrubPasswords(newer.peer)}" is writable at epoch ${newer.epoch?.epoch}, higher than this monitor's epoch ${own.epoch}: `
     + 'this monitor is stale and stops deciding');
-  return staleRejoinPlan(client, config, own, newer, log);
+  return staleRejoinPlan(config, own, newer, log, env);
 }
 
 /** The upstream's epoch when it is writable above `epoch`, else undefined (unreachable, read-only, or not yet). */
@@ -172,7 +187,7 @@ export interface RunHandoverDeps {
 
 /**
  * Runs a plan once the session's connections are closed: stop Postgres,
- * (switchover) wait for the target's promotion, rejoin. Returns false when
+ * (switchover) wait for the target's promotion, rejoin. Returns undefined when
  * the monitor started again as the primary instead.
  */
 export async function runHandover(plan: HandoverPlan, deps: RunHandoverDeps): Promise<RejoinOutcome | undefined> {
@@ -206,7 +221,7 @@ export async function runHandover(plan: HandoverPlan, deps: RunHandoverDeps): Pr
   try {
     return await rejoinAsStandby({
       bin, pgdata: config.postgresql.pgdata, port: config.postgresql.port, upstream: plan.upstream, memberId: plan.memberId,
-      sslMode, sslRootCert: config.ssl.ca_file || undefined, sslCrl: config.ssl.crl_file || undefined,
+      sslMode, sslRootCert: config.ssl.ca_file || undefined, sslCrl: config.ssl.crl_file || undefined, password: config.replication.password,
       postgres, log, env: deps.env,
     });
   } catch (error) {

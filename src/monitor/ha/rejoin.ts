@@ -16,12 +16,11 @@ import type { Logger } from '../../common/log.js';
 import type { PostgresControl } from '../../common/service.js';
 import {
   formatLsn, identifySystem, parseLsn, pgBasebackup, pgRewind, readControlData, replicationConninfo, runCrashRecovery,
-  stopPostgres, wasShutDownCleanly, withClient, writeStandbySetup,
+  stopPostgres, wasShutDownCleanly, withClient,
   type ControlData, type Lsn, type PgBinaries, type ReplicationSource, type SslMode,
 } from '../../postgres/index.js';
+import { MONITOR_REPLICATOR, writeMonitorStandbySetup } from './standby-create.js';
 
-/** Replication role on the monitors (design point 1). */
-export const MONITOR_REPLICATION_USER = 'pgautofailover_replicator';
 /** The monitor database: pg_rewind's source connection goes there. */
 const MONITOR_DBNAME = 'pg_auto_failover';
 
@@ -95,11 +94,6 @@ export async function upstreamHistory(source: ReplicationSource, timeline: numbe
   });
 }
 
-/** Without synchronous_standby_names: a standby must never carry the primary's (design point 2). */
-export function withoutSyncStandbyNames(autoConf: string): string {
-  return autoConf.split('\n').filter((line) => !/^\s*synchronous_standby_names\s*=/.test(line)).join('\n');
-}
-
 export interface RejoinOptions {
   bin: Pick<PgBinaries, 'binDir'>;
   pgdata: string;
@@ -112,7 +106,7 @@ export interface RejoinOptions {
   sslMode: SslMode;
   sslRootCert?: string | undefined;
   sslCrl?: string | undefined;
-  /** The replication password, when not in PGPASSWORD or .pgpass. */
+  /** `replication.password`; else PGPASSWORD; else none (.pgpass). */
   password?: string | undefined;
   /** The supervisor's Postgres controller (the service's); stop and start go through it. */
   postgres?: PostgresControl | undefined;
@@ -125,12 +119,12 @@ export interface RejoinOutcome {
   upstreamTimeline: number;
 }
 
-export function monitorReplicationSource(options: Pick<RejoinOptions, 'upstream' | 'memberId' | 'sslMode' | 'sslRootCert' | 'sslCrl' | 'password'>): ReplicationSource {
+export function rejoinSource(options: Pick<RejoinOptions, 'upstream' | 'memberId' | 'sslMode' | 'sslRootCert' | 'sslCrl' | 'password' | 'env'>): ReplicationSource {
   return {
     host: options.upstream.host,
     port: options.upstream.port,
-    user: MONITOR_REPLICATION_USER,
-    password: options.password,
+    user: MONITOR_REPLICATOR,
+    password: options.password || options.env.PGPASSWORD || undefined,
     applicationName: monitorSlotName(options.memberId),
     sslMode: options.sslMode,
     sslRootCert: options.sslRootCert,
@@ -175,28 +169,13 @@ async function cleanControlData(options: RejoinOptions): Promise<ControlData> {
   return readControlData(options.bin, options.pgdata, options.env);
 }
 
-/** No synchronous_standby_names of our own (design point 2), standby.signal and the standby settings. */
-function writeStandbyFiles(pgdata: string, source: ReplicationSource, memberId: number, log: Logger): void {
-  const autoConf = join(pgdata, 'postgresql.auto.conf');
-  if (existsSync(autoConf)) {
-    const text = readFileSync(autoConf, 'utf8');
-    const cleaned = withoutSyncStandbyNames(text);
-    if (cleaned !== text) writeFileSync(autoConf, cleaned, { mode: 0o600 });
-  }
-  writeStandbySetup(pgdata, {
-    primaryConninfo: replicationConninfo(source, { includePassword: true }),
-    primarySlotName: monitorSlotName(memberId),
-    recoveryTargetTimeline: 'latest',
-  }, log);
-}
-
 /**
  * Makes the local monitor a standby of `upstream`. Postgres is left
  * running as a standby (through the controller when one is given).
  */
 export async function rejoinAsStandby(options: RejoinOptions): Promise<RejoinOutcome> {
   const { log, pgdata } = options;
-  const source = monitorReplicationSource(options);
+  const source = rejoinSource(options);
   const label = `${options.upstream.host}:${options.upstream.port}`;
   log.info(`Rejoining as a standby of the primary monitor at ${label} (member ${options.memberId})`);
   await stop(options);
@@ -217,7 +196,7 @@ export async function rejoinAsStandby(options: RejoinOptions): Promise<RejoinOut
       source, slotName: monitorSlotName(options.memberId), backupDir: `${pgdata}.rejoin-backup`, env: options.env, log, timeoutMs: 600_000,
     });
     restoreOwnFiles(pgdata, saved, log);
-    writeStandbyFiles(pgdata, source, options.memberId, log);
+    writeMonitorStandbySetup(pgdata, source, log);
   };
   let how: RejoinOutcome['how'] = 'follow';
   if (rewindNeeded({ timeline: control.timeline, checkpointLsn: control.latestCheckpointLsn, clusterState: control.clusterState },
@@ -234,7 +213,7 @@ export async function rejoinAsStandby(options: RejoinOptions): Promise<RejoinOut
   } else {
     log.info('No rewind needed: the new primary has all of this monitor\'s WAL');
   }
-  writeStandbyFiles(pgdata, source, options.memberId, log);
+  writeMonitorStandbySetup(pgdata, source, log);
   if (options.postgres) {
     options.postgres.setExpected('running');
     try {

@@ -21,6 +21,7 @@ CREATE TABLE pgautofailover.monitor_switchover (
   CONSTRAINT monitor_switchover_status_check CHECK (status IN ('requested', 'accepted', 'refused', 'cancelled'))
 );
 REVOKE ALL ON pgautofailover.monitor_switchover FROM PUBLIC, autoctl_node;
+GRANT SELECT ON pgautofailover.monitor_switchover TO autoctl_node;
 
 -- pg_rewind of a monitor that rejoins as a standby connects to the new
 -- primary's monitor database as the replication role: the file access
