@@ -18,6 +18,7 @@ export {
 export {
   MONITOR_DBNAME, MONITOR_SCHEMA, MONITOR_USERNAME,
   defaultMonitorConfig, isPeerList, monitorPeersOf, parseMonitorConfig, planMonitorReload, renderMonitorConfig,
+  ETCD_ENDPOINTS_EXPECTED, etcdEndpointsOf, isEtcdEndpointList, isEtcdPrefix,
   type MonitorConfig, type MonitorConfigKey,
 } from './monitor-config.js';
 export {

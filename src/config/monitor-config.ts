@@ -24,6 +24,8 @@ const path = (change: 'reload' | 'never', required = false) =>
 const httpPath = () =>
   stringField({ change: 'offline', valid: isAbsolute, expected: 'an absolute path', omitWhen: '' });
 
+export const ETCD_ENDPOINTS_EXPECTED = 'etcd endpoints (http://host:port or https://host:port) separated by commas';
+
 export const MONITOR_SCHEMA = {
   pg_autoctl: {
     role: literalField('monitor'),
@@ -76,6 +78,16 @@ export const MONITOR_SCHEMA = {
   // monitor stops deciding. Written only when set.
   ha: {
     peers: stringField({ default: '', change: 'offline', omitWhen: '', valid: isPeerList, expected: 'monitor URIs (postgres://...) separated by spaces' }),
+    // Automatic monitor failover through etcd (issue 13 phase 3, opt-in):
+    // the etcd client URLs, separated by commas; the keys' prefix ('' is
+    // /pg_auto_failover/<system identifier of the monitor database>); the
+    // leader lease in seconds; how long a member may stop streaming before
+    // the primary drops it from the sync set (only with etcd). Written only
+    // when they differ from the defaults.
+    etcd: stringField({ default: '', change: 'offline', omitWhen: '', valid: isEtcdEndpointList, expected: ETCD_ENDPOINTS_EXPECTED }),
+    etcd_prefix: stringField({ default: '', change: 'offline', omitWhen: '', valid: isEtcdPrefix, expected: 'an etcd key prefix starting with /' }),
+    etcd_ttl: intField({ default: 10, min: 2, max: 300, change: 'offline', omitWhen: 10 }),
+    sync_timeout: intField({ default: 10, min: 1, max: 3600, change: 'offline', omitWhen: 10 }),
   },
 } satisfies ConfigSchema;
 
@@ -83,6 +95,34 @@ export const MONITOR_SCHEMA = {
 export function isPeerList(text: string): boolean {
   const peers = monitorPeersOf(text);
   return peers.length > 0 && peers.every((p) => /^postgres(ql)?:\/\/\S+$/.test(p));
+}
+
+/**
+ * The endpoints of `ha.etcd` / `--etcd`: client URLs separated by commas.
+ * A bare host:port means http://host:port. Returns undefined when one is
+ * not an endpoint (a path, a query, no port, a port out of range, an
+ * empty item).
+ */
+export function etcdEndpointsOf(text: string): string[] | undefined {
+  const items = text.split(',').map((e) => e.trim());
+  if (items.length === 0 || items.some((e) => e === '')) return undefined;
+  const endpoints: string[] = [];
+  for (const item of items) {
+    const m = /^(?:(https?):\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})\/?$/.exec(item);
+    const port = Number(m?.[3]);
+    if (m === null || !(port >= 1 && port <= 65535)) return undefined;
+    endpoints.push(`${m[1] ?? 'http'}://${m[2]}:${port}`);
+  }
+  return endpoints;
+}
+
+export function isEtcdEndpointList(text: string): boolean {
+  return etcdEndpointsOf(text) !== undefined;
+}
+
+/** `ha.etcd_prefix`: an absolute key path, no trailing slash, no spaces. */
+export function isEtcdPrefix(text: string): boolean {
+  return /^(\/[^\s/]+)+$/.test(text);
 }
 
 /** The peer URIs of `ha.peers`. */

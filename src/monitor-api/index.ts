@@ -9,5 +9,6 @@ export * from './service-rows.js';
 export * from './watch.js';
 export * from './metrics.js';
 export * from './epoch.js';
+export * from './monitor-switchover.js';
 export * from './members.js';
 export * from './witness.js';

@@ -33,6 +33,8 @@ export interface CreateMonitorOptions {
   listen: string;
   /** The service's HTTP listener (metrics, status page); 0 = off, undefined = keep what the config has. */
   httpPort?: number | undefined;
+  /** `--etcd`: etcd endpoints (normalised, comma separated) for automatic monitor failover; undefined = keep the config's. */
+  etcd?: string | undefined;
   authMethod: string | null;
   skipHba: boolean;
   ssl: { active: boolean; createCertificates: boolean; sslMode: SslMode; caFile: string; crlFile: string; serverCert: string; serverKey: string };
@@ -132,6 +134,7 @@ export async function createMonitor(options: CreateMonitorOptions, log: Logger, 
         key_file: options.ssl.createCertificates ? `${pgdata}/server.key` : options.ssl.serverKey,
       },
       http: { ...config.http, port: options.httpPort ?? config.http.port },
+      ha: { ...config.ha, etcd: options.etcd ?? config.ha.etcd },
     };
     await writeConfigFile(paths.config, config);
 

@@ -22,6 +22,11 @@ import { connectClient } from '../postgres/index.js';
 import { connectLocal } from '../postgres/local-client.js';
 import { createBrain, type Brain } from './brain.js';
 import { createPeerWatch } from './epoch-peers.js';
+import { startLeadership, type Leadership } from './ha/leadership.js';
+import { leadershipDeps } from './ha/leadership-deps.js';
+import {
+  runHandover, staleAtStart, staleRejoinPlan, SWITCHOVER_POLL_MS, takeSwitchoverRequest, type HandoverPlan,
+} from './ha/handover.js';
 import { createMembersLoop } from './ha/members-loop.js';
 import { inStandbyMode, runStandbyMode } from './ha/standby-mode.js';
 import { DEFAULT_HEALTH_SETTINGS, runHealthChecks, type HealthSettings } from './health-check.js';
@@ -34,6 +39,8 @@ import { readMonitorSettings, type MonitorSettings } from './settings.js';
 /** Session limits of the service's connections: no lock or statement holds it up for long. */
 export const SERVICE_LOCK_TIMEOUT_MS = 2000;
 export const SERVICE_STATEMENT_TIMEOUT_MS = 10_000;
+/** A stale monitor that could not plan its rejoin (no member row, ...) tries again after this. */
+const STALE_REJOIN_RETRY_MS = 10_000;
 /** A group that was busy or failed is retried after this, doubling up to the maximum. */
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 2000;
@@ -219,11 +226,16 @@ export function monitorService(options: MonitorServiceOptions): Service {
       const httpDeps: MonitorHttpDeps = { config: options.config, log: ctx.log, env: options.env, signal: ctx.signal };
       const metrics = monitorMetrics(httpDeps);
       const http = await startMonitorHttp(httpDeps);
+      let leadership: Leadership | undefined;
       try {
+        // With ha.etcd: the etcd campaign gates Postgres and the brain (ha/leadership.ts).
+        leadership = await startLeadership(leadershipDeps(options, ctx), ctx.signal);
         while (!ctx.signal.aborted) {
           try {
-            await monitorSession(options, ctx, () => { failures = 0; }, metrics);
-            return;
+            const plan = await monitorSession(options, ctx, () => { failures = 0; }, metrics, leadership);
+            if (plan === undefined) return;
+            // This monitor hands over (or is stale): it becomes a standby, then a new session starts.
+            await runHandover(plan, { config: options.config, postgres: ctx.postgres, log: ctx.log, env: options.env, signal: ctx.signal });
           } catch (error) {
             if (ctx.signal.aborted) return;
             if (!isConnectionLoss(error)) throw error;
@@ -233,6 +245,7 @@ export function monitorService(options: MonitorServiceOptions): Service {
           }
         }
       } finally {
+        await leadership?.close();
         await http?.close();
         await metrics.close();
       }
@@ -240,17 +253,28 @@ export function monitorService(options: MonitorServiceOptions): Service {
   };
 }
 
-/** One connected session of the service: migrations, leadership, the decision loop; throws when a connection is lost. */
+/**
+ * One connected session of the service: migrations, leadership, the
+ * decision loop; throws when a connection is lost. Returns a plan when
+ * this monitor must become a standby (a switchover request, a newer
+ * writable peer), undefined when the service stops.
+ */
 async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContext, connected: () => void,
-  metrics: MonitorMetrics): Promise<void> {
+  metrics: MonitorMetrics, leadership: Leadership): Promise<HandoverPlan | undefined> {
   const pgdata = options.config.postgresql.pgdata;
   const { log, signal } = ctx;
+  await leadership.beforePostgres(signal);
+  if (signal.aborted) return undefined;
+  // The end of the leadership term ends the session at once: its clients close, the round in flight fails.
+  const term = leadership.term();
   ctx.postgres.setExpected('running');
   await ctx.postgres.ensure();
   const clients: pg.Client[] = [];
   const open = async (name: string): Promise<pg.Client> => {
+    if (term.aborted) throw new Error('Connection terminated: the monitor leadership term ended');
     const client = await connectLocal(pgdata, 'pg_auto_failover', { applicationName: `pg_auto_failover ${name}` });
     clients.push(client);
+    if (term.aborted) void client.end().catch(() => undefined);
     return client;
   };
   let dropped: NodeJS.Timeout | undefined;
@@ -258,6 +282,9 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
   const stopPeers = (): void => peerStop.abort();
   signal.addEventListener('abort', stopPeers, { once: true });
   let peerLoop: Promise<void> = Promise.resolve();
+  const endTerm = (): void => { for (const c of clients) void c.end().catch(() => undefined); };
+  term.addEventListener('abort', endTerm, { once: true });
+  let healthLoop: Promise<void> = Promise.resolve();
   // A statement may wait for a synchronous standby monitor that is gone
   // (strict without etcd): on shutdown the sessions are closed after a
   // moment, so that the service stops and Postgres with it.
@@ -272,11 +299,16 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     // A standby monitor (its database in recovery) waits until promoted.
     if (await inStandbyMode(main)) {
       metrics.setLeader(false);
-      if (await runStandbyMode({ client: main, log, signal, peers: monitorPeersOf(options.config.ha.peers) }) === 'aborted') return;
+      if (await runStandbyMode({ client: main, log, signal, peers: monitorPeersOf(options.config.ha.peers) }) === 'aborted') return undefined;
+    } else if (!leadership.enabled) {
+      // Writable, but maybe stale (back after a forced failover): rejoin before writing anything.
+      // (With etcd, only the leader's database is writable: ha/leadership.ts.)
+      const stale = await staleAtStart(main, options.config, log, options.env);
+      if (stale !== undefined) return stale;
     }
     const { from, to } = await applyMigrations(main, log);
     if (from !== to) log.info(`Upgraded the monitor schema from ${from ?? 'nothing'} to ${to}`);
-    if (!(await becomeLeader(main, log, signal))) return;
+    if (!(await becomeLeader(main, log, signal))) return undefined;
     metrics.setLeader(true);
     log.info(`Managing the monitor at postgres://autoctl_node@${options.config.pg_autoctl.hostname}:${options.config.postgresql.port}/pg_auto_failover`);
 
@@ -316,7 +348,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     const health = await open('health check');
     await limitSession(health);
     const healthSettings = (): HealthSettings => ({ ...DEFAULT_HEALTH_SETTINGS, ...settings.health });
-    const healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, signal);
+    healthLoop = runHealthChecks({ client: () => health, probe: probeNode, settings: healthSettings, log }, peerStop.signal);
     // The standby monitors: slots, HBA, the synchronous set; they are peers too.
     const membersClient = await open('members');
     membersClient.on('error', () => undefined); // its next query fails and is logged; the main session notices the loss
@@ -324,7 +356,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     const members = createMembersLoop({
       client: membersClient, self: { hostname: options.config.pg_autoctl.hostname, port: options.config.postgresql.port },
       pgdata, authMethod: options.config.postgresql.auth_method, sslActive: options.config.ssl.active === 1,
-      sslmode: options.config.ssl.sslmode, replicationPassword: options.config.replication.password, log,
+      sslmode: options.config.ssl.sslmode, replicationPassword: options.config.replication.password, log, syncRecord: leadership.syncRecord,
     });
     await members.round().catch((error: unknown) => log.warn(`Failed to maintain the monitor members: ${messageOf(error)}`));
     const membersLoop = members.run(peerStop.signal);
@@ -338,11 +370,29 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
     // Decide for every group at start, then on each notification, and on
     // a timer so time-based rules (timeouts, leases) fire without reports.
     let lastSettings = performance.now();
+    let lastSwitchoverPoll = Number.NEGATIVE_INFINITY;
+    let lastStaleAttempt = Number.NEGATIVE_INFINITY;
+    const staleWarned = new Set<string>();
     while (!signal.aborted) {
       if (lost) throw lost;
-      // A writable peer with a higher epoch: this monitor is stale, it decides nothing.
-      const next = peers.blockedBy === undefined ? await loop.round() : performance.now() + 1000;
+      // A writable peer with a higher epoch: this monitor is stale, it
+      // decides nothing and rejoins that peer as a standby. Nor does it
+      // decide without the leadership in etcd (ha/leadership.ts).
+      if (term.aborted) throw new Error('Connection terminated: the monitor leadership term ended');
+      if (peers.blockedBy !== undefined && performance.now() - lastStaleAttempt >= STALE_REJOIN_RETRY_MS) {
+        lastStaleAttempt = performance.now();
+        const plan = await staleRejoinPlan(options.config, epoch, peers.blockedBy, log, options.env, staleWarned);
+        if (plan !== undefined) return plan;
+      }
+      const deciding = peers.blockedBy === undefined && leadership.mayDecide();
+      let next = deciding ? await loop.round() : performance.now() + (leadership.mayDecide() ? 1000 : 200);
       const now = performance.now();
+      if (deciding && now - lastSwitchoverPoll >= SWITCHOVER_POLL_MS) {
+        lastSwitchoverPoll = now;
+        const plan = await takeSwitchoverRequest(main, options.config, log);
+        if (plan !== undefined) return plan;
+      }
+      if (deciding) next = Math.min(next, lastSwitchoverPoll + SWITCHOVER_POLL_MS);
       if (now - lastSettings >= 5000) {
         lastSettings = now;
         settings = await readMonitorSettings(main);
@@ -350,7 +400,7 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
         if (current.advanced) log.info(`Monitor epoch ${current.epoch} starts now (timeline ${current.timeline ?? 'unknown'})`);
         epoch = current;
       }
-      if (loop.hints.pending || lost) continue;
+      if ((deciding && loop.hints.pending) || lost) continue;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
@@ -363,14 +413,16 @@ async function monitorSession(options: MonitorServiceOptions, ctx: ServiceContex
         signal.addEventListener('abort', done, { once: true });
       });
     }
-    await healthLoop;
+    return undefined;
   } finally {
+    term.removeEventListener('abort', endTerm);
     metrics.setLeader(false);
     signal.removeEventListener('abort', stopPeers);
     signal.removeEventListener('abort', closeSessions);
     clearTimeout(closing);
     peerStop.abort();
     await peerLoop;
+    await healthLoop;
     clearInterval(dropped);
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }

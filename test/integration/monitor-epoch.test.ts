@@ -123,12 +123,19 @@ describe('monitor epoch and multi-host monitor URI', { timeout: 240_000 }, () =>
       };
       await waitFor('node1 to report to monitor B', async () => (await reportAge(bPort)) < 2, { timeoutMs: 20_000 });
 
-      // (3) A comes back, writable at epoch 1, with B as its peer: it stops deciding.
+      // (3) A comes back, writable at epoch 1, with B as its peer: it stops
+      // deciding. B no longer lists A as a member (an operator removed it),
+      // so A does not rejoin B as a standby by itself (monitor-failover.test.ts).
+      const removed = await query<{ removed: boolean }>(bPort,
+        'SELECT pgautofailover.remove_monitor_member(member_id) AS removed FROM pgautofailover.monitor_member WHERE port = $1', [a.port]);
+      assert.deepEqual(removed, [{ removed: true }]);
       const peerSet = await a.cli(['config', 'set', 'ha.peers', monitorUri([bPort]).replace('target_session_attrs=read-write&', '')]);
       assert.equal(peerSet.exitCode, 0, peerSet.stderr);
       assert.match(readFileSync(aConfig, 'utf8'), /\n\[ha\]\npeers = postgres:\/\/autoctl_node@127\.0\.0\.1:\d+\/pg_auto_failover\?sslmode=prefer\n/);
       a.run();
       await waitFor('monitor A to find itself stale', () => /is writable at epoch 2, higher than this monitor's epoch 1: this monitor is stale and stops deciding/.test(a.proc.output()),
+        { timeoutMs: 30_000 });
+      await waitFor('monitor A not to rejoin B, which does not list it', () => /does not list this monitor \(127\.0\.0\.1:\d+\) as a member: not rejoining it as a standby/.test(a.proc.output()),
         { timeoutMs: 30_000 });
       assert.deepEqual(await epochsOf(a.port), [{ epoch: '1', timeline: 1 }]);
 

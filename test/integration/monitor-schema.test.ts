@@ -25,7 +25,7 @@ let primaryId = 0;
 let standbyId = 0;
 /** Tables autoctl_node may not read: the failsafe's group secrets, the hashes of node tokens, the migrations' bookkeeping. */
 const SECRET_TABLES = ['group_secret', 'node_token', 'schema_migrations'];
-const TABLES = ['event', 'formation', 'group_secret', 'group_state', 'monitor_epoch', 'monitor_leader', 'node', 'node_token', 'request', 'schema_migrations', 'settings'];
+const TABLES = ['event', 'formation', 'group_secret', 'group_state', 'monitor_epoch', 'monitor_leader', 'monitor_member', 'monitor_switchover', 'node', 'node_token', 'request', 'schema_migrations', 'settings'];
 
 async function connect(database: string, user = 'postgres'): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: server.url(database, user) });
@@ -256,7 +256,7 @@ describe('privileges', () => {
         await node.query(`SELECT * FROM pgautofailover.${table}`);
       }
       const { rows } = await admin.query<{ column_name: string }>(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pgautofailover' AND table_name = $1 ORDER BY ordinal_position LIMIT 1",
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pgautofailover' AND table_name = $1 AND is_identity = 'NO' ORDER BY ordinal_position LIMIT 1",
         [table]);
       const column = rows[0]?.column_name ?? '';
       await rejectsWith(node.query(`INSERT INTO pgautofailover.${table} DEFAULT VALUES`), '42501', /permission denied/);

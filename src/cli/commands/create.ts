@@ -3,6 +3,7 @@
  */
 import type { Command } from 'commander';
 import { badArgs } from '../../common/errors.js';
+import { ETCD_ENDPOINTS_EXPECTED, etcdEndpointsOf } from '../../config/index.js';
 import { checkGivenHostname, DEFAULT_ROUTE, discoverHostname } from '../../postgres/index.js';
 import { createMonitor } from '../../monitor/create-monitor.js';
 import { parseStandbyOf } from '../../monitor/ha/standby-create.js';
@@ -30,12 +31,22 @@ interface CreateMonitorFlags extends SslOptionsInput {
   auth?: string;
   skipPgHba?: boolean;
   httpPort?: string;
+  etcd?: string;
   standbyOf?: string;
   rebuildFromNodes?: boolean;
   run?: boolean;
 }
 
+/** `--etcd`: the endpoint list, checked and normalised (bare host:port means http://). */
+export function parseEtcdOption(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const endpoints = etcdEndpointsOf(text);
+  if (endpoints === undefined) throw badArgs(`--etcd "${text}" is not valid: expected ${ETCD_ENDPOINTS_EXPECTED}`);
+  return endpoints.join(',');
+}
+
 async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandContext): Promise<CommandResult<void>> {
+  const etcd = parseEtcdOption(flags.etcd);
   const auth = resolveAuth(flags.auth ?? ctx.env.PG_AUTOCTL_AUTH_METHOD, flags.skipPgHba);
   const ssl = resolveSslOptions(sslInput(flags, ctx), ctx.cwd);
   const pgdata = resolvePgdata(ctx, flags.pgdata);
@@ -61,7 +72,7 @@ async function createMonitorHandler(flags: CreateMonitorFlags, ctx: CommandConte
   if (flags.standbyOf !== undefined) parseStandbyOf(flags.standbyOf);
   const created = await createMonitor({
     standbyOf: flags.standbyOf,
-    pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort,
+    pgdata, port, pgctl: flags.pgctl, hostname, listen: flags.listen ?? '*', httpPort, etcd,
     authMethod: auth.method, skipHba: auth.skipHba, ssl, env: ctx.env, cwd: ctx.cwd,
     rebuildFromNodes: flags.rebuildFromNodes === true,
   }, ctx.log, Boolean(flags.run));
@@ -120,6 +131,7 @@ export function registerCreateCommands(program: Command): void {
       .option('--auth <method>', 'authentication method for connections from data nodes')
       .option('--skip-pg-hba', 'skip editing pg_hba.conf rules')
       .option('--http-port <port>', 'port of the service\'s HTTP listener (metrics, status page; 0: off)')
+      .option('--etcd <endpoints>', 'etcd endpoints for automatic monitor failover (comma separated)')
       .option('--standby-of <uri>', 'create a streaming standby of the monitor at this URI')
       .option('--rebuild-from-nodes', 'create an empty monitor that the running nodes register into again, roles unchanged')
       .option('--run', 'create node then run pg_autoctl service')),

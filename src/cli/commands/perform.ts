@@ -11,11 +11,13 @@ import {
   currentState, getNode, performFailover, performPromotion, type CurrentStateRow, type StateNotification,
 } from '../../monitor-api/index.js';
 import { data, defineCommand, type CommandResult } from '../command.js';
-import { withFormationTarget } from '../options/common.js';
+import { withFormationTarget, withPgdata } from '../options/common.js';
 import type { CommandContext } from '../context.js';
 import { resolveMonitor, type MonitorTarget } from '../monitor-target.js';
+import { monitorFailoverRendering } from '../render/monitor-failover.js';
 import { waitRendering, type NodeRef, type WaitReport } from '../render/operations.js';
 import { pathsOf } from '../target.js';
+import { performMonitorFailover } from './perform-monitor-failover.js';
 import { group } from '../tree.js';
 import {
   monitorFailure, notificationWidths, waitForNotifications, watchStates, type StateWatch,
@@ -225,6 +227,17 @@ export function registerPerformCommands(program: Command): void {
       .option('--wait <seconds>', 'how many seconds to wait, default to 60'),
     run: performPromotionHandler,
     render: waitRendering,
+  });
+  // Not in pg_auto_failover 2.0 (issue 13): the standby monitor takes over.
+  defineCommand(perform, {
+    name: 'monitor-failover',
+    description: 'Promote this standby monitor: a clean switchover, or --force when the primary monitor is gone',
+    json: true,
+    options: (cmd) => withPgdata(cmd)
+      .option('--force', 'promote even though the primary monitor does not answer (fence its host first)')
+      .option('--timeout <seconds>', 'how many seconds to wait, default to 60'),
+    run: performMonitorFailover,
+    render: monitorFailoverRendering,
   });
 }
 

@@ -212,7 +212,7 @@ export async function createStandbyMonitor(options: CreateStandbyMonitorOptions,
         key_file: options.ssl.createCertificates ? `${pgdata}/server.key` : options.ssl.serverKey,
       },
       http: { ...config.http, port: options.httpPort ?? config.http.port },
-      ha: { ...config.ha, peers: options.standbyOf },
+      ha: { ...config.ha, peers: options.standbyOf, etcd: options.etcd ?? config.ha.etcd },
     };
 
     try {
