@@ -2,7 +2,7 @@
 # Installs what pg_autoctl's demo and tests need on a Debian machine with
 # Node.js 20: the PostgreSQL server and client, openssl, iproute2 and
 # nftables (partition tests), the real components the integration tests
-# plug into (HAProxy, Prometheus and promtool, pgbouncer, Chromium), the
+# plug into (HAProxy, Prometheus and promtool, pgbouncer, Chromium, etcd), the
 # `postgres` account, and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,8 @@ command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need[*]} (run this script as root to install them)" >&2

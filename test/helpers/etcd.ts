@@ -76,6 +76,7 @@ function memberArgs(m: Omit<EtcdMember, 'proc'>, initialCluster: string, token: 
 
 /** Starts three members and waits until the cluster has a quorum. */
 export async function startEtcdCluster(options: { name?: string } = {}): Promise<EtcdCluster> {
+  if (!haveEtcd()) throw new Error(`${ETCD_BIN} or ${ETCDCTL_BIN} is missing: install the Debian packages etcd-server and etcd-client (scripts/ensure-deps.sh)`);
   const root = makeTempDir(`pgaf-${options.name ?? 'etcd'}-`);
   const token = `pgaf-test-${process.pid}-${Date.now()}`;
   const specs: Array<Omit<EtcdMember, 'proc'>> = [];

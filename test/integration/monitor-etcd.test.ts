@@ -29,7 +29,7 @@ import {
   dumpOnFailure, killPostmaster, nodeDirs, postmasterPid, queryAt, startMonitor, startNode, waitForStates,
   type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
-import { haveEtcd, startEtcdCluster, startTcpRelay, type TcpRelay } from '../helpers/etcd.js';
+import { startEtcdCluster, startTcpRelay, type TcpRelay } from '../helpers/etcd.js';
 import { freePort, IS_ROOT, onCleanup, runCleanups, startBackground, waitFor, type BackgroundProcess } from '../helpers/fixture.js';
 import { pgAutoctl, pgAutoctlArgv } from '../helpers/tool.js';
 import { startWriter } from '../helpers/writer.js';
@@ -54,7 +54,7 @@ async function writable(port: number): Promise<boolean | undefined> {
   }
 }
 
-describe('automatic monitor failover through etcd', { skip: !IS_ROOT || !haveEtcd() ? 'needs root and etcd-server' : false }, () => {
+describe('automatic monitor failover through etcd', { skip: !IS_ROOT ? 'needs root' : false }, () => {
   after(runCleanups);
 
   it('fails the monitor over, rejoins the old one, steps down when cut off from etcd', { timeout: 400_000 }, async () => {
