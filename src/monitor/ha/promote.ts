@@ -18,7 +18,7 @@ import {
   advanceMonitorEpoch, monitorMembers, monitorMemberSync, setMonitorMemberSync, type MonitorEpoch, type MonitorMemberSync,
 } from '../../monitor-api/index.js';
 import {
-  cancelSyncRepWaiters, checkpoint, isInRecovery, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
+  alterSystemReset, alterSystemSet, cancelSyncRepWaiters, checkpoint, isInRecovery, reloadConf, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
 } from '../../postgres/index.js';
 import type { SyncRecord } from './sync-record.js';
 
@@ -63,6 +63,9 @@ export async function checkPromotable(client: pg.ClientBase, address: MemberAddr
   return member;
 }
 
+/** wal_retrieve_retry_interval while a standby monitor is being promoted. */
+const PROMOTION_RETRY_INTERVAL = '100ms';
+
 export interface PromoteMonitorOptions {
   /** A connection to the local monitor database as a superuser (or the monitor's owner). */
   client: pg.ClientBase;
@@ -96,7 +99,11 @@ export async function promoteMonitor(options: PromoteMonitorOptions): Promise<Pr
   }
   const member = await checkPromotable(client, options.address, options.syncRecord);
   log.info(`Promoting monitor member ${member.memberId} (${options.address.hostname}:${options.address.port})`);
-  // A promoted monitor must not wait for standbys that stream from nobody yet.
+  // A promoted monitor must not wait for standbys that stream from nobody
+  // yet. And a startup process between two attempts to reach the lost
+  // primary notices the promotion only after wal_retrieve_retry_interval
+  // (5 s by default): shorter during the promotion (the same reload).
+  await alterSystemSet(client, 'wal_retrieve_retry_interval', PROMOTION_RETRY_INTERVAL);
   await setSynchronousStandbyNames(client, '');
   const started = performance.now();
   await pgCtlPromote(options.bin, options.pgdata, { env: options.env, log });
@@ -109,6 +116,8 @@ export async function promoteMonitor(options: PromoteMonitorOptions): Promise<Pr
     await sleep(50, options.signal);
   }
   const promoteMs = Math.round(performance.now() - started);
+  await alterSystemReset(client, 'wal_retrieve_retry_interval');
+  await reloadConf(client);
   // Sessions that waited on the old synchronous_standby_names (none expected) go on.
   await cancelSyncRepWaiters(client).catch(() => 0);
   // No other member is a synchronous standby of this new primary yet (the
