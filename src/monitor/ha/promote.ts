@@ -104,20 +104,22 @@ export async function promoteMonitor(options: PromoteMonitorOptions): Promise<Pr
   // primary notices the promotion only after wal_retrieve_retry_interval
   // (5 s by default): shorter during the promotion (the same reload).
   await alterSystemSet(client, 'wal_retrieve_retry_interval', PROMOTION_RETRY_INTERVAL);
-  await setSynchronousStandbyNames(client, '');
   const started = performance.now();
-  await pgCtlPromote(options.bin, options.pgdata, { env: options.env, log });
-  const deadline = started + options.timeoutMs;
-  while (await isInRecovery(client)) {
-    if (performance.now() > deadline) {
-      throw new AutoctlError('PGCTL', `the monitor at "${options.pgdata}" still does not accept writes ${options.timeoutMs} ms after pg_ctl promote`);
+  try {
+    await setSynchronousStandbyNames(client, '');
+    await pgCtlPromote(options.bin, options.pgdata, { env: options.env, log });
+    const deadline = started + options.timeoutMs;
+    while (await isInRecovery(client)) {
+      if (performance.now() > deadline) {
+        throw new AutoctlError('PGCTL', `the monitor at "${options.pgdata}" still does not accept writes ${options.timeoutMs} ms after pg_ctl promote`);
+      }
+      if (options.signal?.aborted) throw new AutoctlError('INTERNAL', 'promotion interrupted');
+      await sleep(50, options.signal);
     }
-    if (options.signal?.aborted) throw new AutoctlError('INTERNAL', 'promotion interrupted');
-    await sleep(50, options.signal);
+  } finally {
+    await alterSystemReset(client, 'wal_retrieve_retry_interval').then(() => reloadConf(client)).catch(() => undefined);
   }
   const promoteMs = Math.round(performance.now() - started);
-  await alterSystemReset(client, 'wal_retrieve_retry_interval');
-  await reloadConf(client);
   // Sessions that waited on the old synchronous_standby_names (none expected) go on.
   await cancelSyncRepWaiters(client).catch(() => 0);
   // No other member is a synchronous standby of this new primary yet (the
