@@ -18,7 +18,7 @@ import {
   advanceMonitorEpoch, monitorMembers, monitorMemberSync, setMonitorMemberSync, type MonitorEpoch, type MonitorMemberSync,
 } from '../../monitor-api/index.js';
 import {
-  cancelSyncRepWaiters, checkpoint, isInRecovery, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
+  alterSystemReset, alterSystemSet, cancelSyncRepWaiters, checkpoint, isInRecovery, reloadConf, pgCtlPromote, setSynchronousStandbyNames, type PgBinaries,
 } from '../../postgres/index.js';
 import type { SyncRecord } from './sync-record.js';
 
@@ -63,6 +63,9 @@ export async function checkPromotable(client: pg.ClientBase, address: MemberAddr
   return member;
 }
 
+/** wal_retrieve_retry_interval while a standby monitor is being promoted. */
+const PROMOTION_RETRY_INTERVAL = '100ms';
+
 export interface PromoteMonitorOptions {
   /** A connection to the local monitor database as a superuser (or the monitor's owner). */
   client: pg.ClientBase;
@@ -96,17 +99,25 @@ export async function promoteMonitor(options: PromoteMonitorOptions): Promise<Pr
   }
   const member = await checkPromotable(client, options.address, options.syncRecord);
   log.info(`Promoting monitor member ${member.memberId} (${options.address.hostname}:${options.address.port})`);
-  // A promoted monitor must not wait for standbys that stream from nobody yet.
-  await setSynchronousStandbyNames(client, '');
+  // A promoted monitor must not wait for standbys that stream from nobody
+  // yet. And a startup process between two attempts to reach the lost
+  // primary notices the promotion only after wal_retrieve_retry_interval
+  // (5 s by default): shorter during the promotion (the same reload).
+  await alterSystemSet(client, 'wal_retrieve_retry_interval', PROMOTION_RETRY_INTERVAL);
   const started = performance.now();
-  await pgCtlPromote(options.bin, options.pgdata, { env: options.env, log });
-  const deadline = started + options.timeoutMs;
-  while (await isInRecovery(client)) {
-    if (performance.now() > deadline) {
-      throw new AutoctlError('PGCTL', `the monitor at "${options.pgdata}" still does not accept writes ${options.timeoutMs} ms after pg_ctl promote`);
+  try {
+    await setSynchronousStandbyNames(client, '');
+    await pgCtlPromote(options.bin, options.pgdata, { env: options.env, log });
+    const deadline = started + options.timeoutMs;
+    while (await isInRecovery(client)) {
+      if (performance.now() > deadline) {
+        throw new AutoctlError('PGCTL', `the monitor at "${options.pgdata}" still does not accept writes ${options.timeoutMs} ms after pg_ctl promote`);
+      }
+      if (options.signal?.aborted) throw new AutoctlError('INTERNAL', 'promotion interrupted');
+      await sleep(50, options.signal);
     }
-    if (options.signal?.aborted) throw new AutoctlError('INTERNAL', 'promotion interrupted');
-    await sleep(50, options.signal);
+  } finally {
+    await alterSystemReset(client, 'wal_retrieve_retry_interval').then(() => reloadConf(client)).catch(() => undefined);
   }
   const promoteMs = Math.round(performance.now() - started);
   // Sessions that waited on the old synchronous_standby_names (none expected) go on.
