@@ -12,7 +12,7 @@
  * - It does not answer: refuse, unless --force, which says the operator
  *   fenced the old host; then promote.
  * - Never a member out of the sync set, with or without --force.
- * Every wait is bounded by --timeout (60 s by default).
+ * Every wait is bounded by --wait (60 s by default).
  */
 import type pg from 'pg';
 import { AutoctlError, badArgs, badState, messageOf } from '../../common/errors.js';
@@ -36,7 +36,7 @@ import { loadConfig, resolvePgdata } from '../target.js';
 export interface MonitorFailoverFlags {
   pgdata?: string;
   force?: boolean;
-  timeout?: string;
+  wait?: string;
 }
 
 export const DEFAULT_MONITOR_FAILOVER_TIMEOUT_S = 60;
@@ -51,7 +51,7 @@ export function parseTimeout(given: string | undefined): number {
   if (given === undefined) return DEFAULT_MONITOR_FAILOVER_TIMEOUT_S;
   const text = given.trim();
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) <= 0) {
-    throw badArgs(`--timeout argument is not a valid number of seconds: "${given}"`);
+    throw badArgs(`--wait argument is not a valid number of seconds: "${given}"`);
   }
   return Number(text);
 }
@@ -117,8 +117,8 @@ async function waitOldPrimaryGone(ctx: CommandContext, local: pg.ClientBase, pri
     }
     if (deadline.passed()) {
       throw new AutoctlError('INTERNAL', accepted
-        ? 'the primary monitor accepted the switchover but is still writable at the deadline (see --timeout); nothing was promoted'
-        : 'the primary monitor did not answer the switchover request before the deadline (see --timeout); nothing changed');
+        ? 'the primary monitor accepted the switchover but is still writable at the deadline (see --wait); nothing was promoted'
+        : 'the primary monitor did not answer the switchover request before the deadline (see --wait); nothing changed');
     }
     await sleep(100);
   }
@@ -136,7 +136,7 @@ async function waitStreamEnd(ctx: CommandContext, local: pg.ClientBase, deadline
     const receiver = await walReceiverStatus(local);
     if (receiver?.status !== 'streaming') return;
     if (deadline.passed()) {
-      throw new AutoctlError('INTERNAL', 'this monitor still streams from the old primary monitor at the deadline (see --timeout); nothing was promoted');
+      throw new AutoctlError('INTERNAL', 'this monitor still streams from the old primary monitor at the deadline (see --wait); nothing was promoted');
     }
     await sleep(50);
   }
@@ -172,7 +172,7 @@ async function waitNewEpoch(local: pg.ClientBase, before: number, deadline: Dead
 
 export async function performMonitorFailover(flags: MonitorFailoverFlags, ctx: CommandContext): Promise<CommandResult<MonitorFailoverReport>> {
   const started = performance.now();
-  const timeoutS = parseTimeout(flags.timeout);
+  const timeoutS = parseTimeout(flags.wait);
   const pgdata = resolvePgdata(ctx, flags.pgdata);
   const { config } = await loadConfig(ctx, pgdata);
   if (!isMonitorConfig(config)) {

@@ -235,7 +235,7 @@ export function registerPerformCommands(program: Command): void {
     json: true,
     options: (cmd) => withPgdata(cmd)
       .option('--force', 'promote even though the primary monitor does not answer (fence its host first)')
-      .option('--timeout <seconds>', 'how many seconds to wait, default to 60'),
+      .option('--wait <seconds>', 'how many seconds to wait, default to 60'),
     run: performMonitorFailover,
     render: monitorFailoverRendering,
   });

@@ -5,10 +5,10 @@ import { monitorFailoverRendering, type MonitorFailoverReport } from '../../../s
 import { defaultMonitorConfig } from '../../../src/config/index.js';
 
 describe('perform monitor-failover', () => {
-  it('parses --timeout: whole seconds above zero, 60 by default', () => {
+  it('parses --wait: whole seconds above zero, 60 by default', () => {
     assert.equal(parseTimeout(undefined), 60);
     assert.equal(parseTimeout('5'), 5);
-    for (const bad of ['0', '-1', '1.5', 'ten', '']) assert.throws(() => parseTimeout(bad), /--timeout argument is not a valid number of seconds/);
+    for (const bad of ['0', '-1', '1.5', 'ten', '']) assert.throws(() => parseTimeout(bad), /--wait argument is not a valid number of seconds/);
   });
 
   it('looks for the primary monitor in ha.peers and in primary_conninfo, each once', () => {
