@@ -25,7 +25,7 @@ let primaryId = 0;
 let standbyId = 0;
 /** Tables autoctl_node may not read: the failsafe's group secrets, the hashes of node tokens, the migrations' bookkeeping. */
 const SECRET_TABLES = ['group_secret', 'node_token', 'schema_migrations'];
-const TABLES = ['event', 'formation', 'group_secret', 'group_state', 'monitor_epoch', 'monitor_leader', 'monitor_member', 'monitor_switchover', 'node', 'node_token', 'request', 'schema_migrations', 'settings'];
+const TABLES = ['event', 'formation', 'group_secret', 'group_state', 'monitor_epoch', 'monitor_leader', 'monitor_member', 'monitor_rebuild', 'monitor_rebuild_node', 'monitor_switchover', 'node', 'node_token', 'request', 'schema_migrations', 'settings'];
 
 async function connect(database: string, user = 'postgres'): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: server.url(database, user) });
