@@ -244,19 +244,23 @@ async function checkIdentity(rt: KeeperRuntime, facts: PgReport): Promise<boolea
 async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tracker: RestartTracker): Promise<NodeAssignment> {
   const sentAt = performance.now();
   let answer: Awaited<ReturnType<typeof nodeActiveWithPeers>>;
+  let where = 'the monitor';
   try {
-    answer = await onMonitor(rt, 'node_active', (c) => nodeActiveWithPeers(c, {
-    formation: rt.config.pg_autoctl.formation,
-    nodeId: rt.state.currentNodeId,
-    groupId: rt.state.currentGroup,
-    state: current,
-    pgIsRunning: reportedPgRunning(rt, tracker, facts.running),
-    tli: facts.timeline,
-    lsn: facts.lsn,
-    syncState: facts.syncState,
-    knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
-    witness: rt.epoch?.witness ?? undefined,
-  }, { withEpoch: rt.epoch?.monitorHasEpochs ?? false, withWitness: rt.epoch?.monitorHasWitnesses ?? false }));
+    answer = await onMonitor(rt, 'node_active', (c) => {
+      where = `${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`;
+      return nodeActiveWithPeers(c, {
+        formation: rt.config.pg_autoctl.formation,
+        nodeId: rt.state.currentNodeId,
+        groupId: rt.state.currentGroup,
+        state: current,
+        pgIsRunning: reportedPgRunning(rt, tracker, facts.running),
+        tli: facts.timeline,
+        lsn: facts.lsn,
+        syncState: facts.syncState,
+        knownGoal: isNodeState(rt.state.assignedRole) ? rt.state.assignedRole : 'unknown',
+        witness: rt.epoch?.witness ?? undefined,
+      }, { withEpoch: rt.epoch?.monitorHasEpochs ?? false, withWitness: rt.epoch?.monitorHasWitnesses ?? false });
+    });
   } catch (error) {
     notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });
     throw error;
@@ -266,7 +270,7 @@ async function report(rt: KeeperRuntime, current: NodeState, facts: PgReport, tr
   // is dropped so that the next one is checked again (and, with several
   // monitor hosts, another one may be picked).
   try {
-    if (answer.monitorEpoch !== undefined) rt.epoch?.admit(answer.monitorEpoch, 'the monitor');
+    if (answer.monitorEpoch !== undefined) rt.epoch?.admit(answer.monitorEpoch, where);
   } catch (error) {
     rt.monitor.reset();
     notify(rt, 'node-active', { ms: performance.now() - sentAt, ok: false });

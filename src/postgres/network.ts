@@ -300,7 +300,8 @@ export async function discoverHostname(target: { host: string; port: number }, o
 export async function checkGivenHostname(hostname: string, deps: { resolver?: Resolver; interfaces?: Interfaces } = {}): Promise<string | undefined> {
   const interfaces = deps.interfaces ?? networkInterfaces();
   if (isIP(hostname) !== 0) {
-    return localInterfaceAddress(hostname, interfaces) === undefined
+    // 127.0.0.12 is local when lo holds 127.0.0.0/8, as lanCidrFor knows.
+    return localInterfaceAddress(hostname, interfaces) === undefined && loopbackInterfaceHolding(hostname, interfaces) === undefined
       ? `Failed to find address "${hostname}" in local network interfaces, automated pg_hba.conf setup might fail.`
       : undefined;
   }
