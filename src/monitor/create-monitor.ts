@@ -80,6 +80,37 @@ export class Rollback {
   }
 }
 
+/**
+ * The monitor's configuration for `create monitor` (a standby monitor's
+ * too): the existing monitor file merged with the options, or the
+ * defaults with the options.
+ */
+export async function monitorConfigFor(options: CreateMonitorOptions, configPath: string, configExisted: boolean, pgdata: string,
+  bin: PgBinaries): Promise<MonitorConfig> {
+  let config = defaultMonitorConfig({ pgdata, hostname: options.hostname });
+  if (configExisted) {
+    const existing = await readConfigFile(configPath);
+    if (!isMonitorConfig(existing)) throw new AutoctlError('BAD_CONFIG', `"${configPath}" belongs to a keeper node, not a monitor`);
+    config = existing;
+  }
+  return {
+    ...config,
+    pg_autoctl: { ...config.pg_autoctl, hostname: options.hostname },
+    postgresql: {
+      ...config.postgresql, pgdata, pg_ctl: bin.pgCtl, port: options.port, listen_addresses: options.listen,
+      auth_method: options.authMethod ?? config.postgresql.auth_method,
+    },
+    ssl: {
+      ...config.ssl, sslmode: options.ssl.sslMode, active: options.ssl.active ? 1 : 0,
+      ca_file: options.ssl.caFile, crl_file: options.ssl.crlFile,
+      cert_file: options.ssl.createCertificates ? `${pgdata}/server.crt` : options.ssl.serverCert,
+      key_file: options.ssl.createCertificates ? `${pgdata}/server.key` : options.ssl.serverKey,
+    },
+    http: { ...config.http, port: options.httpPort ?? config.http.port },
+    ha: { ...config.ha, ...(options.standbyOf === undefined ? {} : { peers: options.standbyOf }), etcd: options.etcd ?? config.ha.etcd },
+  };
+}
+
 export async function createMonitor(options: CreateMonitorOptions, log: Logger, keepRunning: boolean): Promise<CreatedMonitor> {
   if (options.standbyOf !== undefined) {
     const { createStandbyMonitor } = await import('./ha/standby-create.js');
@@ -113,29 +144,7 @@ export async function createMonitor(options: CreateMonitorOptions, log: Logger, 
     await ensurePortFree(options.port, pgdata);
     const bin = await findPgBinaries({ ...(options.pgctl ? { pgctl: options.pgctl } : {}), env: options.env });
 
-    // Configuration: merge into an existing monitor file, or start from defaults.
-    let config = defaultMonitorConfig({ pgdata, hostname: options.hostname });
-    if (configExisted) {
-      const existing = await readConfigFile(paths.config);
-      if (!isMonitorConfig(existing)) throw new AutoctlError('BAD_CONFIG', `"${paths.config}" belongs to a keeper node, not a monitor`);
-      config = existing;
-    }
-    config = {
-      ...config,
-      pg_autoctl: { ...config.pg_autoctl, hostname: options.hostname },
-      postgresql: {
-        ...config.postgresql, pgdata, pg_ctl: bin.pgCtl, port: options.port, listen_addresses: options.listen,
-        auth_method: options.authMethod ?? config.postgresql.auth_method,
-      },
-      ssl: {
-        ...config.ssl, sslmode: options.ssl.sslMode, active: options.ssl.active ? 1 : 0,
-        ca_file: options.ssl.caFile, crl_file: options.ssl.crlFile,
-        cert_file: options.ssl.createCertificates ? `${pgdata}/server.crt` : options.ssl.serverCert,
-        key_file: options.ssl.createCertificates ? `${pgdata}/server.key` : options.ssl.serverKey,
-      },
-      http: { ...config.http, port: options.httpPort ?? config.http.port },
-      ha: { ...config.ha, etcd: options.etcd ?? config.ha.etcd },
-    };
+    const config = await monitorConfigFor(options, paths.config, configExisted, pgdata, bin);
     await writeConfigFile(paths.config, config);
 
     if (kind === 'missing' || kind === 'empty') {

@@ -236,6 +236,20 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /** True when a process with this pid exists. */
+/** The first file named `name` below `dir` (depth first), e.g. a node's pg_autoctl.state under its XDG directories. */
+export function findFile(dir: string, name: string): string | undefined {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const found = findFile(path, name);
+      if (found !== undefined) return found;
+    } else if (entry.name === name) {
+      return path;
+    }
+  }
+  return undefined;
+}
+
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

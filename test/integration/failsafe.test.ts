@@ -8,12 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { freePort, onCleanup, runCleanups, waitFor } from '../helpers/fixture.js';
+import { findFile, freePort, onCleanup, runCleanups, waitFor } from '../helpers/fixture.js';
 import {
   clusterUserName, dumpOnFailure, killPostmaster, postmasterPid, processGone, startMonitor, startNode,
   startPrimaryAndStandby, startSingle, waitForStates, type RunningMonitor, type RunningNode,
@@ -74,17 +73,6 @@ async function failoverEvents(m: RunningMonitor, since: Date): Promise<string[]>
   return rows.map((r) => r.description);
 }
 
-function findFile(dir: string, name: string): string | undefined {
-  for (const entry of readdirSync(dir)) {
-    const path = join(dir, entry);
-    if (entry === name) return path;
-    if (statSync(path).isDirectory()) {
-      const found = findFile(path, name);
-      if (found) return found;
-    }
-  }
-  return undefined;
-}
 
 function post(port: number, path: string, body: string, headers: Record<string, string> = {}, method = 'POST'): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {

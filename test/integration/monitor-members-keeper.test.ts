@@ -15,11 +15,11 @@
  * nothing over: the data primary stays primary.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { onCleanup, pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
+import { findFile, onCleanup, pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
 import {
   dumpOnFailure, queryAt, signalPostgres, startMonitor, startNode, waitForStates, type RunningMonitor, type RunningNode,
 } from '../helpers/cluster.js';
@@ -30,18 +30,6 @@ const query = <T extends pg.QueryResultRow>(port: number, text: string, params: 
   queryAt<T>(port, 'pg_auto_failover', text, params);
 
 /** The file `name` under a node's XDG data directory (where the state file lives). */
-function findFile(root: string, name: string): string | undefined {
-  for (const entry of readdirSync(root, { withFileTypes: true })) {
-    const path = join(root, entry.name);
-    if (entry.isDirectory()) {
-      const found = findFile(path, name);
-      if (found !== undefined) return found;
-    } else if (entry.name === name) {
-      return path;
-    }
-  }
-  return undefined;
-}
 
 const monitorRules = (pgdata: string): string[] => readFileSync(join(pgdata, 'pg_hba.conf'), 'utf8').split('\n')
   .filter((l) => /^host\S*\s+"?postgres"?\s+"?pgautofailover_monitor"?\s/.test(l));

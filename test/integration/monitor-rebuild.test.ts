@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { onCleanup, runCleanups, startBackground, waitFor } from '../helpers/fixture.js';
+import { findFile, onCleanup, runCleanups, startBackground, waitFor } from '../helpers/fixture.js';
 import {
   FAST_MONITOR_SETTINGS, dumpOnFailure, killPostmaster, nodeStates, startMonitor, startPrimaryAndStandby, waitForStates,
   type RunningMonitor, type RunningNode,
@@ -31,17 +31,6 @@ const LEASE_MS = 8000;
 /** The longest pause of the writer accepted (see failsafe.test.ts: commits stall up to ~1.7 s on the test machine). */
 const MAX_WRITE_GAP_MS = 3000;
 
-function findFile(dir: string, name: string): string | undefined {
-  for (const entry of readdirSync(dir)) {
-    const path = join(dir, entry);
-    if (entry === name) return path;
-    if (statSync(path).isDirectory()) {
-      const found = findFile(path, name);
-      if (found) return found;
-    }
-  }
-  return undefined;
-}
 
 async function monitorSettings(m: RunningMonitor): Promise<void> {
   for (const [name, value] of Object.entries(FAST_MONITOR_SETTINGS)) {

@@ -29,7 +29,7 @@ import type { Logger } from '../../common/log.js';
 import { maskSecrets } from '../../common/secrets.js';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import {
-  checkPidFile, defaultMonitorConfig, ensurePaths, isMonitorConfig, pathsFor, readConfigFile, writeConfigFile,
+  checkPidFile, ensurePaths, isMonitorConfig, pathsFor, readConfigFile, writeConfigFile,
 } from '../../config/index.js';
 import {
   currentMonitorEpoch, monitorMembers, registerMonitorMember, removeMonitorMember, type MonitorMember,
@@ -41,7 +41,7 @@ import {
   writeStandbySetup, type ConnInfo, type ReplicationSource,
 } from '../../postgres/index.js';
 import { connectLocal } from '../../postgres/local-client.js';
-import { ensurePortFree, Rollback, type CreatedMonitor, type CreateMonitorOptions } from '../create-monitor.js';
+import { ensurePortFree, monitorConfigFor, Rollback, type CreatedMonitor, type CreateMonitorOptions } from '../create-monitor.js';
 import { MONITOR_REPLICATOR } from './members-loop.js';
 
 export { MONITOR_REPLICATOR };
@@ -196,24 +196,7 @@ export async function createStandbyMonitor(options: CreateStandbyMonitorOptions,
     const pidStatus = await checkPidFile(paths.pid, { removeStale: true });
     if (pidStatus.status === 'running') throw new AutoctlError('BAD_STATE', `pg_autoctl is already running with pid ${pidStatus.pidFile.pid}`);
 
-    let config = defaultMonitorConfig({ pgdata, hostname: options.hostname });
-    if (configExisted) config = await readConfigFile(paths.config) as typeof config;
-    config = {
-      ...config,
-      pg_autoctl: { ...config.pg_autoctl, hostname: options.hostname },
-      postgresql: {
-        ...config.postgresql, pgdata, pg_ctl: bin.pgCtl, port: options.port, listen_addresses: options.listen,
-        auth_method: options.authMethod ?? config.postgresql.auth_method,
-      },
-      ssl: {
-        ...config.ssl, sslmode: options.ssl.sslMode, active: options.ssl.active ? 1 : 0,
-        ca_file: options.ssl.caFile, crl_file: options.ssl.crlFile,
-        cert_file: options.ssl.createCertificates ? `${pgdata}/server.crt` : options.ssl.serverCert,
-        key_file: options.ssl.createCertificates ? `${pgdata}/server.key` : options.ssl.serverKey,
-      },
-      http: { ...config.http, port: options.httpPort ?? config.http.port },
-      ha: { ...config.ha, peers: options.standbyOf, etcd: options.etcd ?? config.ha.etcd },
-    };
+    const config = await monitorConfigFor(options, paths.config, configExisted, pgdata, bin);
 
     try {
       await writeConfigFile(paths.config, config);
