@@ -20,9 +20,16 @@
  * (d) With etcd, perform monitor-failover is refused; stopping the leader's
  *     service hands over to the synchronous standby without waiting for
  *     the lease.
+ * (e) node1 back as node2's standby, then etcd unreachable for every
+ *     monitor (all relays cut): the leader steps down (its Postgres
+ *     stops), no monitor is writable and none decides, while the data
+ *     primary keeps serving a writer (failsafe: no failed write); etcd
+ *     back: exactly one monitor leads and is writable, the keepers report
+ *     to it, no data failover (states, timeline), no acknowledged write lost.
+ * The data nodes run on 127.0.0.2 and 127.0.0.3.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -82,10 +89,13 @@ describe('automatic monitor failover through etcd', { skip: !IS_ROOT ? 'needs ro
         assert.ok(prefix !== undefined && /^\/pg_auto_failover\/\d+$/.test(prefix), `keys: ${[...keys.keys()].join(', ')}`);
         assert.equal(keys.get(`${prefix}/leader`), `127.0.0.11:${a.port}`);
         assert.equal(keys.get(`${prefix}/primary`), `127.0.0.11:${a.port}`);
-        // Test clusters connect over loopback from 127.0.0.1 whatever the
-        // host names: let replication and pg_rewind in (the copy to B keeps it).
-        appendFileSync(join(a.dirs.pgdata, 'pg_hba.conf'), 'host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n');
-        await a.sql('SELECT pg_reload_conf()');
+        // No HBA edit of our own: a connection to 127.0.0.12 or 127.0.0.2
+        // comes from 127.0.0.1 (the kernel's source for 127.0.0.0/8, and
+        // libpq, hence the WAL receiver, cannot bind another one), so the
+        // member rules (127.0.0.12/32 on A) never match here; the lines
+        // initdb writes with --auth trust (all and replication from
+        // 127.0.0.1/32, trust) let replication and pg_rewind in, as in any
+        // loopback test. On a LAN each host connects from its own address.
 
         // Monitor B, a standby of A.
         const bDirs = nodeDirs('monitor-etcd-b');
@@ -130,10 +140,11 @@ describe('automatic monitor failover through etcd', { skip: !IS_ROOT ? 'needs ro
 
         // Data nodes with the multi-host monitor URI.
         const uri = `postgres://autoctl_node@127.0.0.11:${a.port},127.0.0.12:${bPort}/pg_auto_failover?target_session_attrs=read-write&sslmode=prefer`;
-        const node1 = await startNode({ ...a, uri }, 'node1');
+        const nodeArgs = (host: string): string[] => ['--auth', 'trust', '--ssl-self-signed', '--hostname', host];
+        const node1 = await startNode({ ...a, uri }, 'node1', { extraArgs: nodeArgs('127.0.0.2') });
         nodes.push(node1);
         await waitForStates(a, { node1: 'single' }, { nodes });
-        const node2 = await startNode({ ...a, uri }, 'node2');
+        const node2 = await startNode({ ...a, uri }, 'node2', { extraArgs: nodeArgs('127.0.0.3') });
         nodes.push(node2);
         await waitForStates(a, { node1: 'primary', node2: 'secondary' }, { nodes, timeoutMs: 90_000 });
         process.stdout.write(`setup: ${Math.round((performance.now() - startedAt) / 1000)} s\n`);
@@ -266,6 +277,95 @@ describe('automatic monitor failover through etcd', { skip: !IS_ROOT ? 'needs ro
         process.stdout.write(`figures: clean stop of the leader monitor -> the standby writable ${((handedOver - stopAt) / 1000).toFixed(1)} s\n`);
         assert.match(a.proc.output(), /Resigned the monitor leadership in etcd/);
         assert.ok(handedOver - stopAt < TTL_S * 1000, 'the hand-over did not wait for the lease');
+
+        // (e) etcd unreachable for every monitor. A rejoins B first, so
+        // that both monitors run and either may lead once etcd is back; node1
+        // comes back as node2's standby: the failsafe keeps a primary serving
+        // without a monitor only while it reaches its standby (alone, it fences).
+        const restartedA2 = a.run();
+        node1.run();
+        await waitFor('monitor A to stream from B again', async () => {
+          if (restartedA2.exited()) throw new Error(`monitor A exited: ${restartedA2.output()}`);
+          const rows = await b.sql<{ state: string; app: string }>('SELECT state, application_name AS app FROM pg_stat_replication');
+          return rows.some((r) => r.state === 'streaming' && r.app === `pgautofailover_monitor_${aMember}`);
+        }, { timeoutMs: 90_000 });
+        await waitFor('the etcd sync record to name A again', async () => (await etcd.get(`${prefix}/sync`)) === aMember, { timeoutMs: 60_000 });
+        await waitForStates(b, { node1: 'secondary', node2: 'primary' }, { nodes, timeoutMs: 90_000 });
+        // The data primary under a writer.
+        const dataState = async (m: RunningMonitor): Promise<string> => (await m.sql<{ s: string }>(
+          "SELECT string_agg(nodename || ' ' || reportedstate::text || '/' || goalstate::text, ', ' ORDER BY nodeid) AS s FROM pgautofailover.node"))[0]?.s ?? '?';
+        const timeline = async (): Promise<string> => (await node2.sql<{ tli: string }>(
+          'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tli'))[0]?.tli ?? '?';
+        const stateBefore = await dataState(b);
+        const tliBefore = await timeline();
+        const writerE = await startWriter(node2.port, { table: 'writer_acks_e' });
+        let samplingE = true;
+        onCleanup('stop the writer and sampler of step (e)', async () => { samplingE = false; await writerE.stop(); });
+        await waitFor('acknowledged writes on node2', () => writerE.acked.length >= 20, { timeoutMs: 20_000 });
+        const samplesE: Array<{ at: number; a: boolean | undefined; b: boolean | undefined }> = [];
+        const samplerE = (async () => {
+          while (samplingE) {
+            const at = performance.now();
+            const [wa, wb] = await Promise.all([writable(a.port), writable(bPort)]);
+            samplesE.push({ at, a: wa, b: wb });
+            await new Promise((r) => setTimeout(r, Math.max(0, 100 - (performance.now() - at))));
+          }
+        })();
+        const outA = a.proc.output().length;
+        const outB = b.proc.output().length;
+        const cutAllAt = performance.now();
+        for (const r of [...relaysA, ...relaysB]) r.cut();
+        const eSteppedDownAt = await waitFor('monitor B to step down (etcd unreachable)', () => (/Monitor leadership in etcd lost/.test(b.proc.output().slice(outB))
+          ? performance.now() : undefined), { timeoutMs: TTL_S * 1000, intervalMs: 50 });
+        const eStoppedAt = await waitFor('the Postgres of monitor B to stop', async () => ((await postmasterPid(bDirs.pgdata)) === null ? performance.now() : undefined),
+          { timeoutMs: TTL_S * 1000, intervalMs: 50 });
+        // Past the lease: nobody may lead, nobody is writable, nobody decides.
+        await new Promise((r) => setTimeout(r, Math.max(0, cutAllAt + TTL_S * 1000 + 2000 - performance.now())));
+        const healAllAt = performance.now();
+        const cutOutA = a.proc.output().slice(outA);
+        const cutOutB = b.proc.output().slice(outB);
+        const writableDuringCut = samplesE.filter((s) => s.at > eStoppedAt && s.at < healAllAt && (s.a === true || s.b === true));
+        assert.deepEqual(writableDuringCut, [], 'no monitor writable while etcd is unreachable');
+        assert.ok(samplesE.filter((s) => s.at > eStoppedAt && s.at < healAllAt).length >= 20, 'sampled during the cut');
+        assert.doesNotMatch(cutOutA, /Setting goal state of node|Promoting/, 'monitor A neither decides nor promotes without etcd');
+        assert.doesNotMatch(cutOutB.slice(cutOutB.indexOf('Monitor leadership in etcd lost')), /Setting goal state of node/,
+          'monitor B decides nothing after its step-down');
+        const cutErrors = writerE.errors.filter((e) => e.at >= cutAllAt);
+        assert.deepEqual(cutErrors, [], 'the data primary serves every write while no monitor runs (failsafe)');
+
+        // etcd back: exactly one leader, writable; the keeper reports to it.
+        for (const r of [...relaysA, ...relaysB]) r.heal();
+        const backSeenAt = await waitFor('one monitor writable after etcd is back', async () => (samplesE.some((s) => s.at > healAllAt && (s.a === true || s.b === true))
+          ? performance.now() : undefined), { timeoutMs: TTL_S * 1000 + 40_000, intervalMs: 100 });
+        const last = samplesE.filter((s) => s.at > healAllAt).find((s) => s.a === true || s.b === true);
+        const backAt = last?.at ?? backSeenAt;
+        const leaderE = last?.a === true ? a : b;
+        const leaderName = leaderE === a ? 'A' : 'B';
+        const [{ at: leaderSince } = { at: '' }] = await leaderE.sql<{ at: string }>('SELECT now()::text AS at');
+        await waitFor('both keepers to report to the leader', async () => {
+          const rows = await leaderE.sql<{ n: number }>("SELECT count(*)::int AS n FROM pgautofailover.node WHERE reporttime > $1::timestamptz", [leaderSince]);
+          return rows[0]?.n === 2;
+        }, { timeoutMs: 30_000, intervalMs: 100 });
+        await new Promise((r) => setTimeout(r, 2000));
+        samplingE = false;
+        await samplerE;
+        const endE = performance.now();
+        await writerE.stop();
+        assert.deepEqual(samplesE.filter((s) => s.a === true && s.b === true), [], 'never two writable monitors');
+        assert.equal(await etcd.get(`${prefix}/leader`), `${leaderE === a ? '127.0.0.11' : '127.0.0.12'}:${leaderE.port}`, 'the writable monitor leads');
+        assert.equal(await writable(leaderE === a ? bPort : a.port), false, 'the other monitor is not writable');
+        assert.equal(await dataState(leaderE), stateBefore, 'no data failover: the nodes keep their states');
+        assert.equal(await timeline(), tliBefore, 'no data failover: same timeline');
+        assert.doesNotMatch(a.proc.output().slice(outA) + b.proc.output().slice(outB), /Setting goal state of node/, 'no goal changed');
+        assert.deepEqual(writerE.errors, [], 'no failed write');
+        const idsE = new Set((await node2.sql<{ id: number }>('SELECT id FROM writer_acks_e')).map((r) => r.id));
+        const lostE = writerE.acked.filter((w) => !idsE.has(w.id));
+        assert.deepEqual(lostE, [], 'no acknowledged write lost');
+        const gapMs = writerE.longestGap(cutAllAt, endE);
+        process.stdout.write(`figures: etcd unreachable for every monitor: leader step-down ${((eSteppedDownAt - cutAllAt) / 1000).toFixed(1)} s, `
+          + `its Postgres stopped ${((eStoppedAt - cutAllAt) / 1000).toFixed(1)} s after the cut; etcd back (after ${((healAllAt - cutAllAt) / 1000).toFixed(1)} s) -> `
+          + `monitor ${leaderName} writable ${((backAt - healAllAt) / 1000).toFixed(1)} s; data primary: ${writerE.acked.length} writes acknowledged, `
+          + `${writerE.errors.length} failed, 0 lost, longest write gap ${Math.round(gapMs)} ms; ${stateBefore}, primary timeline ${tliBefore} unchanged\n`);
         process.stdout.write(`monitor-etcd: ${Math.round((performance.now() - startedAt) / 1000)} s\n`);
       } catch (error) {
         if (bView.monitor) process.stderr.write(`--- monitor B output ---\n${bView.monitor.proc.output().slice(-30_000)}\n`);
