@@ -15,6 +15,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgautofailover.max_monitor_members()
 RETURNS integer
 LANGUAGE sql IMMUTABLE
+SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$ SELECT 8 $$;
 
 -- A monitor joins (create monitor --standby-of) or the writable monitor's

@@ -13,6 +13,7 @@
 CREATE OR REPLACE FUNCTION pgautofailover.monitor_switchover_interval()
 RETURNS interval
 LANGUAGE sql IMMUTABLE
+SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$ SELECT interval '60 seconds' $$;
 
 CREATE OR REPLACE FUNCTION pgautofailover.request_monitor_switchover(
