@@ -4,7 +4,7 @@
  * which any keeper (or anyone holding that role's password) has, against
  * one monitor database (a throwaway Postgres with the monitor schema; the
  * checks are in SQL and in the primary's members loop, run here against
- * the same database).
+ * the same database; a streaming standby of it for the switchover checks).
  * 1. register_monitor_member refuses hosts that would inject or widen a
  *    pg_hba.conf rule, with one clear line, and stores nothing; the members
  *    loop writes no rule for such a host even when its row got in anyway.
@@ -30,7 +30,7 @@ import { sqlStateOf } from '../../src/monitor-api/index.js';
 import { createMembersLoop } from '../../src/monitor/ha/members-loop.js';
 import { applyMigrations, createMonitorDatabase, createMonitorRoles } from '../../src/monitor/schema.js';
 import { MONITOR_MAX_SLOT_WAL_KEEP_SIZE, renderMonitorSettingsFile } from '../../src/postgres/index.js';
-import { makeTempDir, runCleanups } from '../helpers/fixture.js';
+import { freePort, makeTempDir, onCleanup, pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
 import { startTempPostgres, type TempPostgres } from '../helpers/temp-postgres.js';
 
 let server: TempPostgres;
@@ -61,6 +61,32 @@ async function count(sql: string): Promise<number> {
   return Number(rows[0]?.n);
 }
 
+/** A streaming standby of `primary` (pg_basebackup), named `applicationName` in pg_stat_replication. */
+async function startStandbyOf(primary: TempPostgres, applicationName: string): Promise<{ stop(): Promise<void> }> {
+  const bin = pgBinDir();
+  const dir = makeTempDir('pgaf-standby-');
+  const pgdata = join(dir, 'data');
+  const port = await freePort();
+  const backup = await run([join(bin, 'pg_basebackup'), '-D', pgdata, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres',
+    '-X', 'stream', '-c', 'fast', '--no-sync'], { timeoutMs: 120_000 });
+  if (backup.exitCode !== 0) throw new Error(`pg_basebackup failed: ${backup.stderr}`);
+  const conninfo = `host=127.0.0.1 port=${primary.port} user=postgres application_name=${applicationName}`;
+  const opts = [`-c port=${port}`, '-c listen_addresses=127.0.0.1', `-c unix_socket_directories=${dir}`, '-c fsync=off',
+    `-c primary_conninfo='${conninfo}'`, "-c synchronous_standby_names=''"].join(' ');
+  const touched = await run(['touch', join(pgdata, 'standby.signal')]);
+  if (touched.exitCode !== 0) throw new Error(`touch standby.signal failed: ${touched.stderr}`);
+  const start = await run([join(bin, 'pg_ctl'), '-D', pgdata, '-l', join(dir, 'postgres.log'), '-w', '-t', '60', '-o', opts, 'start'], { timeoutMs: 90_000 });
+  if (start.exitCode !== 0) throw new Error(`pg_ctl start (standby) failed: ${start.stderr}${start.stdout}`);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await run([join(bin, 'pg_ctl'), '-D', pgdata, '-m', 'immediate', '-w', 'stop'], { timeoutMs: 60_000 });
+  };
+  onCleanup(`stop standby ${pgdata}`, stop);
+  return { stop };
+}
+
 before(async () => {
   server = await startTempPostgres();
   const boot = await connect('postgres', 'postgres');
@@ -78,7 +104,7 @@ after(async () => {
   await runCleanups();
 });
 
-describe('monitor high availability under hostile autoctl_node sessions', { timeout: 120_000 }, () => {
+describe('monitor high availability under hostile autoctl_node sessions', { timeout: 90_000 }, () => {
   it('finding 1: register_monitor_member refuses HBA injection; the members loop writes no rule for a bad host', async () => {
     const hostile = [
       '10.0.0.9\nhost all all 0.0.0.0/0 trust', '10.0.0.9 trust', '"x"', "x'y", '0.0.0.0/0', '::/0', '10.0.0.0/8',
@@ -197,6 +223,29 @@ describe('monitor high availability under hostile autoctl_node sessions', { time
     await admin.query("UPDATE pgautofailover.monitor_switchover SET answered_at = now() - interval '61 s'");
     await rejectsWith(request(), '55000', /does not stream as a synchronous standby right now/);
     assert.equal(await requests(), 1);
+
+    // A real synchronous standby as the target: the request is recorded,
+    // a second one is refused while it is pending, and once the service
+    // accepted it, none for 60 s.
+    const standby = await startStandbyOf(server, `pgautofailover_monitor_${target}`);
+    try {
+      await admin.query(`ALTER SYSTEM SET synchronous_standby_names = 'pgautofailover_monitor_${target}'`);
+      await admin.query('SELECT pg_reload_conf()');
+      await waitFor('the standby streaming as synchronous', async () => (await count(
+        `SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pgautofailover_monitor_${target}' AND sync_state = 'sync'`)) === 1,
+      { timeoutMs: 30_000, intervalMs: 200 });
+      const accepted = await request();
+      const requestId = String(accepted.rows[0]?.request_id);
+      assert.equal(String(accepted.rows[0]?.target_member), target);
+      await rejectsWith(request(), '55006', new RegExp(`^monitor switchover request ${requestId} \\(to member ${target}\\) is pending since .*: wait for its answer$`));
+      await admin.query("SELECT pgautofailover.answer_monitor_switchover($1::bigint, true, 'handing over')", [requestId]);
+      await rejectsWith(request(), '55000', new RegExp(`^the last monitor switchover \\(request ${requestId}\\) was accepted at .*: no new request before .*$`));
+      assert.equal(await requests(), 2);
+    } finally {
+      await admin.query('ALTER SYSTEM RESET synchronous_standby_names');
+      await admin.query('SELECT pg_reload_conf()');
+      await standby.stop();
+    }
   });
 
   it('finding 4: rebuild registration outside a rebuild window; forged witnesses', async () => {
