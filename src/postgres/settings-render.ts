@@ -165,6 +165,16 @@ export function nodeSettings(input: NodeSettingsInput): ConfSetting[] {
 }
 
 /**
+ * `max_slot_wal_keep_size` of monitors: the slot of a standby monitor that
+ * is registered but never streams (or is gone) retains at most this much
+ * WAL. A monitor's database is small and writes little: 1 GB is days of
+ * its WAL, and a synchronous standby, which commits wait for, never falls
+ * that far behind. A member past it cannot stream from its slot any more:
+ * remove it and create it again (create monitor --standby-of).
+ */
+export const MONITOR_MAX_SLOT_WAL_KEEP_SIZE = '1 GB';
+
+/**
  * Settings of the monitor (spec 05 §7.3). Our monitor has no C extension,
  * so unlike 2.x there is no `shared_preload_libraries = 'pgautofailover'`;
  * `wal_log_hints` (not in 2.x) lets pg_rewind bring back an old primary.
@@ -177,6 +187,9 @@ export function monitorSettings(input: CommonSettingsInput): ConfSetting[] {
     // A monitor that was primary rejoins as a standby with pg_rewind
     // (docs/architecture.md "Monitor high availability").
     ['wal_log_hints', 'on'],
+    // Standby monitors stream through slots; any autoctl_node session may
+    // register one (docs/security.md "Monitor high availability").
+    ['max_slot_wal_keep_size', quoteConfValue(MONITOR_MAX_SLOT_WAL_KEEP_SIZE)],
     ['log_destination', 'stderr'],
     ['logging_collector', 'on'],
     ...LOGGING.slice(2),

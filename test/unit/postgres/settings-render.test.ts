@@ -51,6 +51,7 @@ cluster_name = 'pg_auto_failover monitor'
 listen_addresses = '127.0.0.1'
 port = 6000
 wal_log_hints = on
+max_slot_wal_keep_size = '1 GB'
 log_destination = stderr
 logging_collector = on
 log_directory = log

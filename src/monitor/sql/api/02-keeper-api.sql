@@ -375,6 +375,8 @@ DECLARE
   rep_state text;
   state_changed boolean;
   message text;
+  take_witness boolean := false;
+  current_epoch bigint;
 BEGIN
   SELECT x.* INTO n FROM pgautofailover.node x WHERE x.nodeid = node_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -396,6 +398,21 @@ BEGIN
 
   state_changed := n.reportedstate <> current_group_role;
 
+  -- A witness makes the brain adopt a goal (and demote the group's other
+  -- writable node): it is taken only from the keeper that holds the
+  -- node's token (a node without one is 2.0-style and sends none), and
+  -- only when it may name a decision this monitor lacks: one of an EARLIER
+  -- monitor epoch. Every decision of the current epoch was made by this
+  -- very database, so a witness of the current epoch newer than the row's
+  -- decision, or of a later epoch, is forged: it is not recorded.
+  IF witness_decision_id > 0 AND witness_goal_state <> 'unknown' THEN
+    SELECT coalesce(max(e.epoch), 0) INTO current_epoch FROM pgautofailover.monitor_epoch e;
+    take_witness := EXISTS (SELECT 1 FROM pgautofailover.node_token t WHERE t.nodeid = n.nodeid AND t.tokenhash IS NOT NULL)
+      AND witness_epoch >= 0
+      AND (witness_epoch < current_epoch
+           OR (witness_epoch = current_epoch AND n.goaldecisionepoch = current_epoch AND witness_decision_id <= n.goaldecisionid));
+  END IF;
+
   UPDATE pgautofailover.node x
      SET reportedstate = current_group_role,
          reporttime = now(),
@@ -407,9 +424,9 @@ BEGIN
          statechangetime = CASE WHEN state_changed THEN now() ELSE x.statechangetime END,
          keepergoalstate = CASE WHEN current_goal_state = 'unknown' THEN NULL ELSE current_goal_state END,
          leasegranttime = CASE WHEN pgautofailover.is_writable(x.goalstate) THEN now() ELSE x.leasegranttime END,
-         witnessepoch = CASE WHEN witness_decision_id > 0 AND witness_goal_state <> 'unknown' THEN witness_epoch ELSE x.witnessepoch END,
-         witnessdecisionid = CASE WHEN witness_decision_id > 0 AND witness_goal_state <> 'unknown' THEN witness_decision_id ELSE x.witnessdecisionid END,
-         witnessgoalstate = CASE WHEN witness_decision_id > 0 AND witness_goal_state <> 'unknown' THEN witness_goal_state ELSE x.witnessgoalstate END
+         witnessepoch = CASE WHEN take_witness THEN witness_epoch ELSE x.witnessepoch END,
+         witnessdecisionid = CASE WHEN take_witness THEN witness_decision_id ELSE x.witnessdecisionid END,
+         witnessgoalstate = CASE WHEN take_witness THEN witness_goal_state ELSE x.witnessgoalstate END
    WHERE x.nodeid = n.nodeid
   RETURNING x.* INTO n;
 

@@ -10,9 +10,21 @@ AS $$
   SELECT 'pgautofailover_monitor_' || member_id::text
 $$;
 
+-- At most this many monitors (the primary included): each one gets a
+-- replication slot, an HBA rule and a WAL sender on the primary.
+CREATE OR REPLACE FUNCTION pgautofailover.max_monitor_members()
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$ SELECT 8 $$;
+
 -- A monitor joins (create monitor --standby-of) or the writable monitor's
 -- service ensures its own row. Idempotent: the existing row of
--- (hostname, port) is returned as it is.
+-- (hostname, port) is returned as it is. Any autoctl_node session may
+-- call it (docs/security.md "Monitor high availability"): the host goes
+-- into the primary's pg_hba.conf, so it must be a plain IP address or an
+-- RFC 1123 host name, as for register_node (no CIDR, whitespace, comment,
+-- quote, @file or HBA keyword), and the members are bounded.
 CREATE OR REPLACE FUNCTION pgautofailover.register_monitor_member(
     member_hostname text,
     member_port integer,
@@ -27,10 +39,52 @@ RETURNS record
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
+DECLARE
+  host_ok boolean;
+  host_ip inet;
 BEGIN
   IF pg_is_in_recovery() THEN
     RAISE EXCEPTION 'this monitor is a standby: register the member with the primary monitor'
       USING ERRCODE = 'read_only_sql_transaction';
+  END IF;
+  host_ok := false;
+  IF member_hostname ~ '^[0-9A-Fa-f:.]+$' AND member_hostname ~ '[:.]' THEN
+    BEGIN
+      host_ip := member_hostname::inet;
+      host_ok := masklen(host_ip) = CASE family(host_ip) WHEN 4 THEN 32 ELSE 128 END;
+    EXCEPTION WHEN invalid_text_representation THEN
+      host_ok := false;
+    END;
+  END IF;
+  IF NOT host_ok THEN
+    host_ok := length(member_hostname) <= 253
+      AND member_hostname !~ '^[0-9.]+$'
+      AND lower(member_hostname) NOT IN ('all', 'samehost', 'samenet')
+      AND member_hostname ~ '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+  END IF;
+  IF NOT host_ok THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('invalid monitor member host %s: expected an IP address or an RFC 1123 host name',
+                       to_json(left(member_hostname, 80))::text),
+      HINT = 'A network (CIDR), whitespace, "#", quotes, "@" and the pg_hba.conf keywords all, samehost and samenet are refused.';
+  END IF;
+  IF member_port IS NULL OR member_port < 1 OR member_port > 65535 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('invalid monitor member port %s: expected an integer from 1 to 65535', coalesce(member_port::text, 'NULL'));
+  END IF;
+  -- Serialises registrations, so that the bound holds. Never waits (any
+  -- session may hold an advisory lock; a table lock held by a client in an
+  -- open transaction would stall the members loop's updates).
+  IF NOT pg_try_advisory_xact_lock(hashtext('pgautofailover.monitor_member')) THEN
+    RAISE EXCEPTION USING ERRCODE = '55P03',
+      MESSAGE = format('cannot register monitor member %s:%s now: another registration is under way, try again', member_hostname, member_port);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pgautofailover.monitor_member x WHERE x.hostname = member_hostname AND x.port = member_port)
+     AND (SELECT count(*) FROM pgautofailover.monitor_member) >= pgautofailover.max_monitor_members() THEN
+    RAISE EXCEPTION USING ERRCODE = '53400',
+      MESSAGE = format('cannot register monitor member %s:%s: this monitor already has %s members, the most it accepts',
+                       member_hostname, member_port, pgautofailover.max_monitor_members()),
+      HINT = 'Remove a member that is gone first (pgautofailover.remove_monitor_member).';
   END IF;
   INSERT INTO pgautofailover.monitor_member AS m (hostname, port)
   VALUES (member_hostname, member_port)

@@ -3,8 +3,19 @@
 -- answered by the primary monitor's service.
 
 -- The standby monitor asks the primary to hand over to member `member_id`
--- (a synchronous standby). A pending request of the same epoch is
--- replaced. Returns the request, the target's address and the epoch.
+-- (a synchronous standby). Returns the request, the target's address and
+-- the epoch. Any autoctl_node session may call it (docs/security.md
+-- "Monitor high availability"), so it refuses: a target that is not a
+-- synchronous standby streaming right now (never this primary itself), a
+-- request while another one is pending (no pile-up), and any request
+-- within monitor_switchover_interval() of the last accepted switchover (no
+-- flipping the monitor back and forth).
+CREATE OR REPLACE FUNCTION pgautofailover.monitor_switchover_interval()
+RETURNS interval
+LANGUAGE sql IMMUTABLE
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$ SELECT interval '60 seconds' $$;
+
 CREATE OR REPLACE FUNCTION pgautofailover.request_monitor_switchover(
     member_id bigint,
     OUT request_id bigint,
@@ -19,13 +30,39 @@ SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
 DECLARE
   m pgautofailover.monitor_member;
+  last pgautofailover.monitor_switchover;
   current_epoch bigint;
 BEGIN
   IF pg_is_in_recovery() THEN
     RAISE EXCEPTION USING ERRCODE = '25006',
       MESSAGE = 'this monitor is a standby: send the switchover request to the primary monitor';
   END IF;
-  SELECT x.* INTO m FROM pgautofailover.monitor_member x WHERE x.member_id = $1 FOR UPDATE;
+  -- One request at a time. An advisory lock that is never waited for: a
+  -- client holding it in an open transaction blocks only other requests,
+  -- never the service (a table or row lock would stall its answers).
+  IF NOT pg_try_advisory_xact_lock(hashtext('pgautofailover.monitor_switchover')) THEN
+    RAISE EXCEPTION USING ERRCODE = '55P03',
+      MESSAGE = 'another monitor switchover request is being recorded: try again';
+  END IF;
+  SELECT c.epoch INTO current_epoch FROM pgautofailover.current_monitor_epoch() c;
+  SELECT s.* INTO last FROM pgautofailover.monitor_switchover s
+   WHERE s.status = 'requested' AND s.epoch = current_epoch
+     AND s.requested_at > now() - interval '20 seconds'
+   ORDER BY s.request_id DESC LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '55006',
+      MESSAGE = format('monitor switchover request %s (to member %s) is pending since %s: wait for its answer',
+                       last.request_id, last.target_member, last.requested_at);
+  END IF;
+  SELECT s.* INTO last FROM pgautofailover.monitor_switchover s
+   WHERE s.status = 'accepted' AND s.answered_at > now() - pgautofailover.monitor_switchover_interval()
+   ORDER BY s.answered_at DESC LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '55000',
+      MESSAGE = format('the last monitor switchover (request %s) was accepted at %s: no new request before %s',
+                       last.request_id, last.answered_at, last.answered_at + pgautofailover.monitor_switchover_interval());
+  END IF;
+  SELECT x.* INTO m FROM pgautofailover.monitor_member x WHERE x.member_id = $1;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('monitor member %s is not registered', $1);
   END IF;
@@ -33,9 +70,15 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '55000',
       MESSAGE = format('monitor member %s (%s:%s) is not a synchronous standby: refusing to hand over to it', m.member_id, m.hostname, m.port);
   END IF;
-  SELECT c.epoch INTO current_epoch FROM pgautofailover.current_monitor_epoch() c;
+  IF NOT EXISTS (SELECT 1 FROM pg_stat_replication r
+                  WHERE r.application_name = pgautofailover.monitor_member_slot_name(m.member_id)
+                    AND r.state = 'streaming' AND r.sync_state IN ('sync', 'quorum')) THEN
+    RAISE EXCEPTION USING ERRCODE = '55000',
+      MESSAGE = format('monitor member %s (%s:%s) does not stream as a synchronous standby right now: refusing to hand over to it',
+                       m.member_id, m.hostname, m.port);
+  END IF;
   UPDATE pgautofailover.monitor_switchover s
-     SET status = 'cancelled', answered_at = now(), message = 'replaced by a newer request'
+     SET status = 'cancelled', answered_at = now(), message = 'expired: never answered'
    WHERE s.status = 'requested';
   INSERT INTO pgautofailover.monitor_switchover (target_member, epoch)
   VALUES (m.member_id, current_epoch)
