@@ -9,6 +9,7 @@
  */
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { sleep } from '../common/service.js';
 import { currentMonitorEpoch, type MonitorEpoch } from '../monitor-api/index.js';
 import { scrubPasswords, withClient } from '../postgres/index.js';
 
@@ -100,15 +101,7 @@ export function createPeerWatch(deps: PeerWatchDeps): PeerWatch {
         const before = blockedBy !== undefined;
         await watch.check().catch((error: unknown) => deps.log.warn(`Failed to check the monitor peers: ${messageOf(error)}`));
         if ((blockedBy !== undefined) !== before) onChange();
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, period);
-          function done(): void {
-            clearTimeout(timer);
-            signal.removeEventListener('abort', done);
-            resolve();
-          }
-          signal.addEventListener('abort', done, { once: true });
-        });
+        await sleep(period, signal);
       }
     },
   };

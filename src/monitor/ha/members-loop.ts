@@ -24,6 +24,7 @@
 import type pg from 'pg';
 import { messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
+import { sleep } from '../../common/service.js';
 import {
   monitorMemberIdOfSlot, monitorMembers, registerMonitorMember, setMonitorMemberSync,
   type MonitorMember, type MonitorMemberStatus,
@@ -256,15 +257,7 @@ export function createMembersLoop(deps: MembersLoopDeps): MembersLoop {
           if (signal.aborted) return;
           once('round', 'warn', `Failed to maintain the monitor members: ${messageOf(error)}`);
         }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, period);
-          function done(): void {
-            clearTimeout(timer);
-            signal.removeEventListener('abort', done);
-            resolve();
-          }
-          signal.addEventListener('abort', done, { once: true });
-        });
+        await sleep(period, signal);
       }
     },
   };
