@@ -455,6 +455,35 @@ BEGIN
 END
 $$;
 
+-- A host that goes into pg_hba.conf and connection strings (a data node,
+-- a monitor member): an IP address (no network, no CIDR) or an RFC 1123
+-- host name; never whitespace, "#", quotes, "@", "/" or the pg_hba.conf
+-- keywords all, samehost and samenet.
+CREATE OR REPLACE FUNCTION pgautofailover.is_valid_host(host text)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$
+DECLARE
+  ip inet;
+BEGIN
+  IF host ~ '^[0-9A-Fa-f:.]+$' AND host ~ '[:.]' THEN
+    BEGIN
+      ip := host::inet;
+      IF masklen(ip) = CASE family(ip) WHEN 4 THEN 32 ELSE 128 END THEN
+        RETURN true;
+      END IF;
+    EXCEPTION WHEN invalid_text_representation THEN
+      NULL;
+    END;
+  END IF;
+  RETURN length(host) <= 253
+    AND host !~ '^[0-9.]+$'
+    AND lower(host) NOT IN ('all', 'samehost', 'samenet')
+    AND host ~ '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+END
+$$;
+
 -- Privileges: nothing for PUBLIC; pure helpers for autoctl_node (the
 -- reporting functions run as their caller); everything for autoctl.
 -- The internal helpers (insert_event, record_request, notify_decide, ...)

@@ -99,30 +99,13 @@ DECLARE
   sysid bigint := NULLIF(sysidentifier, 0);
   primary_id bigint;
   quorum_standbys integer;
-  host_ok boolean;
-  host_ip inet;
   -- Each node gets a replication slot and a health check: a group is bounded.
   max_group_nodes constant integer := 16;
 BEGIN
   -- The host goes into pg_hba.conf and connection strings on every node of
   -- the group: only an IP address or an RFC 1123 host name (no CIDR,
   -- whitespace, comment, quote or HBA keyword). The keeper checks again.
-  host_ok := false;
-  IF node_host ~ '^[0-9A-Fa-f:.]+$' AND node_host ~ '[:.]' THEN
-    BEGIN
-      host_ip := node_host::inet;
-      host_ok := masklen(host_ip) = CASE family(host_ip) WHEN 4 THEN 32 ELSE 128 END;
-    EXCEPTION WHEN invalid_text_representation THEN
-      host_ok := false;
-    END;
-  END IF;
-  IF NOT host_ok THEN
-    host_ok := length(node_host) <= 253
-      AND node_host !~ '^[0-9.]+$'
-      AND lower(node_host) NOT IN ('all', 'samehost', 'samenet')
-      AND node_host ~ '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
-  END IF;
-  IF NOT host_ok THEN
+  IF NOT pgautofailover.is_valid_host(node_host) THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('invalid node host %s: expected an IP address or an RFC 1123 host name', to_json(node_host)::text),
       HINT = 'A network (CIDR), whitespace, "#", quotes and the pg_hba.conf keywords all, samehost and samenet are refused.';
@@ -637,8 +620,6 @@ SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
 DECLARE
   n pgautofailover.node;
-  host_ok boolean;
-  host_ip inet;
 BEGIN
   IF node_id IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'update_node_metadata: node_id must not be NULL';
@@ -651,22 +632,7 @@ BEGIN
     -- The host goes into pg_hba.conf and connection strings on every node of
     -- the group: only an IP address or an RFC 1123 host name (no CIDR,
     -- whitespace, comment, quote or HBA keyword). The keeper checks again.
-    host_ok := false;
-    IF node_host ~ '^[0-9A-Fa-f:.]+$' AND node_host ~ '[:.]' THEN
-      BEGIN
-        host_ip := node_host::inet;
-        host_ok := masklen(host_ip) = CASE family(host_ip) WHEN 4 THEN 32 ELSE 128 END;
-      EXCEPTION WHEN invalid_text_representation THEN
-        host_ok := false;
-      END;
-    END IF;
-    IF NOT host_ok THEN
-      host_ok := length(node_host) <= 253
-        AND node_host !~ '^[0-9.]+$'
-        AND lower(node_host) NOT IN ('all', 'samehost', 'samenet')
-        AND node_host ~ '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
-    END IF;
-    IF NOT host_ok THEN
+    IF NOT pgautofailover.is_valid_host(node_host) THEN
       RAISE EXCEPTION USING ERRCODE = '22023',
         MESSAGE = format('invalid node host %s: expected an IP address or an RFC 1123 host name', to_json(node_host)::text),
         HINT = 'A network (CIDR), whitespace, "#", quotes and the pg_hba.conf keywords all, samehost and samenet are refused.';

@@ -40,29 +40,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
 DECLARE
-  host_ok boolean;
-  host_ip inet;
 BEGIN
   IF pg_is_in_recovery() THEN
     RAISE EXCEPTION 'this monitor is a standby: register the member with the primary monitor'
       USING ERRCODE = 'read_only_sql_transaction';
   END IF;
-  host_ok := false;
-  IF member_hostname ~ '^[0-9A-Fa-f:.]+$' AND member_hostname ~ '[:.]' THEN
-    BEGIN
-      host_ip := member_hostname::inet;
-      host_ok := masklen(host_ip) = CASE family(host_ip) WHEN 4 THEN 32 ELSE 128 END;
-    EXCEPTION WHEN invalid_text_representation THEN
-      host_ok := false;
-    END;
-  END IF;
-  IF NOT host_ok THEN
-    host_ok := length(member_hostname) <= 253
-      AND member_hostname !~ '^[0-9.]+$'
-      AND lower(member_hostname) NOT IN ('all', 'samehost', 'samenet')
-      AND member_hostname ~ '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
-  END IF;
-  IF NOT host_ok THEN
+  IF NOT pgautofailover.is_valid_host(member_hostname) THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('invalid monitor member host %s: expected an IP address or an RFC 1123 host name',
                        to_json(left(member_hostname, 80))::text),

@@ -177,8 +177,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('invalid value for candidate_priority "%s", expected an integer value between 0 and 100', candidate_priority);
   END IF;
-  IF node_host !~ '^[A-Za-z0-9][A-Za-z0-9.:-]*$' OR length(node_host) > 253
-     OR lower(node_host) IN ('all', 'samehost', 'samenet') THEN
+  IF NOT pgautofailover.is_valid_host(node_host) THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('invalid node host %s: expected an IP address or an RFC 1123 host name', to_json(node_host)::text);
   END IF;
