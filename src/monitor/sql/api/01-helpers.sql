@@ -466,11 +466,14 @@ SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
 DECLARE
   ip inet;
+  whole boolean;
 BEGIN
   IF host ~ '^[0-9A-Fa-f:.]+$' AND host ~ '[:.]' THEN
     BEGIN
       ip := host::inet;
-      IF masklen(ip) = CASE family(ip) WHEN 4 THEN 32 ELSE 128 END THEN
+      -- (an IF condition ends at its first THEN, so the CASE is computed first)
+      whole := masklen(ip) = CASE family(ip) WHEN 4 THEN 32 ELSE 128 END;
+      IF whole THEN
         RETURN true;
       END IF;
     EXCEPTION WHEN invalid_text_representation THEN
