@@ -105,7 +105,9 @@ describe('monitor leader election in etcd', { skip: !IS_ROOT ? 'needs root' : fa
     const takeoverMs = takeover - cutAt;
     process.stdout.write(`figures: TTL ${TTL_S} s; cut -> step-down ${stepDownMs.toFixed(0)} ms (${down.reason}); `
       + `cut -> other leads ${takeoverMs.toFixed(0)} ms\n`);
-    assert.ok(stepDownMs <= TTL_S * 1000 / 2 + 500, `stepped down after ${stepDownMs} ms, TTL/2 is ${TTL_S * 500} ms`);
+    // Safety, not speed: the step-down comes before the lease can end (the
+    // last renewal was before the cut). The figure above is the speed.
+    assert.ok(stepDownMs < TTL_S * 1000, `stepped down after ${stepDownMs} ms, the lease lasts ${TTL_S * 1000} ms`);
     assert.ok(takeoverMs > stepDownMs, 'the other one leads only after the first stepped down');
     assert.equal(await etcd.get(`${prefix}/leader`), other.name);
     // The new leader's fence: primary and sync are its to write now.
@@ -165,7 +167,7 @@ describe('monitor leader election in etcd', { skip: !IS_ROOT ? 'needs root' : fa
     await waitFor('the leader to step down without a quorum', () => lostQuorum[0], { timeoutMs: TTL_S * 1000, intervalMs: 50 });
     const quorumStepDownMs = performance.now() - stoppedAt;
     process.stdout.write(`figures: quorum lost -> step-down ${quorumStepDownMs.toFixed(0)} ms (${lostQuorum[0]})\n`);
-    assert.ok(quorumStepDownMs <= TTL_S * 1000 / 2 + 1000);
+    assert.ok(quorumStepDownMs < TTL_S * 1000, `stepped down ${quorumStepDownMs} ms after the quorum was lost, the lease lasts ${TTL_S * 1000} ms`);
     await assert.rejects(quorumLeader.campaign(), 'no campaign succeeds without a quorum');
     assert.ok(all.every((c) => !c.ha.isLeader()), 'no leader without a quorum');
     await Promise.all([etcd.start(1), etcd.start(2)]);
