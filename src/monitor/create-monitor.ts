@@ -111,6 +111,21 @@ export async function monitorConfigFor(options: CreateMonitorOptions, configPath
   };
 }
 
+/**
+ * The monitor's HBA rules for the keepers (its LAN); with --skip-pg-hba
+ * they are only logged, so failing to find the LAN is no error then.
+ */
+export async function writeMonitorHba(options: CreateMonitorOptions, pgdata: string, log: Logger): Promise<void> {
+  const lan = await monitorLanCidr(options.hostname).catch((error: unknown) => {
+    if (!options.skipHba) throw error;
+    return undefined;
+  });
+  if (lan === undefined) return;
+  for (const warning of lan.warnings) log.warn(warning);
+  applyHbaRules(hbaPathOf(pgdata), monitorHbaRules({ lanCidr: lan.cidr, authMethod: options.authMethod ?? 'trust', sslActive: options.ssl.active }),
+    { skip: options.skipHba, log });
+}
+
 export async function createMonitor(options: CreateMonitorOptions, log: Logger, keepRunning: boolean): Promise<CreatedMonitor> {
   if (options.standbyOf !== undefined) {
     const { createStandbyMonitor } = await import('./ha/standby-create.js');
@@ -170,16 +185,7 @@ export async function createMonitor(options: CreateMonitorOptions, log: Logger, 
     }), log);
     ensureIncludeLine(pgdata, 'postgresql-auto-failover.conf', log);
 
-    // With --skip-pg-hba the rule is only logged, so failing to find the LAN is no error then.
-    const lan = await monitorLanCidr(options.hostname).catch((error: unknown) => {
-      if (!options.skipHba) throw error;
-      return undefined;
-    });
-    if (lan !== undefined) {
-      for (const warning of lan.warnings) log.warn(warning);
-      applyHbaRules(hbaPathOf(pgdata), monitorHbaRules({ lanCidr: lan.cidr, authMethod: options.authMethod ?? 'trust', sslActive: options.ssl.active }),
-        { skip: options.skipHba, log });
-    }
+    await writeMonitorHba(options, pgdata, log);
 
     const postmaster = spawnPostmaster(bin, pgdata, {
       port: options.port, listenAddresses: options.listen, logFile: `${pgdata}/startup.log`, env: options.env,

@@ -35,13 +35,13 @@ import {
   currentMonitorEpoch, monitorMembers, registerMonitorMember, removeMonitorMember, type MonitorMember,
 } from '../../monitor-api/index.js';
 import {
-  applyHbaRules, classifyPgData, connectClient, createSelfSignedCertificate, findPgBinaries, getParam, hbaPathOf, hostResources,
-  identifySystem, monitorHbaRules, monitorLanCidr, parseConnInfo, pgBasebackup, renderMonitorSettingsFile, replicationConninfo,
+  classifyPgData, connectClient, createSelfSignedCertificate, findPgBinaries, getParam, hostResources,
+  identifySystem, parseConnInfo, pgBasebackup, renderMonitorSettingsFile, replicationConninfo,
   scrubPasswords, sslModeOf, spawnPostmaster, stopPostgres, waitForPostgresReady, walReceiverStatus, writeAutoFailoverSettings,
   writeStandbySetup, type ConnInfo, type ReplicationSource,
 } from '../../postgres/index.js';
 import { connectLocal } from '../../postgres/local-client.js';
-import { ensurePortFree, monitorConfigFor, Rollback, type CreatedMonitor, type CreateMonitorOptions } from '../create-monitor.js';
+import { ensurePortFree, monitorConfigFor, Rollback, writeMonitorHba, type CreatedMonitor, type CreateMonitorOptions } from '../create-monitor.js';
 import { MONITOR_REPLICATOR } from './members-loop.js';
 
 export { MONITOR_REPLICATOR };
@@ -241,15 +241,7 @@ export async function createStandbyMonitor(options: CreateStandbyMonitorOptions,
         for (const f of ['server.crt', 'server.key']) rmSync(join(pgdata, f), { force: true });
         await createSelfSignedCertificate(pgdata, options.hostname, { log, env: options.env });
       }
-      const lan = await monitorLanCidr(options.hostname).catch((error: unknown) => {
-        if (!options.skipHba) throw error;
-        return undefined;
-      });
-      if (lan !== undefined) {
-        for (const warning of lan.warnings) log.warn(warning);
-        applyHbaRules(hbaPathOf(pgdata), monitorHbaRules({ lanCidr: lan.cidr, authMethod: options.authMethod ?? 'trust', sslActive: options.ssl.active }),
-          { skip: options.skipHba, log });
-      }
+      await writeMonitorHba(options, pgdata, log);
       writeMonitorStandbySetup(pgdata, source, log);
 
       // 4. Start, stream.
