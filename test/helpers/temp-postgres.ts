@@ -3,6 +3,8 @@
  * SQL (the monitor schema) that do not need pg_autoctl itself.
  */
 import { join } from 'node:path';
+import pg from 'pg';
+import { applyMigrations, createMonitorDatabase, createMonitorRoles } from '../../src/monitor/schema.js';
 import { freePort, makeTempDir, onCleanup, pgBinDir, run } from './fixture.js';
 
 export interface TempPostgres {
@@ -37,4 +39,31 @@ export async function startTempPostgres(options: { settings?: Record<string, str
     url: (database = 'postgres', user = 'postgres') => `postgres://${user}@127.0.0.1:${port}/${database}`,
     stop,
   };
+}
+
+/** A temporary Postgres holding the monitor database, with a superuser session and an autoctl_node session on it. */
+export interface TempMonitorDatabase {
+  server: TempPostgres;
+  admin: pg.Client;
+  node: pg.Client;
+  connect(database: string, user: string): Promise<pg.Client>;
+}
+
+/** Starts a temporary Postgres, creates the monitor's roles, database and schema (all migrations and the API). */
+export async function startTempMonitorDatabase(): Promise<TempMonitorDatabase> {
+  const server = await startTempPostgres();
+  const connect = async (database: string, user: string): Promise<pg.Client> => {
+    const client = new pg.Client({ connectionString: server.url(database, user) });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+  const boot = await connect('postgres', 'postgres');
+  await createMonitorRoles(boot);
+  await createMonitorDatabase(boot);
+  await boot.end();
+  const admin = await connect('pg_auto_failover', 'postgres');
+  await applyMigrations(admin);
+  const node = await connect('pg_auto_failover', 'autoctl_node');
+  return { server, admin, node, connect };
 }

@@ -28,21 +28,15 @@ import pino from 'pino';
 import { messageOf } from '../../src/common/errors.js';
 import { sqlStateOf } from '../../src/monitor-api/index.js';
 import { createMembersLoop } from '../../src/monitor/ha/members-loop.js';
-import { applyMigrations, createMonitorDatabase, createMonitorRoles } from '../../src/monitor/schema.js';
 import { MONITOR_MAX_SLOT_WAL_KEEP_SIZE, renderMonitorSettingsFile } from '../../src/postgres/index.js';
 import { freePort, makeTempDir, onCleanup, pgBinDir, run, runCleanups, waitFor } from '../helpers/fixture.js';
-import { startTempPostgres, type TempPostgres } from '../helpers/temp-postgres.js';
+import { startTempMonitorDatabase, type TempMonitorDatabase, type TempPostgres } from '../helpers/temp-postgres.js';
 
 let server: TempPostgres;
 let admin: pg.Client;
 let node: pg.Client;
 
-async function connect(database: string, user: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: server.url(database, user) });
-  client.on('error', () => undefined);
-  await client.connect();
-  return client;
-}
+let connect: TempMonitorDatabase['connect'];
 
 async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -88,14 +82,7 @@ async function startStandbyOf(primary: TempPostgres, applicationName: string): P
 }
 
 before(async () => {
-  server = await startTempPostgres();
-  const boot = await connect('postgres', 'postgres');
-  await createMonitorRoles(boot);
-  await createMonitorDatabase(boot);
-  await boot.end();
-  admin = await connect('pg_auto_failover', 'postgres');
-  await applyMigrations(admin);
-  node = await connect('pg_auto_failover', 'autoctl_node');
+  ({ server, admin, node, connect } = await startTempMonitorDatabase());
 });
 
 after(async () => {

@@ -9,21 +9,14 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { messageOf } from '../../src/common/errors.js';
 import { sqlStateOf } from '../../src/monitor-api/index.js';
-import { applyMigrations, createMonitorDatabase, createMonitorRoles } from '../../src/monitor/schema.js';
 import { runCleanups } from '../helpers/fixture.js';
-import { startTempPostgres, type TempPostgres } from '../helpers/temp-postgres.js';
+import { startTempMonitorDatabase } from '../helpers/temp-postgres.js';
 
 const INJECTION = '0.0.0.0/0 trust\nhost all all 0.0.0.0/0 trust #';
 
-let server: TempPostgres;
 let admin: pg.Client;
 let node: pg.Client;
 
-async function connect(database: string, user: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: server.url(database, user) });
-  await client.connect();
-  return client;
-}
 
 async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -43,14 +36,7 @@ async function nodeCount(): Promise<number> {
 }
 
 before(async () => {
-  server = await startTempPostgres();
-  const boot = await connect('postgres', 'postgres');
-  await createMonitorRoles(boot);
-  await createMonitorDatabase(boot);
-  await boot.end();
-  admin = await connect('pg_auto_failover', 'postgres');
-  await applyMigrations(admin);
-  node = await connect('pg_auto_failover', 'autoctl_node');
+  ({ admin, node } = await startTempMonitorDatabase());
 });
 
 after(async () => {
